@@ -1,0 +1,36 @@
+# Two commands a fresh machine needs: `make demo` and `make test`.
+# Both create (or reuse) the virtual environment at .venv themselves.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/needsid demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests experiments
+	$(BIN)/ruff format --check src tests experiments
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests experiments
+	$(BIN)/ruff check --fix src tests experiments
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python experiments/bench_simulate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

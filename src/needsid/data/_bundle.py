@@ -1,0 +1,344 @@
+"""The HouseholdData bundle: four contract tables, their readers and an atomic writer.
+
+Files are read and written through polars whatever the backend, so the on-disk form does
+not depend on how the bundle was built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import polars as pl
+
+from ._schema import BOOL, DATE, FLOAT, INT, STRING, TABLES
+
+__all__ = ["HouseholdData"]
+
+BACKENDS = ("pandas", "polars")
+FORMATS = ("parquet", "csv")
+POLARS_DTYPES: dict[str, pl.DataType] = {
+    STRING: pl.String(),
+    DATE: pl.Date(),
+    BOOL: pl.Boolean(),
+    FLOAT: pl.Float64(),
+    INT: pl.Int64(),
+}
+# pandas has no date dtype; nanoseconds is what pd.to_datetime gives, so user-built
+# pandas bundles already have the canonical dtype.
+PANDAS_DATE_DTYPE = "datetime64[ns]"
+_BOOL_WORDS = {"true": True, "false": False}
+
+
+@dataclass(frozen=True, eq=False)
+class HouseholdData:
+    """The four tables of the data contract, all pandas or all polars DataFrames.
+
+    Columns, types and keys are defined in ``needsid.data.TABLES``; use
+    :func:`needsid.data.validate` to check a bundle against them. In pandas, dates are
+    ``datetime64[ns]``, strings ``object``, and a null float is ``NaN``. In polars the
+    types are ``String``, ``Date``, ``Boolean``, ``Float64`` and ``Int64``. Bundles
+    compare by identity; compare content with :meth:`fingerprint`.
+
+    Parameters
+    ----------
+    regions, households, members, records : pandas.DataFrame or polars.DataFrame
+        The contract tables (see DESIGN.md, "The data contract").
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> import polars as pl
+    >>> from needsid.data import HouseholdData, validate
+    >>> empty = HouseholdData.empty()
+    >>> households = pl.DataFrame(
+    ...     {"household_id": ["h1"], "region_id": ["r1"], "formed_on": [date(2020, 1, 1)]}
+    ... ).with_columns(dissolved_on=pl.lit(None, pl.Date))
+    >>> regions = pl.DataFrame(
+    ...     {"region_id": ["r1"], "urban": [True], "dibao_standard": [900.0],
+    ...      "low_income_multiplier": [1.5], "tekun_standard": [1170.0],
+    ...      "disposable_income_prev_year": [48000.0]}
+    ... )
+    >>> bundle = HouseholdData(regions, households, empty.members, empty.records)
+    >>> validate(bundle).backend
+    'polars'
+    >>> bundle.to_pandas().households.dtypes["formed_on"]
+    dtype('<M8[ns]')
+    >>> bundle.fingerprint() == bundle.to_pandas().fingerprint()
+    True
+    """
+
+    regions: Any
+    households: Any
+    members: Any
+    records: Any
+
+    def __post_init__(self) -> None:
+        kinds = {name: _frame_kind(frame) for name, frame in self._items()}
+        bad = {name: type(frame).__name__ for name, frame in self._items() if not kinds[name]}
+        if bad:
+            raise TypeError(
+                f"HouseholdData tables must be pandas or polars DataFrames; got {bad!r}."
+            )
+        if len(set(kinds.values())) > 1:
+            raise TypeError(
+                f"HouseholdData tables must all be of one kind; got {kinds!r}. "
+                "Convert them first, e.g. with polars.from_pandas."
+            )
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={len(frame)} rows" for name, frame in self._items())
+        return f"HouseholdData(backend={self.backend!r}, {sizes})"
+
+    def _items(self) -> list[tuple[str, Any]]:
+        return [(f.name, getattr(self, f.name)) for f in fields(self)]
+
+    @property
+    def tables(self) -> dict[str, Any]:
+        """Tables by name, in contract order."""
+        return dict(self._items())
+
+    @property
+    def backend(self) -> str:
+        """``"pandas"`` or ``"polars"``: the kind of DataFrame the tables are."""
+        return _frame_kind(self.regions)
+
+    @classmethod
+    def empty(cls, backend: str = "polars") -> HouseholdData:
+        """Return a bundle of empty tables with the contract columns and types.
+
+        Parameters
+        ----------
+        backend : {"polars", "pandas"}, default "polars"
+            Kind of DataFrame to build.
+
+        Returns
+        -------
+        HouseholdData
+        """
+        _check_choice("backend", backend, BACKENDS)
+        frames = {
+            name: pl.DataFrame(schema={c.name: POLARS_DTYPES[c.dtype] for c in spec.columns})
+            for name, spec in TABLES.items()
+        }
+        return cls(**frames).to_pandas() if backend == "pandas" else cls(**frames)
+
+    def to_polars(self) -> HouseholdData:
+        """Return the bundle with polars tables (dates as ``pl.Date``)."""
+        return HouseholdData(**{n: _to_polars(n, f) for n, f in self._items()})
+
+    def to_pandas(self) -> HouseholdData:
+        """Return the bundle with pandas tables (dates as ``datetime64[ns]``)."""
+        return HouseholdData(**{n: _to_pandas(n, f) for n, f in self._items()})
+
+    def fingerprint(self) -> str:
+        """Return a SHA-256 hex digest of the content.
+
+        The digest ignores row order and backend: each table is converted to polars,
+        sorted by its key (then all other columns) and hashed as canonical CSV.
+
+        Returns
+        -------
+        str
+            64 hexadecimal characters.
+        """
+        digest = hashlib.sha256()
+        for name, frame in self.to_polars()._items():
+            key = [c for c in TABLES[name].key if c in frame.columns]
+            rest = sorted(c for c in frame.columns if c not in key)
+            canonical = frame.select(key + rest)
+            if canonical.width:
+                canonical = canonical.sort(key + rest, nulls_last=True)
+            digest.update(f"\x00{name}\x00".encode())
+            digest.update(canonical.write_csv().encode())
+        return digest.hexdigest()
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, *, backend: str = "polars") -> HouseholdData:
+        """Read a bundle folder holding ``<table>.parquet`` or ``<table>.csv`` per table.
+
+        CSV columns of the contract are parsed with the contract types (ids stay
+        strings, dates are ``YYYY-MM-DD``, an empty field is null, a quoted ``""`` is
+        an empty string); other columns are read as strings.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The folder.
+        backend : {"polars", "pandas"}, default "polars"
+            Kind of DataFrame to return.
+
+        Returns
+        -------
+        HouseholdData
+        """
+        _check_choice("backend", backend, BACKENDS)
+        folder = Path(path)
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"Bundle folder {str(folder)!r} does not exist or is not a folder."
+            )
+        frames = {name: _read_table(folder, name) for name in TABLES}
+        bundle = cls(**frames)
+        return bundle.to_pandas() if backend == "pandas" else bundle
+
+    def write(
+        self, path: str | os.PathLike, *, format: str = "parquet", overwrite: bool = False
+    ) -> Path:
+        """Write the bundle to a folder, atomically.
+
+        The tables are written to a temporary sibling folder which is then renamed into
+        place, so ``path`` never holds a half-written bundle. With ``overwrite=True`` an
+        existing bundle folder is moved aside and deleted only after the rename; a
+        folder holding anything other than bundle table files is never overwritten.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Target folder; it must not exist unless ``overwrite`` is true.
+        format : {"parquet", "csv"}, default "parquet"
+            File format of the tables.
+        overwrite : bool, default False
+            Replace an existing bundle folder.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder written.
+        """
+        _check_choice("format", format, FORMATS)
+        target = Path(path)
+        _check_target(target, overwrite)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            for name, frame in self.to_polars()._items():
+                _write_table(frame, tmp / f"{name}.{format}", format)
+            _check_target(target, overwrite)
+            if target.exists():
+                old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex}")
+                target.rename(old)
+                try:
+                    tmp.rename(target)
+                except BaseException:
+                    old.rename(target)
+                    raise
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+
+def _frame_kind(frame: Any) -> str:
+    if isinstance(frame, pl.DataFrame):
+        return "polars"
+    if isinstance(frame, pd.DataFrame):
+        return "pandas"
+    return ""
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"Got {name}={value!r}; expected one of {', '.join(allowed)}.")
+
+
+def _to_polars(name: str, frame: Any) -> pl.DataFrame:
+    """Convert one table to polars, mapping pandas' representation back to the contract's."""
+    out = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
+    casts = {}
+    for spec in TABLES[name].columns:
+        if spec.name not in out.columns:
+            continue
+        dtype = out.schema[spec.name]
+        if dtype == pl.Null or (spec.dtype == DATE and isinstance(dtype, pl.Datetime)):
+            casts[spec.name] = POLARS_DTYPES[spec.dtype]
+    return out.with_columns(pl.col(c).cast(t) for c, t in casts.items()) if casts else out
+
+
+def _to_pandas(name: str, frame: Any) -> pd.DataFrame:
+    if isinstance(frame, pd.DataFrame):
+        return frame
+    out = frame.to_pandas()
+    for spec in TABLES[name].columns:
+        if spec.dtype == DATE and spec.name in out.columns:
+            out[spec.name] = out[spec.name].astype(PANDAS_DATE_DTYPE)
+    return out
+
+
+def _check_target(target: Path, overwrite: bool) -> None:
+    if not target.exists():
+        return
+    if not overwrite:
+        raise FileExistsError(
+            f"{str(target)!r} already exists; pass overwrite=True to replace it."
+        )
+    if not target.is_dir():
+        raise NotADirectoryError(f"{str(target)!r} exists and is not a bundle folder.")
+    allowed = {f"{name}.{fmt}" for name in TABLES for fmt in FORMATS}
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in allowed)
+    if foreign:
+        raise FileExistsError(
+            f"Refusing to overwrite {str(target)!r}: it holds files that are not bundle "
+            f"tables ({', '.join(foreign[:5])}). Remove them or write elsewhere."
+        )
+
+
+def _write_table(frame: pl.DataFrame, path: Path, format: str) -> None:
+    if format == "parquet":
+        frame.write_parquet(path)
+    else:
+        frame.write_csv(path)
+
+
+def _read_table(folder: Path, name: str) -> pl.DataFrame:
+    found = [folder / f"{name}.{fmt}" for fmt in FORMATS if (folder / f"{name}.{fmt}").exists()]
+    if not found:
+        raise FileNotFoundError(
+            f"Table {name!r} is missing from bundle folder {str(folder)!r}: expected "
+            f"{name}.parquet or {name}.csv."
+        )
+    if len(found) > 1:
+        raise ValueError(
+            f"Table {name!r} is ambiguous in {str(folder)!r}: both {name}.parquet and "
+            f"{name}.csv exist; remove one."
+        )
+    if found[0].suffix == ".parquet":
+        return pl.read_parquet(found[0])
+    return _parse_csv(pl.read_csv(found[0], infer_schema=False), name, found[0])
+
+
+def _parse_csv(raw: pl.DataFrame, name: str, path: Path) -> pl.DataFrame:
+    """Parse the contract columns of an all-string CSV table, failing loudly on bad cells."""
+    exprs = []
+    for spec in TABLES[name].columns:
+        if spec.name not in raw.columns or spec.dtype == STRING:
+            continue
+        col = pl.col(spec.name)
+        if spec.dtype == DATE:
+            expr = col.str.to_date("%Y-%m-%d", strict=False)
+        elif spec.dtype == BOOL:
+            expr = col.str.to_lowercase().replace_strict(
+                _BOOL_WORDS, default=None, return_dtype=pl.Boolean
+            )
+        else:
+            expr = col.cast(POLARS_DTYPES[spec.dtype], strict=False)
+        parsed = raw.select(expr)
+        bad = raw.filter(parsed.to_series().is_null() & raw[spec.name].is_not_null())
+        if bad.height:
+            raise ValueError(
+                f"Cannot read {str(path)!r}: column {spec.name!r} expects "
+                f"{spec.dtype} values but has {bad[spec.name][0]!r} "
+                f"({bad.height} bad cell(s))."
+            )
+        exprs.append(expr)
+    return raw.with_columns(exprs) if exprs else raw

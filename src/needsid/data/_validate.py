@@ -1,0 +1,401 @@
+"""Validation of a HouseholdData bundle against the data contract.
+
+Every check runs (vectorised, in polars) and every failure is reported at once, so one
+run tells the data owner all that is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import narwhals as nw
+import pandas as pd
+import polars as pl
+
+from ._bundle import HouseholdData
+from ._schema import (
+    BOOL,
+    CATEGORIES,
+    DATE,
+    DISABILITY_GRADES,
+    FLOAT,
+    INT,
+    STRING,
+    TABLES,
+    record_vocabulary,
+)
+
+__all__ = ["DataValidationError", "validate", "RULES", "REPORT_COLUMNS"]
+
+REPORT_COLUMNS = ("table", "column", "rule", "count", "examples")
+# Every rule a report can name, in report order: schema, content, links, spells, dates.
+RULES: tuple[str, ...] = tuple(
+    """missing_column extra_column wrong_type null_value duplicate_key unknown_category
+    unknown_region unknown_household unknown_person overlapping_spells spell_ends_before_start
+    dissolved_before_formed inconsistent_person event_after_death known_before_event
+    negative_amount unknown_kind future_date""".split()
+)
+N_EXAMPLES = 5
+MESSAGE_LINES = 10
+_NULL = "<null>"
+_ROW = "__row__"
+_OPEN_END = dt.date(9999, 12, 31)
+
+
+class DataValidationError(ValueError):
+    """A bundle broke the data contract; ``report`` lists every failure.
+
+    Parameters
+    ----------
+    report : pandas.DataFrame
+        One row per failure with columns ``table, column, rule, count, examples``.
+        ``count`` is the number of offending rows (1 for a column-level rule such as
+        ``missing_column``); ``examples`` holds up to five offending row ids, sorted.
+    notes : list of str, optional
+        Extra detail per report row, shown in the message only.
+    """
+
+    def __init__(self, report: pd.DataFrame, notes: list[str] | None = None) -> None:
+        self.report = report
+        notes = notes if notes is not None else [""] * len(report)
+        lines = [_line(row, note) for row, note in zip(report.itertuples(), notes, strict=True)]
+        shown = lines[:MESSAGE_LINES]
+        if len(lines) > MESSAGE_LINES:
+            shown.append(f"... and {len(lines) - MESSAGE_LINES} more; see the .report attribute.")
+        n = len(report)
+        super().__init__(
+            f"HouseholdData failed validation with {n} failure{'s' if n != 1 else ''}:\n"
+            + "\n".join(f"  {s}" for s in shown)
+        )
+
+
+def _line(row: Any, note: str) -> str:
+    text = f"{row.table}.{row.column}: {row.rule}"
+    if row.examples:
+        rows = f"{row.count} row{'s' if row.count != 1 else ''}"
+        text += f" ({rows}, e.g. {', '.join(row.examples)})"
+    return f"{text} [{note}]" if note else text
+
+
+def validate(
+    bundle: HouseholdData,
+    *,
+    reference_date: str | dt.date | None = None,
+    vocabulary: Mapping[str, Mapping[str, Any]] | None = None,
+) -> HouseholdData:
+    """Check a bundle against the data contract and return it unchanged.
+
+    Checks column presence and types, nulls, keys, categories, links between tables
+    (regions, households, persons), membership spells, dates (order, events after a
+    death, dates after ``reference_date``), signs of amounts and the record vocabulary.
+    Payments (kinds with ``payment: true`` in the vocabulary) may follow a death: that
+    is legal data which the cross-check rules look for. Nothing is coerced or dropped.
+
+    Parameters
+    ----------
+    bundle : HouseholdData
+        The bundle to check.
+    reference_date : str or datetime.date, optional
+        No date may be later than this; default today.
+    vocabulary : mapping, optional
+        ``{source: {kind: properties}}`` replacing the packaged record vocabulary.
+
+    Returns
+    -------
+    HouseholdData
+        ``bundle`` itself.
+
+    Raises
+    ------
+    DataValidationError
+        With ``.report``: one row per failed rule and column (see ``RULES``).
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> import polars as pl
+    >>> from needsid.data import DataValidationError, HouseholdData, validate
+    >>> empty = HouseholdData.empty()
+    >>> households = pl.DataFrame(
+    ...     {"household_id": ["h1"], "region_id": ["r9"], "formed_on": [date(2020, 5, 1)],
+    ...      "dissolved_on": [date(2020, 1, 1)]}
+    ... )
+    >>> bad = HouseholdData(empty.regions, households, empty.members, empty.records)
+    >>> try:
+    ...     validate(bad)
+    ... except DataValidationError as err:
+    ...     print(err.report[["column", "rule", "examples"]].to_string(index=False))
+          column                    rule examples
+       region_id          unknown_region     [h1]
+    dissolved_on dissolved_before_formed     [h1]
+    """
+    if not isinstance(bundle, HouseholdData):
+        raise TypeError(f"Expected a HouseholdData bundle; got {type(bundle).__name__}.")
+    vocab = record_vocabulary() if vocabulary is None else vocabulary
+    if not isinstance(vocab, Mapping) or not all(isinstance(k, Mapping) for k in vocab.values()):
+        raise TypeError(
+            f"Got vocabulary={vocabulary!r}; expected a mapping {{source: {{kind: properties}}}}."
+        )
+    failures = _Checks(bundle, _as_date(reference_date), vocab).run()
+    if failures:
+        order = {name: i for i, name in enumerate(TABLES)}
+        failures.sort(key=lambda f: (order[f["table"]], RULES.index(f["rule"]), f["pos"]))
+        report = pd.DataFrame([{c: f[c] for c in REPORT_COLUMNS} for f in failures])
+        raise DataValidationError(report, [f["note"] for f in failures])
+    return bundle
+
+
+def _as_date(value: Any) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(
+        f"Got reference_date={value!r}; expected a date or an ISO string, e.g. '2025-01-01'."
+    )
+
+
+def _key(columns: list[str] | tuple[str, ...]) -> pl.Expr:
+    return pl.struct(columns) if len(columns) > 1 else pl.col(columns[0])
+
+
+def _repeated(rows: pl.LazyFrame, columns: list[str] | tuple[str, ...]) -> pl.LazyFrame:
+    """Rows whose key hash occurs more than once: a cheap exact superset of repeated keys.
+
+    Hashing to u64 and sorting is an order of magnitude faster than hashing strings for
+    ``is_duplicated`` on tens of millions of ids; collisions only add candidates.
+    """
+    hashes = rows.select(_key(columns).hash().alias("__hash__")).sort("__hash__")
+    repeated = hashes.filter(pl.col("__hash__") == pl.col("__hash__").shift(1)).unique()
+    return (
+        rows.with_columns(_key(columns).hash().alias("__hash__"))
+        .join(repeated, on="__hash__", how="semi")
+        .drop("__hash__")
+    )
+
+
+def _fits(dtype: Any, logical: str) -> bool:
+    """Whether a narwhals or polars dtype holds values of a contract logical type."""
+    if logical == STRING:
+        # categorical text (what large extracts and the simulator use) holds strings too
+        return dtype in (nw.String, pl.String) or dtype in (
+            nw.Categorical,
+            nw.Enum,
+            pl.Categorical,
+            pl.Enum,
+        )
+    if logical == DATE:
+        return dtype in (nw.Date, pl.Date) or dtype in (nw.Datetime, pl.Datetime)
+    if logical == BOOL:
+        return dtype in (nw.Boolean, pl.Boolean)
+    if logical == FLOAT:
+        return dtype in (nw.Float64, nw.Float32, pl.Float64, pl.Float32)
+    if logical == INT:
+        return dtype.is_integer()
+    raise AssertionError(logical)
+
+
+class _Checks:
+    """One validation run: polars copies of the usable columns and the failures found."""
+
+    def __init__(self, bundle: HouseholdData, reference_date: dt.date, vocab: Mapping) -> None:
+        self.reference_date = reference_date
+        self.vocab = vocab
+        self.failures: list[dict[str, Any]] = []
+        # Row-level checks are queued as lazy queries and collected together, so polars
+        # reads only the columns each needs and runs them in parallel.
+        self.pending: list[tuple[str, str, str, pl.LazyFrame]] = []
+        self.frames = {name: self._schema(name, f) for name, f in bundle.tables.items()}
+
+    def fail(self, table: str, column: str, rule: str, rows: pl.LazyFrame | None, note=""):
+        """Queue a check of offending ``rows``, or record a column-level failure (None)."""
+        if rows is not None:
+            self.pending.append((table, column, rule, rows))
+        else:
+            self._record(table, column, rule, 1, [], note)
+
+    def _collect(self) -> None:
+        queries = [
+            rows.select(
+                pl.len().alias("count"),
+                self._id(table).unique().bottom_k(N_EXAMPLES).sort().implode().alias("examples"),
+            )
+            for table, _, _, rows in self.pending
+        ]
+        for (table, column, rule, _), result in zip(
+            self.pending, pl.collect_all(queries), strict=True
+        ):
+            count, examples = result.row(0)
+            if count:
+                self._record(table, column, rule, count, examples)
+        self.pending = []
+
+    def _record(self, table, column, rule, count, examples, note="") -> None:
+        spec = TABLES[table]
+        first = column.split(", ")[0]
+        pos = spec.column_names.index(first) if first in spec.column_names else len(spec.columns)
+        values = (table, column, rule, count, examples)
+        self.failures.append({**dict(zip(REPORT_COLUMNS, values, strict=True)), "note": note,
+                              "pos": (pos, column)})  # fmt: skip
+
+    def _id(self, table: str) -> pl.Expr:
+        """Row id: the table key (``person_id@joined_on`` for members) or ``#row``."""
+        key = TABLES[table].key
+        if not self.has(table, *key):
+            return pl.lit("#") + pl.col(_ROW).cast(pl.String)
+        parts = [pl.col(k).cast(pl.String).fill_null(_NULL) for k in key]
+        return pl.concat_str(parts, separator="@")
+
+    def has(self, table: str, *columns: str) -> bool:
+        """Whether every column is present with the contract type (so content checks run)."""
+        return all(c in self.frames[table].columns and c != _ROW for c in columns)
+
+    def _schema(self, name: str, native: Any) -> pl.DataFrame:
+        """Check columns and types on the caller's frame; return a polars copy of the good ones."""
+        spec = TABLES[name]
+        frame = nw.from_native(native, eager_only=True)
+        schema = frame.schema
+        good = []
+        for col in spec.columns:
+            if col.name not in schema:
+                self.fail(name, col.name, "missing_column", None)
+            elif not _fits(schema[col.name], col.dtype):
+                note = f"expected {col.dtype}, got {schema[col.name]}"
+                self.fail(name, col.name, "wrong_type", None, note)
+            else:
+                good.append(col.name)
+        for extra in sorted(set(schema) - set(spec.column_names), key=list(schema).index):
+            self.fail(name, extra, "extra_column", None)
+        copy = frame.select(good).to_polars()
+        for col in list(copy.columns):
+            logical = spec.column(col).dtype
+            if not _fits(copy.schema[col], logical):
+                note = f"expected {logical}, got {copy.schema[col]} after conversion"
+                self.fail(name, col, "wrong_type", None, note)
+                copy = copy.drop(col)
+            elif logical == DATE and copy.schema[col] != pl.Date:
+                copy = copy.with_columns(pl.col(col).cast(pl.Date))
+            elif logical == STRING and copy.schema[col] != pl.String:
+                copy = copy.with_columns(pl.col(col).cast(pl.String))
+        if copy.width and not all(k in copy.columns for k in spec.key):
+            copy = copy.with_row_index(_ROW)
+        elif not copy.width:
+            copy = pl.DataFrame({_ROW: pl.Series([], dtype=pl.UInt32)})
+        return copy
+
+    def run(self) -> list[dict[str, Any]]:
+        """Run every content and link check; return the failures."""
+        for name in TABLES:
+            self._columns(name)
+        self._links()
+        self._spells()
+        self._records()
+        self._collect()
+        return self.failures
+
+    def _where(self, table: str, column: str, rule: str, mask: pl.Expr, *needs: str) -> None:
+        if self.has(table, column, *needs):
+            self.fail(table, column, rule, self.frames[table].lazy().filter(mask))
+
+    def _columns(self, name: str) -> None:
+        """Check single columns and the key of one table."""
+        spec, df = TABLES[name], self.frames[name].lazy()
+        for col in spec.columns:
+            c = pl.col(col.name)
+            if not col.nullable:
+                missing = c.is_null() | c.is_nan() if col.dtype == FLOAT else c.is_null()
+                self._where(name, col.name, "null_value", missing)
+            if col.nonnegative:
+                self._where(name, col.name, "negative_amount", c < 0)
+            if col.dtype == DATE:
+                self._where(name, col.name, "future_date", c > self.reference_date)
+            allowed = CATEGORIES.get((name, col.name))
+            if col.name == "disability_grade":
+                allowed = DISABILITY_GRADES
+            if allowed is not None:
+                self._where(name, col.name, "unknown_category", ~c.is_in(allowed))
+        if self.has(name, *spec.key):
+            complete = df.filter(pl.all_horizontal(pl.col(spec.key).is_not_null()))
+            dup = _repeated(complete, spec.key).filter(_key(spec.key).is_duplicated())
+            self.fail(name, ", ".join(spec.key), "duplicate_key", dup)
+
+    def _anti(self, table: str, column: str, rule: str, ref: str, ref_column: str) -> None:
+        """Rows whose ``column`` (when not null) has no match in ``ref.ref_column``."""
+        if not (self.has(table, column) and self.has(ref, ref_column)):
+            return
+        # is_in on an imploded list is faster than an anti-join on large string columns.
+        known = self.frames[ref].get_column(ref_column).implode()
+        unknown = pl.col(column).is_not_null() & ~pl.col(column).is_in(known)
+        self.fail(table, column, rule, self.frames[table].lazy().filter(unknown))
+
+    def _links(self) -> None:
+        self._anti("households", "region_id", "unknown_region", "regions", "region_id")
+        self._anti("members", "household_id", "unknown_household", "households", "household_id")
+        self._anti("records", "household_id", "unknown_household", "households", "household_id")
+        self._anti("records", "person_id", "unknown_person", "members", "person_id")
+        after = pl.col("dissolved_on") < pl.col("formed_on")
+        self._where("households", "dissolved_on", "dissolved_before_formed", after, "formed_on")
+
+    def _spells(self) -> None:
+        before = pl.col("left_on") < pl.col("joined_on")
+        self._where("members", "left_on", "spell_ends_before_start", before, "joined_on")
+        if not self.has("members", "person_id"):
+            return
+        # Only people with several spells can overlap or disagree with themselves.
+        people = self.frames["members"].lazy().filter(pl.col("person_id").is_not_null())
+        m = _repeated(people, ["person_id"])
+        if self.has("members", "joined_on", "left_on"):
+            # A spell overlaps if it starts before the latest end of the person's earlier
+            # spells ([joined_on, left_on), open when left_on is null).
+            end = pl.col("left_on").fill_null(_OPEN_END)
+            latest = end.cum_max().shift(1).over("person_id")
+            spells = m.filter(pl.col("joined_on").is_not_null()).sort("person_id", "joined_on")
+            overlap = spells.filter(pl.col("joined_on") < latest)
+            self.fail("members", "joined_on, left_on", "overlapping_spells", overlap)
+        for col in ("sex", "birth_date", "minority"):
+            if self.has("members", col):
+                n = m.group_by("person_id").agg(pl.col(col).drop_nulls().n_unique().alias("n"))
+                bad = m.join(n.filter(pl.col("n") > 1), on="person_id", how="semi")
+                self.fail("members", col, "inconsistent_person", bad)
+
+    def _records(self) -> None:
+        r = self.frames["records"].lazy()
+        early = pl.col("known_date") < pl.col("event_date")
+        self._where("records", "known_date", "known_before_event", early, "event_date")
+        if self.has("records", "person_id", "kind", "event_date"):
+            payments = sorted(
+                kind
+                for kinds in self.vocab.values()
+                for kind, props in kinds.items()
+                if (props or {}).get("payment", False)
+            )
+            with_person = r.filter(pl.col("person_id").is_not_null())
+            deaths = (
+                with_person.filter(pl.col("kind") == "death")
+                .group_by("person_id")
+                .agg(pl.col("event_date").min().alias("__death__"))
+            )
+            later = (
+                with_person.filter(~pl.col("kind").is_in(payments) & (pl.col("kind") != "death"))
+                .join(deaths, on="person_id", how="inner")
+                .filter(pl.col("event_date") > pl.col("__death__"))
+            )
+            self.fail("records", "event_date", "event_after_death", later)
+        if self.has("records", "source", "kind"):
+            pairs = [(s, k) for s, kinds in self.vocab.items() for k in kinds]
+            known = pl.LazyFrame(
+                {"source": [p[0] for p in pairs], "kind": [p[1] for p in pairs]},
+                schema={"source": pl.String, "kind": pl.String},
+            )
+            named = r.filter(pl.col("source").is_not_null() & pl.col("kind").is_not_null())
+            unknown = named.join(known, on=["source", "kind"], how="anti")
+            self.fail("records", "source, kind", "unknown_kind", unknown)

@@ -1,0 +1,114 @@
+"""Measure a simulated population against the published calibration targets."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import polars as pl
+
+from ._config import load_calibration
+
+__all__ = ["calibration_report"]
+
+
+def _people_at(bundle, date: dt.date) -> pl.DataFrame:
+    """Household sizes on ``date`` from the membership spells, with the region's flags."""
+    m = bundle.to_polars().members
+    d = pl.lit(date)
+    current = m.filter(
+        (pl.col("joined_on") <= d) & (pl.col("left_on").is_null() | (pl.col("left_on") > d))
+    )
+    sizes = current.group_by("household_id").agg(pl.len().alias("size"))
+    hh = bundle.to_polars().households.join(bundle.to_polars().regions, on="region_id")
+    return sizes.join(hh.select("household_id", "urban", "dibao_standard"), on="household_id")
+
+
+def calibration_report(pop, month: int | None = None) -> pd.DataFrame:
+    """Compare a simulated population with each published target.
+
+    Parameters
+    ----------
+    pop : SimulatedPopulation
+        The draw to measure.
+    month : int, optional
+        Month index to measure point-in-time figures at; defaults to the middle month.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per target: ``target, published, tolerance, measured, within, source``.
+    """
+    months = pop.months
+    k = months // 2 if month is None else month
+    if not 0 <= k < months - 3:
+        raise ValueError(
+            f"Got month={month!r}; expected a month index in 0..{months - 4} so that the "
+            "quarterly exit rate can look three months ahead."
+        )
+    y, mo = divmod(pop.start.month - 1 + k, 12)
+    date = dt.date(pop.start.year + y, mo + 1, 1)
+    b = pop.bundle.to_polars()
+    people = _people_at(pop.bundle, date)
+    regions = b.regions
+    truth = pop.truth.monthly.filter(pl.col("month") == date).select("household_id", "in_need")
+    dib = b.records.filter(pl.col("kind") == "benefit_dibao").with_columns(
+        pl.col("event_date").dt.truncate("1mo").alias("m")
+    )
+
+    def recipients_at(d):
+        return dib.filter(pl.col("m") == d).select("household_id", "amount").unique("household_id")
+
+    rec = recipients_at(date).join(people, on="household_id")
+    n_people = people["size"].sum()
+    need_people = people.join(truth, on="household_id").filter(pl.col("in_need"))["size"].sum()
+    # quarterly exits: recipients this month with no payment three months later
+    later_ids = set(recipients_at(_shift(date, 3))["household_id"].to_list())
+    exit_rates = []
+    for j in range(max(0, k - 6), min(months - 3, k + 6)):
+        d = _shift(pop.start, j)
+        ids = recipients_at(d)["household_id"].to_list()
+        later_ids = set(recipients_at(_shift(d, 3))["household_id"].to_list())
+        if ids:
+            exit_rates.append(sum(i not in later_ids for i in ids) / len(ids))
+
+    def avg_pay(urban: bool) -> float:
+        r = rec.filter(pl.col("urban") == urban)
+        return float(r["amount"].sum() / max(r["size"].sum(), 1))
+
+    measured = {
+        "mean_household_size": float(people["size"].mean()),
+        "urban_population_share": float(people.filter(pl.col("urban"))["size"].sum() / n_people),
+        "dibao_standard_urban": float(regions.filter(pl.col("urban"))["dibao_standard"].mean()),
+        "dibao_standard_rural": float(regions.filter(~pl.col("urban"))["dibao_standard"].mean()),
+        "tekun_to_dibao_ratio": float(
+            (regions["tekun_standard"] / regions["dibao_standard"]).mean()
+        ),
+        "low_income_population_share": float(need_people / n_people),
+        "dibao_rural_share": float(
+            rec.filter(~pl.col("urban"))["size"].sum() / max(rec["size"].sum(), 1)
+        ),
+        "dibao_quarterly_exit_rate": float(sum(exit_rates) / max(len(exit_rates), 1)),
+        "dibao_share_of_low_income": float(rec["size"].sum() / max(need_people, 1)),
+        "dibao_avg_payment_urban": avg_pay(True),
+        "dibao_avg_payment_rural": avg_pay(False),
+    }
+    rows = []
+    for name, target in load_calibration().items():
+        value = measured[name]
+        rows.append(
+            {
+                "target": name,
+                "published": target.value,
+                "tolerance": target.tolerance,
+                "measured": value,
+                "within": abs(value - target.value) <= target.tolerance,
+                "source": target.source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _shift(d: dt.date, k: int) -> dt.date:
+    y, m = divmod(d.month - 1 + k, 12)
+    return dt.date(d.year + y, m + 1, 1)

@@ -1,0 +1,329 @@
+import dataclasses
+import re
+from datetime import date, datetime
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from needsid.data import DataValidationError, HouseholdData, record_vocabulary, validate
+from needsid.data._validate import RULES
+
+COLUMNS = ["table", "column", "rule", "count", "examples"]
+
+
+def set_cells(bundle: HouseholdData, table: str, where: dict, **values) -> HouseholdData:
+    """Set ``values`` in the rows of ``table`` matching ``where`` (column -> value)."""
+    frame = bundle.tables[table]
+    mask = pl.all_horizontal([pl.col(c) == v for c, v in where.items()])
+    frame = frame.with_columns(
+        pl.when(mask).then(pl.lit(v, dtype=frame.schema[c])).otherwise(pl.col(c)).alias(c)
+        for c, v in values.items()
+    )
+    return dataclasses.replace(bundle, **{table: frame})
+
+
+def failures(bundle: HouseholdData, backend: str = "polars", **kwargs) -> list[dict]:
+    """Validate (in ``backend``), expect failure, return the report as a list of dicts."""
+    if backend == "pandas":
+        bundle = bundle.to_pandas()
+    with pytest.raises(DataValidationError) as info:
+        validate(bundle, **kwargs)
+    report = info.value.report
+    assert isinstance(report, pd.DataFrame)
+    assert list(report.columns) == COLUMNS
+    return report.to_dict("records")
+
+
+def expect(bundle, backend, table, column, rule, count, examples, **kwargs):
+    """Assert that ``bundle`` fails exactly one rule, with this report row and message."""
+    line = f"{table}.{column}: {rule}"
+    if examples:
+        line += f" ({count} row{'s' if count != 1 else ''}, e.g. {', '.join(examples)})"
+    with pytest.raises(DataValidationError, match=re.escape(line)):
+        validate(bundle.to_pandas() if backend == "pandas" else bundle, **kwargs)
+    assert failures(bundle, backend, **kwargs) == [
+        {"table": table, "column": column, "rule": rule, "count": count, "examples": examples}
+    ]
+
+
+def test_valid_bundle_passes_and_returns_itself(tiny_bundle, backend):
+    bundle = tiny_bundle if backend == "polars" else tiny_bundle.to_pandas()
+    assert validate(bundle) is bundle
+    assert validate(bundle, reference_date="2024-05-03") is bundle
+
+
+def test_missing_column(tiny_bundle, backend):
+    bundle = dataclasses.replace(tiny_bundle, records=tiny_bundle.records.drop("value"))
+    expect(bundle, backend, "records", "value", "missing_column", 1, [])
+
+
+def test_missing_column_skips_only_checks_that_need_it(tiny_bundle):
+    records = tiny_bundle.records.drop("event_date")
+    bundle = set_cells(dataclasses.replace(tiny_bundle, records=records), "records",
+                       {"record_id": "R03"}, amount=-5.0)  # fmt: skip
+    assert [(f["column"], f["rule"], f["examples"]) for f in failures(bundle)] == [
+        ("event_date", "missing_column", []),
+        ("amount", "negative_amount", ["R03"]),
+    ]
+
+
+def test_missing_key_column_uses_row_numbers(tiny_bundle):
+    records = tiny_bundle.records.drop("record_id")
+    bundle = set_cells(dataclasses.replace(tiny_bundle, records=records), "records",
+                       {"person_id": "P1"}, known_date=date(2024, 1, 1))  # fmt: skip
+    assert [(f["column"], f["rule"], f["examples"]) for f in failures(bundle)] == [
+        ("record_id", "missing_column", []),
+        ("known_date", "known_before_event", ["#0"]),
+    ]
+
+
+def test_extra_column(tiny_bundle, backend):
+    households = tiny_bundle.households.with_columns(note=pl.lit("x"))
+    bundle = dataclasses.replace(tiny_bundle, households=households)
+    expect(bundle, backend, "households", "note", "extra_column", 1, [])
+
+
+def test_wrong_type(tiny_bundle, backend):
+    records = tiny_bundle.records.with_columns(pl.col("amount").cast(pl.String))
+    bundle = dataclasses.replace(tiny_bundle, records=records)
+    expect(bundle, backend, "records", "amount", "wrong_type", 1, [])
+    with pytest.raises(DataValidationError, match=re.escape("[expected float, got String]")):
+        validate(bundle)
+
+
+def test_wrong_type_skips_checks_on_that_column_only(tiny_bundle):
+    members = tiny_bundle.members.with_columns(pl.col("birth_date").cast(pl.String))
+    bundle = set_cells(dataclasses.replace(tiny_bundle, members=members), "members",
+                       {"person_id": "P4"}, hukou="city")  # fmt: skip
+    assert [(f["column"], f["rule"]) for f in failures(bundle)] == [
+        ("birth_date", "wrong_type"),
+        ("hukou", "unknown_category"),
+    ]
+
+
+def test_wrong_type_pandas_unconvertible_object_column(tiny_bundle):
+    bundle = tiny_bundle.to_pandas()
+    bundle.members["sex"] = pd.Series([1, "F", "F", "M", "M", "M", "F", "F"], dtype=object)
+    with pytest.raises(DataValidationError, match=re.escape("members.sex: wrong_type")):
+        validate(bundle)
+
+
+def test_compatible_types_are_accepted(tiny_bundle):
+    members = tiny_bundle.members.with_columns(
+        pl.col("education_years").cast(pl.Int8),
+        pl.col("disability_grade").cast(pl.UInt32),
+        pl.col("birth_date").cast(pl.Datetime("us")),
+    )
+    regions = tiny_bundle.regions.with_columns(pl.col("dibao_standard").cast(pl.Float32))
+    bundle = dataclasses.replace(tiny_bundle, members=members, regions=regions)
+    assert validate(bundle) is bundle
+
+
+def test_null_value(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "households", {"household_id": "H2"}, formed_on=None)
+    expect(bundle, backend, "households", "formed_on", "null_value", 1, ["H2"])
+
+
+def test_null_value_nan_float_and_five_sorted_examples(tiny_bundle):
+    regions = tiny_bundle.regions.with_columns(dibao_standard=pl.lit(float("nan")))
+    members = tiny_bundle.members.with_columns(hukou=pl.lit(None, pl.String)).reverse()
+    bundle = dataclasses.replace(tiny_bundle, regions=regions, members=members)
+    assert failures(bundle) == [
+        {
+            "table": "regions", "column": "dibao_standard", "rule": "null_value",
+            "count": 2, "examples": ["001", "002"],
+        },
+        {
+            "table": "members", "column": "hukou", "rule": "null_value", "count": 8,
+            "examples": [
+                "P1@2015-03-01", "P2@2015-03-01", "P3@2016-08-10", "P4@2018-06-15",
+                "P5@2010-01-01",
+            ],
+        },
+    ]  # fmt: skip
+
+
+def test_duplicate_key(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "records", {"record_id": "R03"}, record_id="R02")
+    expect(bundle, backend, "records", "record_id", "duplicate_key", 2, ["R02"])
+
+
+def test_duplicate_key_of_members_spell(tiny_bundle):
+    bundle = set_cells(tiny_bundle, "members", {"person_id": "P2"}, person_id="P1")
+    report = failures(bundle)
+    assert report[0] == {
+        "table": "members", "column": "person_id, joined_on", "rule": "duplicate_key",
+        "count": 2, "examples": ["P1@2015-03-01"],
+    }  # fmt: skip
+
+
+def test_unknown_category(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "members", {"person_id": "P4"}, sex="X")
+    expect(bundle, backend, "members", "sex", "unknown_category", 1, ["P4@2018-06-15"])
+
+
+def test_unknown_category_disability_grade(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "members", {"person_id": "P7"}, disability_grade=5)
+    expect(
+        bundle, backend, "members", "disability_grade", "unknown_category", 1, ["P7@2023-05-01"]
+    )
+
+
+def test_unknown_region(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "households", {"household_id": "H2"}, region_id="009")
+    expect(bundle, backend, "households", "region_id", "unknown_region", 1, ["H2"])
+
+
+def test_unknown_household(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "records", {"record_id": "R08"}, household_id="H9")
+    expect(bundle, backend, "records", "household_id", "unknown_household", 1, ["R08"])
+    bundle = set_cells(tiny_bundle, "members", {"person_id": "P4"}, household_id="H9")
+    expect(bundle, backend, "members", "household_id", "unknown_household", 1, ["P4@2018-06-15"])
+
+
+def test_unknown_person(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "records", {"record_id": "R01"}, person_id="P99")
+    expect(bundle, backend, "records", "person_id", "unknown_person", 1, ["R01"])
+
+
+def test_overlapping_spells(tiny_bundle, backend):
+    where = {"person_id": "P5", "household_id": "H4"}
+    bundle = set_cells(tiny_bundle, "members", where, joined_on=date(2023, 4, 1))
+    expect(
+        bundle, backend, "members", "joined_on, left_on", "overlapping_spells", 1,
+        ["P5@2023-04-01"],
+    )  # fmt: skip
+
+
+def test_overlapping_spells_against_an_earlier_long_spell(tiny_bundle):
+    # P1: [2015-03-01, open) in H1, then short spells in H2: both start inside the first.
+    extra = tiny_bundle.members.filter(pl.col("person_id") == "P1").with_columns(
+        household_id=pl.lit("H2"),
+        joined_on=pl.Series([date(2016, 1, 1)]),
+        left_on=pl.Series([date(2016, 2, 1)]),
+    )
+    later = extra.with_columns(joined_on=pl.lit(date(2017, 1, 1)), left_on=pl.lit(None, pl.Date))
+    members = pl.concat([tiny_bundle.members, extra, later])
+    report = failures(dataclasses.replace(tiny_bundle, members=members))
+    assert report == [
+        {
+            "table": "members", "column": "joined_on, left_on", "rule": "overlapping_spells",
+            "count": 2, "examples": ["P1@2016-01-01", "P1@2017-01-01"],
+        }
+    ]  # fmt: skip
+
+
+def test_spell_ends_before_start(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "members", {"person_id": "P6"}, left_on=date(2009, 1, 1))
+    expect(bundle, backend, "members", "left_on", "spell_ends_before_start", 1, ["P6@2010-01-01"])
+
+
+def test_dissolved_before_formed(tiny_bundle, backend):
+    where = {"household_id": "H3"}
+    bundle = set_cells(tiny_bundle, "households", where, dissolved_on=date(2009, 12, 31))
+    expect(bundle, backend, "households", "dissolved_on", "dissolved_before_formed", 1, ["H3"])
+
+
+def test_inconsistent_person(tiny_bundle, backend):
+    where = {"person_id": "P5", "household_id": "H4"}
+    bundle = set_cells(tiny_bundle, "members", where, birth_date=date(1975, 5, 6))
+    expect(
+        bundle, backend, "members", "birth_date", "inconsistent_person", 2,
+        ["P5@2010-01-01", "P5@2023-05-01"],
+    )  # fmt: skip
+
+
+def test_event_after_death(tiny_bundle, backend):
+    where = {"record_id": "R04"}
+    bundle = set_cells(
+        tiny_bundle, "records", where, event_date=date(2022, 12, 1), known_date=date(2023, 1, 1)
+    )
+    expect(bundle, backend, "records", "event_date", "event_after_death", 1, ["R04"])
+
+
+def test_payment_after_death_is_legal_unless_vocabulary_says_otherwise(tiny_bundle):
+    assert validate(tiny_bundle) is tiny_bundle  # R06 pays P6 after the death (R05)
+    vocabulary = {src: dict(kinds) for src, kinds in record_vocabulary().items()}
+    vocabulary["civil_affairs"]["benefit_dibao"] = {}
+    expect(
+        tiny_bundle, "polars", "records", "event_date", "event_after_death", 1, ["R06"],
+        vocabulary=vocabulary,
+    )  # fmt: skip
+
+
+def test_known_before_event(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "records", {"record_id": "R01"}, known_date=date(2024, 1, 1))
+    expect(bundle, backend, "records", "known_date", "known_before_event", 1, ["R01"])
+
+
+def test_negative_amount(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "records", {"record_id": "R03"}, amount=-1090.0)
+    expect(bundle, backend, "records", "amount", "negative_amount", 1, ["R03"])
+    bundle = set_cells(tiny_bundle, "members", {"person_id": "P3"}, education_years=-1)
+    expect(bundle, backend, "members", "education_years", "negative_amount", 1, ["P3@2016-08-10"])
+
+
+def test_unknown_kind(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "records", {"record_id": "R02"}, source="police")
+    expect(bundle, backend, "records", "source, kind", "unknown_kind", 1, ["R02"])
+
+
+def test_unknown_kind_with_custom_vocabulary(tiny_bundle):
+    bundle = set_cells(tiny_bundle, "records", {"record_id": "R02"}, source="police")
+    vocabulary = {**record_vocabulary(), "police": {"application": {}}}
+    assert validate(bundle, vocabulary=vocabulary) is bundle
+    small = {k: v for k, v in record_vocabulary().items() if k != "vehicles"}
+    expect(
+        tiny_bundle, "polars", "records", "source, kind", "unknown_kind", 1, ["R08"],
+        vocabulary=small,
+    )  # fmt: skip
+
+
+def test_future_date(tiny_bundle, backend):
+    report = failures(tiny_bundle, backend, reference_date=date(2024, 3, 1))
+    assert report == [
+        {"table": "records", "column": c, "rule": "future_date", "count": 2,
+         "examples": ["R02", "R03"]}
+        for c in ("event_date", "known_date")
+    ]  # fmt: skip
+    for ref in ("2024-03-01", datetime(2024, 3, 1, 12)):
+        assert failures(tiny_bundle, reference_date=ref) == report
+
+
+def test_several_problems_are_reported_at_once(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "records", {"record_id": "R01"}, known_date=date(2024, 1, 1))
+    bundle = set_cells(bundle, "records", {"record_id": "R08"}, amount=-3.0, household_id="H9")
+    bundle = set_cells(bundle, "members", {"person_id": "P4"}, sex="X")
+    bundle = set_cells(bundle, "households", {"household_id": "H1"}, region_id="009")
+    bundle = dataclasses.replace(bundle, regions=bundle.regions.drop("urban"))
+    report = failures(bundle, backend)
+    assert [(f["table"], f["column"], f["rule"], f["examples"]) for f in report] == [
+        ("regions", "urban", "missing_column", []),
+        ("households", "region_id", "unknown_region", ["H1"]),
+        ("members", "sex", "unknown_category", ["P4@2018-06-15"]),
+        ("records", "household_id", "unknown_household", ["R08"]),
+        ("records", "known_date", "known_before_event", ["R01"]),
+        ("records", "amount", "negative_amount", ["R08"]),
+    ]
+    with pytest.raises(DataValidationError, match=r"failed validation with 6 failures:\n"):
+        validate(bundle)
+
+
+def test_message_is_truncated_with_a_pointer_to_the_report(tiny_bundle):
+    regions = tiny_bundle.regions.rename(lambda c: c.upper())
+    bundle = dataclasses.replace(tiny_bundle, regions=regions)
+    with pytest.raises(DataValidationError) as info:
+        validate(bundle)
+    assert len(info.value.report) == 12  # 6 missing, 6 extra
+    assert str(info.value).endswith("... and 2 more; see the .report attribute.")
+    assert set(info.value.report["rule"]) <= set(RULES)
+
+
+def test_bad_arguments(tiny_bundle):
+    with pytest.raises(ValueError, match=re.escape("Got reference_date='soon'; expected a date")):
+        validate(tiny_bundle, reference_date="soon")
+    with pytest.raises(TypeError, match=re.escape("Got vocabulary=['death']; expected a mapping")):
+        validate(tiny_bundle, vocabulary=["death"])
+    with pytest.raises(TypeError, match="Expected a HouseholdData bundle; got dict"):
+        validate(tiny_bundle.tables)
