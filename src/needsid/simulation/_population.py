@@ -142,7 +142,7 @@ class Population:
 
 
 def make_regions(pop: Population, cfg: SimulationConfig, rng: np.random.Generator) -> None:
-    """Draw the regions: urban districts and rural counties with their standards."""
+    """Draw the regions (urban districts and rural counties, their standards) into ``pop``."""
     n = cfg.n_regions
     n_urban = max(1, round(n * cfg.urban_region_share))
     urban = np.zeros(n, dtype=bool)
@@ -174,26 +174,43 @@ def _type_composition(types: np.ndarray, rng: np.random.Generator):
     return adults, children, elderly
 
 
-def make_households(
-    pop: Population, n: int, cfg: SimulationConfig, rng: np.random.Generator
-) -> np.ndarray:
-    """Create ``n`` initial households with their members; return household indices."""
+def urban_household_share(cfg: SimulationConfig) -> float:
+    """Share of households that are urban, so that the *people* share meets the target."""
     ht = cfg.household_types
-    # urban household share chosen so that the *people* share matches the target
-    sizes = {}
-    for side in ("urban", "rural"):
-        probs = np.asarray(getattr(ht, side))
-        a, c, e = _type_composition(rng.choice(len(probs), size=20_000, p=probs), rng)
-        sizes[side] = float(np.mean(a + c + e))
+    # expected sizes by type, from the composition rules in _type_composition
+    kids, one_two = 1 * 0.55 + 2 * 0.38 + 3 * 0.07, 1.5
+    size_by_type = np.array([1, 1, 2, 2, 2 + kids, 1 + one_two, 2 + 2 * one_two, 2 * one_two])
+    su = float(np.dot(ht.urban, size_by_type))
+    sr = float(np.dot(ht.rural, size_by_type))
     s = cfg.urban_people_share
-    p_urban_hh = s * sizes["rural"] / (s * sizes["rural"] + (1 - s) * sizes["urban"])
+    return s * sr / (s * sr + (1 - s) * su)
+
+
+def make_households(
+    pop: Population,
+    n: int,
+    cfg: SimulationConfig,
+    rng: np.random.Generator,
+    p_urban_hh: float,
+    regions: np.ndarray,
+) -> np.ndarray:
+    """Create ``n`` initial households in ``regions``; return household indices."""
+    ht = cfg.household_types
+    urban_regions = regions[pop.region_urban[regions]]
+    rural_regions = regions[~pop.region_urban[regions]]
+    if len(urban_regions) == 0:
+        p_urban_hh = 0.0
+    if len(rural_regions) == 0:
+        p_urban_hh = 1.0
     urban = rng.random(n) < p_urban_hh
-    urban_regions = np.flatnonzero(pop.region_urban)
-    rural_regions = np.flatnonzero(~pop.region_urban)
     region = np.where(
         urban,
-        urban_regions[rng.integers(0, len(urban_regions), size=n)],
-        rural_regions[rng.integers(0, len(rural_regions), size=n)],
+        urban_regions[rng.integers(0, max(len(urban_regions), 1), size=n)]
+        if len(urban_regions)
+        else -1,
+        rural_regions[rng.integers(0, max(len(rural_regions), 1), size=n)]
+        if len(rural_regions)
+        else -1,
     )
     types = np.where(
         urban,

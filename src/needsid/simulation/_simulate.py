@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +14,13 @@ import polars as pl
 from ..data import HouseholdData
 from ._config import SimulationConfig, default_config
 from ._dynamics import _initial_assets, step
-from ._population import RELATIONS, Population, make_households, make_regions
+from ._population import (
+    RELATIONS,
+    Population,
+    make_households,
+    make_regions,
+    urban_household_share,
+)
 from ._programmes import URBAN_ENTRY, income_and_benefits
 from ._records import RecordBuffer
 from ._traits import draw_traits, stationary, transition_matrix
@@ -21,6 +29,7 @@ __all__ = ["SimulatedPopulation", "Truth", "simulate"]
 
 logger = logging.getLogger(__name__)
 
+SHARDS = 4  # region shards simulated independently (fixed: results never depend on n_jobs)
 NEED_DIMENSIONS = ("income", "health", "education", "care", "housing", "employment")
 
 
@@ -76,6 +85,7 @@ def simulate(
     seed: int = 0,
     *,
     config: SimulationConfig | None = None,
+    n_jobs: int | None = None,
 ) -> SimulatedPopulation:
     """Simulate households, their members and department records over ``months`` months.
 
@@ -94,6 +104,9 @@ def simulate(
         Seed of the random generator; the same seed and config give the same tables.
     config : SimulationConfig, optional
         Generative parameters; defaults to the calibrated ``default_config()``.
+    n_jobs : int, optional
+        Threads to simulate the region shards with (default: the number of cores).
+        The result is the same for any value.
 
     Returns
     -------
@@ -114,11 +127,66 @@ def simulate(
     if not isinstance(months, int | np.integer) or not 1 <= months <= 240:
         raise ValueError(f"Got months={months!r}; expected a whole number of months in 1..240.")
     cfg = default_config() if config is None else config
+    main_seed, *shard_seeds = np.random.SeedSequence(seed).spawn(SHARDS + 1)
+    rng = np.random.default_rng(main_seed)
+    regions = Population(0)
+    make_regions(regions, cfg, rng)
+    # regions are dealt to a fixed number of shards (urban and rural alike), each
+    # simulated with its own random stream: the result does not depend on n_jobs
+    shard_of = np.empty(cfg.n_regions, dtype=np.int64)
+    for mask in (regions.region_urban, ~regions.region_urban):
+        idx = np.flatnonzero(mask)
+        shard_of[idx] = np.arange(len(idx)) % SHARDS
+    p_urban = urban_household_share(cfg)
+    n_urban = max(regions.region_urban.sum(), 1)
+    n_rural = max((~regions.region_urban).sum(), 1)
+    weights = np.array(
+        [
+            p_urban * (regions.region_urban & (shard_of == k)).sum() / n_urban
+            + (1 - p_urban) * (~regions.region_urban & (shard_of == k)).sum() / n_rural
+            for k in range(SHARDS)
+        ]
+    )
+    counts = rng.multinomial(n_households, weights / weights.sum())
+    jobs = [
+        (k, int(counts[k]), np.flatnonzero(shard_of == k), shard_seeds[k])
+        for k in range(SHARDS)
+        if counts[k] > 0
+    ]
+
+    def run(job):
+        k, n, region_idx, shard_seed = job
+        # the shard's own urban share keeps the province-wide share of urban households
+        share = p_urban * (regions.region_urban & (shard_of == k)).sum() / n_urban / weights[k]
+        return _run_shard(regions, cfg, n, region_idx, share, shard_seed, months)
+
+    workers = min(len(jobs), n_jobs if n_jobs is not None else (os.cpu_count() or 1))
+    if workers > 1:
+        # numpy and polars release the GIL in bulk work, so threads run the shards in
+        # parallel without copying them between processes
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            shards = list(pool.map(run, jobs))
+    else:
+        shards = [run(job) for job in jobs]
+    logger.info("simulated %d shards", len(shards))
+    merged, records, vocab, truth_frame, anomalies = _merge(regions, shards)
+    del shards
+    month0 = np.datetime64(cfg.start, "M")
+    bundle = _bundle(merged, records, vocab)
+    del records
+    truth = _truth(merged, truth_frame, anomalies, month0)
+    return SimulatedPopulation(bundle, truth, cfg.start, months, seed, cfg)
+
+
+def _run_shard(regions, cfg, n, region_idx, p_urban, seed, months):
+    """Simulate the households of some regions with their own random stream."""
     rng = np.random.default_rng(seed)
-    pop = Population(n_households)
-    make_regions(pop, cfg, rng)
+    pop = Population(n)
+    for name in ("region_urban", "region_dibao", "region_minority", "region_disaster",
+                 "region_income"):  # fmt: skip
+        setattr(pop, name, getattr(regions, name))
     start = np.datetime64(cfg.start, "D")
-    hh = make_households(pop, n_households, cfg, rng)
+    hh = make_households(pop, n, cfg, rng, p_urban, region_idx)
     draw_traits(pop, hh, start, cfg, rng)
     pi = stationary(transition_matrix(pop, hh))
     pop.households._cols["z"][hh] = (
@@ -145,11 +213,61 @@ def simulate(
         part["month"] = np.full(len(part["hh"]), month_start)
         truth_parts.append(_compact(part))
         buf.flush()
-    logger.info("simulated %d households over %d months", pop.households.n, months)
-    bundle = _bundle(pop, buf)
-    del buf
-    truth = _truth(pop, truth_parts, anomalies, month0)
-    return SimulatedPopulation(bundle, truth, cfg.start, months, seed, cfg)
+    truth = pl.concat(truth_parts, rechunk=False)
+    return pop, buf.to_frame(), buf.vocabulary, truth, anomalies
+
+
+HOUSEHOLD_OUT = ("region", "formed", "dissolved", "invisible", "risk",
+                 "t01", "t02", "t10", "t12", "t20", "t21")  # fmt: skip
+PERSON_OUT = ("sex", "birth", "minority", "hukou_urban", "edu", "disab", "disab_known")
+SPELL_OUT = ("person", "hh", "relation", "joined", "left")
+
+
+def _merge(regions, shards):
+    """Concatenate shards into one population, offsetting indices and record codes."""
+    merged = Population(0)
+    for name in ("region_urban", "region_dibao", "region_minority", "region_disaster",
+                 "region_income"):  # fmt: skip
+        setattr(merged, name, getattr(regions, name))
+    vocab: dict[str, int] = {}
+    records, truths, anomalies = [], [], []
+    for pop, rec, shard_vocab, truth, shard_anomalies in shards:
+        h_off, p_off = merged.households.n, merged.persons.n
+        merged.households.append(**{k: getattr(pop.households, k) for k in HOUSEHOLD_OUT})
+        merged.persons.append(**{k: getattr(pop.persons, k) for k in PERSON_OUT})
+        sp = {k: getattr(pop.spells, k) for k in SPELL_OUT}
+        sp["person"] = sp["person"] + p_off
+        sp["hh"] = sp["hh"] + h_off
+        merged.spells.append(**sp)
+        codes = pl.Series(
+            [vocab.setdefault(v, len(vocab)) for v in shard_vocab.to_list()], dtype=pl.Int16
+        )
+        if rec.height:
+            records.append(
+                rec.with_columns(
+                    pl.col("household") + h_off,
+                    pl.when(pl.col("person") >= 0).then(pl.col("person") + p_off).otherwise(-1),
+                    *[
+                        pl.lit(codes).gather(pl.col(c).clip(0)).alias(c)
+                        for c in ("source", "kind")
+                    ],
+                    pl.when(pl.col("value") >= 0)
+                    .then(pl.lit(codes).gather(pl.col("value").clip(0)))
+                    .otherwise(-1)
+                    .alias("value"),
+                )
+            )
+        truths.append(truth.with_columns(pl.col("hh") + h_off))
+        for name, hh, person, t in shard_anomalies:
+            person = np.asarray(person)
+            anomalies.append(
+                (name, np.asarray(hh) + h_off, np.where(person >= 0, person + p_off, -1), t)
+            )
+        del pop
+    shards.clear()
+    record_frame = pl.concat(records, rechunk=False) if records else RecordBuffer().to_frame()
+    truth_frame = pl.concat(truths, rechunk=False)
+    return merged, record_frame, pl.Series(list(vocab), dtype=pl.String), truth_frame, anomalies
 
 
 def _compact(part: dict[str, np.ndarray]) -> pl.DataFrame:
@@ -260,7 +378,7 @@ def _ids(prefix: str, idx, width: int) -> pl.Series:
     return pl.select(pl.format(prefix + "{}", pl.lit(s).cast(pl.String).str.slice(1))).to_series()
 
 
-def _bundle(pop: Population, buf: RecordBuffer) -> HouseholdData:
+def _bundle(pop: Population, rec: pl.DataFrame, vocabulary: pl.Series) -> HouseholdData:
     H, P, S = pop.households, pop.persons, pop.spells
     nreg = len(pop.region_urban)
     regions = pl.DataFrame(
@@ -304,9 +422,8 @@ def _bundle(pop: Population, buf: RecordBuffer) -> HouseholdData:
             "left_on": S.left,
         }
     )
-    rec = buf.to_frame()
     # low-cardinality text is categorical: tens of millions of rows stay small
-    vocab = buf.vocabulary.cast(pl.Categorical)
+    vocab = vocabulary.cast(pl.Categorical)
     cols = {"record_id": _ids("R", np.arange(rec.height), 9)}
     cols["household_id"] = hh_ids.gather(rec.drop_in_place("household"))
     person = rec.drop_in_place("person")
@@ -326,12 +443,10 @@ def _bundle(pop: Population, buf: RecordBuffer) -> HouseholdData:
     return HouseholdData(regions=regions, households=households, members=members, records=records)
 
 
-def _truth(pop: Population, parts, anomalies, month0) -> Truth:
+def _truth(pop: Population, cat: pl.DataFrame, anomalies, month0) -> Truth:
     H = pop.households
     cols = ["state", "net_income_per_capita", "rigid_expenditure_per_capita"]
     needs = [f"need_{d}" for d in NEED_DIMENSIONS]
-    cat = pl.concat(parts, rechunk=False)
-    parts.clear()
     hh_idx = cat.drop_in_place("hh")
     monthly = pl.DataFrame(
         {
