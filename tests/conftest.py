@@ -127,3 +127,24 @@ def tiny_bundle() -> HouseholdData:
 def backend(request) -> str:
     """Run a test once per DataFrame backend."""
     return request.param
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local Spark session (loopback only), stopped at the end of the run."""
+    pyspark = pytest.importorskip("pyspark", reason="install the 'spark' extra")
+    del pyspark
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[1]")
+        .appName("needsid-tests")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()

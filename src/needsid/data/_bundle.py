@@ -85,7 +85,8 @@ class HouseholdData:
         bad = {name: type(frame).__name__ for name, frame in self._items() if not kinds[name]}
         if bad:
             raise TypeError(
-                f"HouseholdData tables must be pandas or polars DataFrames; got {bad!r}."
+                "HouseholdData tables must be pandas or polars DataFrames (or, for feature "
+                f"building at scale, DuckDB relations or Spark DataFrames); got {bad!r}."
             )
         if len(set(kinds.values())) > 1:
             raise TypeError(
@@ -94,6 +95,8 @@ class HouseholdData:
             )
 
     def __repr__(self) -> str:
+        if self.backend not in BACKENDS:
+            return f"HouseholdData(backend={self.backend!r})"
         sizes = ", ".join(f"{name}={len(frame)} rows" for name, frame in self._items())
         return f"HouseholdData(backend={self.backend!r}, {sizes})"
 
@@ -244,6 +247,13 @@ def _frame_kind(frame: Any) -> str:
         return "polars"
     if isinstance(frame, pd.DataFrame):
         return "pandas"
+    # lazy tables: feature building runs on them through narwhals; IO and validation need
+    # an eager bundle (to_polars() collects one)
+    module = type(frame).__module__.split(".")[0]
+    if module == "duckdb":
+        return "duckdb"
+    if module == "pyspark":
+        return "pyspark"
     return ""
 
 
@@ -254,7 +264,14 @@ def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 def _to_polars(name: str, frame: Any) -> pl.DataFrame:
     """Convert one table to polars, mapping pandas' representation back to the contract's."""
-    out = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
+    if isinstance(frame, pl.DataFrame):
+        out = frame
+    elif isinstance(frame, pd.DataFrame):
+        out = pl.from_pandas(frame)
+    else:  # a lazy DuckDB or Spark table
+        import narwhals as nw
+
+        out = nw.from_native(frame).collect(backend="polars").to_native()
     casts = {}
     for spec in TABLES[name].columns:
         if spec.name not in out.columns:

@@ -1,5 +1,7 @@
 """Point-in-time household features: only what was known before ``as_of``."""
 
-from ._build import FEATURE_FAMILIES, build, describe
+from ._build import build
+from ._describe import describe
+from ._spec import FAMILIES, FeatureSpec, load_spec
 
-__all__ = ["FEATURE_FAMILIES", "build", "describe"]
+__all__ = ["FAMILIES", "FeatureSpec", "build", "describe", "load_spec"]

@@ -1,8 +1,10 @@
-"""Point-in-time household features on narwhals expressions (pandas, polars, DuckDB, ...).
+"""Point-in-time household features, written once on narwhals expressions.
 
-Only records with ``known_date < as_of`` are read, and only membership spells valid at
-``as_of``; a record counts for the household named on it. One row per household alive
-at ``as_of``.
+The same call runs on pandas, polars, DuckDB and Spark frames and returns the caller's
+type. Only records with ``known_date < as_of`` are read, and only the membership spells
+valid at ``as_of``: a person's records count for the household the person belongs to
+at ``as_of`` (records of people with no spell then, e.g. the dead, count for the
+household named on the record).
 """
 
 from __future__ import annotations
@@ -12,126 +14,12 @@ import datetime as dt
 import narwhals as nw
 
 from ..data import HouseholdData
+from ._describe import feature_table
+from ._spec import FeatureSpec, load_spec
 
-__all__ = ["FEATURE_FAMILIES", "build", "describe"]
+__all__ = ["build"]
 
-FEATURE_FAMILIES = ("composition", "income", "assets", "events", "benefits", "coverage")
-
-# (kind, windows in months) counted as events; sums are taken where amounts matter
-EVENT_KINDS = {
-    "hospitalization": (3, 12),
-    "unemployment_registered": (3, 12),
-    "employment_started": (3, 12),
-    "death": (3, 12),
-    "disaster_loss": (3, 12),
-    "school_dropout": (12,),
-    "chronic_illness": (12,),
-    "disability_certified": (12,),
-    "application": (12,),
-}
-BENEFIT_KINDS = (
-    "benefit_dibao",
-    "benefit_tekun",
-    "benefit_temporary",
-    "disability_living_subsidy",
-    "disability_care_subsidy",
-)
-CORE_SOURCES = (
-    "human_resources",
-    "health",
-    "medical_insurance",
-    "banking",
-    "education",
-    "housing",
-)
-
-
-def _describe_rows() -> list[dict]:
-    rows = [
-        ("hh_size", "composition", None, "members at as_of"),
-        ("n_children", "composition", None, "members under 16"),
-        ("n_elderly", "composition", None, "members aged 60 or more"),
-        ("n_working_age", "composition", None, "members aged 16-59"),
-        (
-            "dependency_ratio",
-            "composition",
-            None,
-            "(children + elderly) / working-age (size if none)",
-        ),
-        ("head_age", "composition", None, "age of the head (oldest member if no head)"),
-        ("head_female", "composition", None, "head is a woman"),
-        ("head_education_years", "composition", None, "schooling of the head"),
-        ("minority", "composition", None, "any member of an ethnic minority"),
-        ("rural_hukou_share", "composition", None, "share of members with rural hukou"),
-        ("urban", "composition", None, "region is urban"),
-        (
-            "n_disability_certified",
-            "composition",
-            None,
-            "members certified disabled (records known)",
-        ),
-        ("n_severe_disability", "composition", None, "members certified grade 1-2"),
-        ("wage_pc_3m", "income", 3, "recorded wages per person per month, last 3 months"),
-        ("wage_pc_12m", "income", 12, "recorded wages per person per month, last 12 months"),
-        ("n_earners_3m", "income", 3, "members with a recorded wage, last 3 months"),
-        ("pension_pc", "income", 24, "latest pensions per person per month (employee pensions)"),
-        ("survey_income_pc", "income", 24, "latest income survey, per person per month"),
-        ("medical_oop_pc_12m", "income", 12, "medical out-of-pocket per person per month"),
-        ("education_cost_pc_12m", "income", 12, "education costs per person per month"),
-        (
-            "net_income_pc",
-            "income",
-            None,
-            "wages (rules' window) + pensions - rigid expenditure, per person per month",
-        ),
-        ("income_to_dibao", "income", None, "net_income_pc / region dibao standard"),
-        (
-            "income_to_low_income_line",
-            "income",
-            None,
-            "net_income_pc / (dibao x low-income multiplier)",
-        ),
-        ("vehicle_value", "assets", None, "largest recorded vehicle value"),
-        ("n_properties", "assets", None, "recorded properties"),
-        ("has_business", "assets", None, "a business registration"),
-        ("deposit_to_standard", "assets", 24, "latest deposits / (dibao x size x 12)"),
-    ]
-    for kind, windows in EVENT_KINDS.items():
-        for w in windows:
-            rows.append((f"n_{kind}_{w}m", "events", w, f"{kind} records in the last {w} months"))
-    rows.append(("hospital_cost_12m", "events", 12, "total hospitalisation cost, last 12 months"))
-    rows.append(("disaster_loss_12m", "events", 12, "disaster losses, last 12 months"))
-    for kind in BENEFIT_KINDS:
-        rows.append(
-            (f"months_{kind}_12m", "benefits", 12, f"months with a {kind} payment, last 12 months")
-        )
-    rows += [
-        ("n_sources_24m", "coverage", 24, "departments with any record, last 24 months"),
-        ("n_kinds_24m", "coverage", 24, "record kinds seen, last 24 months"),
-        ("n_records_12m", "coverage", 12, "records, last 12 months"),
-        (
-            "months_since_record",
-            "coverage",
-            None,
-            "months since the latest known record (999 if none)",
-        ),
-        (
-            "invisibility_score",
-            "coverage",
-            24,
-            "share of core departments with no record in 24 months",
-        ),
-    ]
-    return [
-        dict(zip(("name", "family", "window_months", "meaning"), r, strict=True)) for r in rows
-    ]
-
-
-def describe():
-    """Return one row per feature: ``name, family, window_months, meaning`` (pandas)."""
-    import pandas as pd
-
-    return pd.DataFrame(_describe_rows())
+NONE_SINCE = 999  # "months since" when there was no such record
 
 
 def _as_date(as_of) -> dt.date:
@@ -147,26 +35,45 @@ def _as_date(as_of) -> dt.date:
 
 def _months_before(d: dt.date, k: int) -> dt.date:
     y, m = divmod(d.month - 1 - k, 12)
-    day = min(d.day, 28)
-    return dt.date(d.year + y, m + 1, day)
+    return dt.date(d.year + y, m + 1, min(d.day, 28))
 
 
-def build(bundle: HouseholdData, as_of, spec=None):
-    """Build one feature row per household alive at ``as_of``.
+class _Dates:
+    """Date literals typed like the frame's date columns (pandas holds datetime64)."""
+
+    def __init__(self, frame) -> None:
+        dtype = frame.collect_schema()["event_date"]
+        self.datetime = dtype == nw.Datetime
+
+    def __call__(self, d: dt.date):
+        if self.datetime:
+            return nw.lit(dt.datetime(d.year, d.month, d.day))
+        return nw.lit(d)
+
+
+def _month_no(col: str):
+    return nw.col(col).dt.year() * 12 + nw.col(col).dt.month() - 1
+
+
+def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = None):
+    """Build one row of features per household alive at ``as_of``.
 
     Parameters
     ----------
     bundle : HouseholdData
-        pandas or polars tables; the result has the same frame type.
+        Tables as pandas or polars DataFrames, DuckDB relations or Spark DataFrames
+        (all four of one kind). The result has the same type; lazy inputs stay lazy.
     as_of : date or str
-        Only records known before this date (``known_date < as_of``) are used.
-    spec : None
-        Reserved for feature specs from ``configs/features``; must be None for now.
+        Only records known before this date (``known_date < as_of``) are read.
+    spec : FeatureSpec, path, dict or None
+        Windows, kinds and families (see ``needsid/features/default.yaml`` and
+        ``configs/features/``); None uses the default.
 
     Returns
     -------
     DataFrame
-        ``household_id`` then the features listed by :func:`describe`, sorted by id.
+        ``household_id`` and one Float64 column per feature, as listed by
+        :func:`describe`, sorted by ``household_id``.
 
     Examples
     --------
@@ -176,162 +83,184 @@ def build(bundle: HouseholdData, as_of, spec=None):
     >>> X.columns[0], X.height == X["household_id"].n_unique()
     ('household_id', True)
     """
-    if spec is not None:
-        raise ValueError(f"Got spec={spec!r}; feature specs are not supported yet, pass None.")
+    spec = load_spec(spec)
     as_of = _as_date(as_of)
-    hh = nw.from_native(bundle.households, eager_only=True)
-    mem = nw.from_native(bundle.members, eager_only=True)
-    rec = nw.from_native(bundle.records, eager_only=True)
-    reg = nw.from_native(bundle.regions, eager_only=True)
-    d = nw.lit(as_of)
-    alive = hh.filter(
+    # pandas runs eagerly, column by column; a hundred windowed columns are far faster
+    # through polars' lazy engine, so pandas input is computed there and handed back
+    to_pandas = bundle.backend == "pandas"
+    if to_pandas:
+        bundle = bundle.to_polars()
+    frames = {}
+    eager = False
+    for name in ("regions", "households", "members", "records"):
+        f = nw.from_native(getattr(bundle, name))
+        if isinstance(f, nw.DataFrame):
+            eager = True
+            f = f.lazy()
+        frames[name] = f
+    lit = _Dates(frames["records"])
+    d = lit(as_of)
+    hh = frames["households"].filter(
         (nw.col("formed_on") < d)
         & (nw.col("dissolved_on").is_null() | (nw.col("dissolved_on") >= d))
-    ).select("household_id", "region_id")
-    base = alive.join(reg, on="region_id", how="left")
-    comp = _composition(mem, rec, as_of)
-    ev = _record_features(rec, as_of)
-    out = base.join(comp, on="household_id", how="left").join(ev, on="household_id", how="left")
-    out = _derived(out)
-    names = [r["name"] for r in _describe_rows()]
-    return out.select("household_id", *names).sort("household_id").to_native()
-
-
-def _composition(mem, rec, as_of: dt.date):
-    d = nw.lit(as_of)
-    cur = mem.filter(
+    )
+    base = hh.select("household_id", "region_id").join(
+        frames["regions"], on="region_id", how="left"
+    )
+    current = frames["members"].filter(
         (nw.col("joined_on") < d) & (nw.col("left_on").is_null() | (nw.col("left_on") >= d))
     )
-    age_days = (d - nw.col("birth_date")).dt.total_minutes() / (60 * 24)
-    cur = cur.with_columns(age=(age_days / 365.25).floor())
-    # disability as certified by records known before as_of (the members snapshot may
-    # carry a later certification)
-    cert = (
-        rec.filter((nw.col("kind") == "disability_certified") & (nw.col("known_date") < d))
-        .group_by("person_id")
-        .agg(nw.col("value").cast(nw.String).cast(nw.Int64).min().alias("grade"))
+    records = _attributed(frames["records"], current, d)
+    out = base
+    for part in (
+        _composition(current, records, as_of, lit),
+        _record_aggregates(records, as_of, spec, lit),
+        *_latest_values(records, as_of, spec, lit),
+        _distinct_counts(records, as_of, spec, lit),
+        _benefit_months(records, as_of, spec, lit),
+    ):
+        out = out.join(part, on="household_id", how="left")
+    out = _derived(out, spec)
+    names = list(feature_table(spec)["name"])
+    result = out.select("household_id", *[nw.col(n).cast(nw.Float64) for n in names]).sort(
+        "household_id"
     )
-    cur = cur.join(cert, on="person_id", how="left")
-    one = nw.lit(1)
-    cur = cur.with_columns(
+    if not eager:
+        return result.to_native()
+    out = result.collect()
+    return out.to_pandas() if to_pandas else out.to_native()
+
+
+def _attributed(records, current, d):
+    """Known records, each assigned to its person's household at as_of where there is one."""
+    known = records.filter(nw.col("known_date") < d)
+    spells = current.select("person_id", nw.col("household_id").alias("_hh_now"))
+    return (
+        known.join(spells, on="person_id", how="left")
+        .with_columns(
+            household_id=nw.when(nw.col("_hh_now").is_null())
+            .then(nw.col("household_id"))
+            .otherwise(nw.col("_hh_now"))
+        )
+        .drop("_hh_now")
+        .with_columns(nw.col("kind").cast(nw.String), nw.col("source").cast(nw.String))
+    )
+
+
+def _composition(current, records, as_of: dt.date, lit):
+    d = lit(as_of)
+    before_birthday = (nw.col("birth_date").dt.month() > as_of.month) | (
+        (nw.col("birth_date").dt.month() == as_of.month)
+        & (nw.col("birth_date").dt.day() > as_of.day)
+    )
+    age = nw.lit(as_of.year) - nw.col("birth_date").dt.year() - before_birthday.cast(nw.Int64)
+    # disability as certified by records known before as_of, not the extract's snapshot
+    cert = (
+        records.filter(nw.col("kind") == "disability_certified")
+        .with_columns(grade=nw.col("value").cast(nw.String).cast(nw.Int64))
+        .group_by("person_id")
+        .agg(nw.col("grade").min())
+    )
+    del d
+    m = current.with_columns(age=age).join(cert, on="person_id", how="left")
+    working = (nw.col("age") >= 16) & (nw.col("age") < 60)
+    severe = nw.col("grade").fill_null(9) <= 2
+    m = m.with_columns(
+        one=nw.lit(1),
         child=(nw.col("age") < 16).cast(nw.Int64),
         elderly=(nw.col("age") >= 60).cast(nw.Int64),
-        working=((nw.col("age") >= 16) & (nw.col("age") < 60)).cast(nw.Int64),
-        disabled=~nw.col("grade").is_null().cast(nw.Int64),
-        severe=(nw.col("grade").fill_null(9) <= 2).cast(nw.Int64),
+        working=working.cast(nw.Int64),
+        labour=(working & ~severe).cast(nw.Int64),
+        disabled=(~nw.col("grade").is_null()).cast(nw.Int64),
+        severe=severe.cast(nw.Int64),
         is_minority=nw.col("minority").cast(nw.Int64),
         rural_hukou=(nw.col("hukou") == "rural").cast(nw.Int64),
-        is_head=(nw.col("relation") == "head").cast(nw.Int64),
         female=(nw.col("sex") == "F").cast(nw.Int64),
-        one=one,
+        head_rank=(nw.col("relation") == "head").cast(nw.Int64) * 1000 + nw.col("age"),
     )
-    # head: the member with relation head, else the oldest
-    cur = cur.with_columns(head_rank=nw.col("is_head") * 1000 + nw.col("age"))
-    agg = cur.group_by("household_id").agg(
+    agg = m.group_by("household_id").agg(
         nw.col("one").sum().alias("hh_size"),
         nw.col("child").sum().alias("n_children"),
         nw.col("elderly").sum().alias("n_elderly"),
         nw.col("working").sum().alias("n_working_age"),
+        nw.col("labour").sum().alias("n_labour_force"),
         nw.col("disabled").sum().alias("n_disability_certified"),
         nw.col("severe").sum().alias("n_severe_disability"),
         nw.col("is_minority").max().alias("minority"),
         nw.col("rural_hukou").mean().alias("rural_hukou_share"),
         nw.col("head_rank").max().alias("head_rank"),
     )
-    heads = cur.join(agg.select("household_id", "head_rank"), on=["household_id", "head_rank"])
-    heads = heads.group_by("household_id").agg(
-        nw.col("age").min().alias("head_age"),
-        nw.col("female").max().alias("head_female"),
-        nw.col("education_years").max().alias("head_education_years"),
+    heads = (
+        m.join(agg.select("household_id", "head_rank"), on=["household_id", "head_rank"])
+        .group_by("household_id")
+        .agg(
+            nw.col("age").min().alias("head_age"),
+            nw.col("female").max().alias("head_female"),
+            nw.col("education_years").max().alias("head_education_years"),
+        )
     )
     return agg.drop("head_rank").join(heads, on="household_id", how="left")
 
 
-def _record_features(rec, as_of: dt.date):
-    d = nw.lit(as_of)
-    known = rec.filter(nw.col("known_date") < d)
-    c3, c12, c24 = (nw.lit(_months_before(as_of, k)) for k in (3, 12, 24))
-    ed, kind, amt = nw.col("event_date"), nw.col("kind"), nw.col("amount").fill_null(0.0)
-    in3, in12, in24 = ed >= c3, ed >= c12, ed >= c24
-    cols = {
-        "wage_3m": ((kind == "wage") & in3).cast(nw.Float64) * amt,
-        "wage_12m": ((kind == "wage") & in12).cast(nw.Float64) * amt,
-        "oop_12m": ((kind == "medical_oop") & in12).cast(nw.Float64) * amt,
-        "educost_12m": ((kind == "education_cost") & in12).cast(nw.Float64) * amt,
-        "hospital_cost_12m": ((kind == "hospitalization") & in12).cast(nw.Float64) * amt,
-        "disaster_loss_12m": ((kind == "disaster_loss") & in12).cast(nw.Float64) * amt,
-        "vehicle_value": (kind == "vehicle").cast(nw.Float64) * amt,
-        "n_properties": (kind == "property").cast(nw.Int64),
-        "has_business": (kind == "business_registered").cast(nw.Int64),
-        "n_records_12m": in12.cast(nw.Int64),
-        "last_record": ed,
-    }
-    for k, windows in EVENT_KINDS.items():
-        for w in windows:
-            cols[f"n_{k}_{w}m"] = ((kind == k) & (in3 if w == 3 else in12)).cast(nw.Int64)
-    # a month index per record, to count distinct payment months per programme
-    month_no = ed.dt.year() * 12 + ed.dt.month()
-    for k in BENEFIT_KINDS:
-        cols[f"pay_month_{k}"] = nw.when((kind == k) & in12).then(month_no)
-    for s in CORE_SOURCES:
-        cols[f"src_{s}"] = ((nw.col("source") == s) & in24).cast(nw.Int64)
-    wide = known.with_columns(**cols)
-    sums = [
-        nw.col(c).sum()
-        for c in cols
-        if c.startswith(("wage_", "oop_", "educost_", "hospital_", "disaster_", "n_"))
-    ]
+def _record_aggregates(records, as_of: dt.date, spec: FeatureSpec, lit):
+    """Every count and sum over every window, in one group-by pass over the records."""
+    kind, ed = nw.col("kind"), nw.col("event_date")
+    amount = nw.col("amount").fill_null(0.0)
+    tw = spec.trend_window
+    needed = {*spec.windows, tw, 2 * tw, 3, 6, 12, spec.income_window.urban,
+              spec.income_window.rural, spec.lookback_months}  # fmt: skip
+    cut = {w: lit(_months_before(as_of, w)) for w in needed}
+    a_no = as_of.year * 12 + as_of.month - 1
+
+    def within(w):
+        return ed >= cut[w]
+
+    cols = {}
+    for k, with_sum in spec.events.items():
+        is_k = kind == k
+        for w in spec.windows:
+            cols[f"n_{k}_{w}m"] = (is_k & within(w)).cast(nw.Int64)
+            if with_sum:
+                cols[f"sum_{k}_{w}m"] = nw.when(is_k & within(w)).then(amount).otherwise(0.0)
+        cols[f"_trend_now_{k}"] = (is_k & within(tw)).cast(nw.Int64)
+        cols[f"_trend_before_{k}"] = (is_k & within(2 * tw) & ~within(tw)).cast(nw.Int64)
+        cols[f"_last_{k}"] = nw.when(is_k).then(_month_no("event_date"))
+    wage = kind == "wage"
+    for w in {3, 12, spec.income_window.urban, spec.income_window.rural}:
+        cols[f"_wage_{w}m"] = nw.when(wage & within(w)).then(amount).otherwise(0.0)
+    cols["_wage_6m"] = nw.when(wage & within(6)).then(amount).otherwise(0.0)
+    cols["_last_wage"] = nw.when(wage).then(_month_no("event_date"))
+    cols["_oop_12m"] = nw.when((kind == "medical_oop") & within(12)).then(amount).otherwise(0.0)
+    cols["_edu_12m"] = nw.when((kind == "education_cost") & within(12)).then(amount).otherwise(0.0)
+    cols["vehicle_value"] = nw.when(kind == "vehicle").then(amount).otherwise(0.0)
+    cols["n_properties"] = (kind == "property").cast(nw.Int64)
+    cols["has_business"] = (kind == "business_registered").cast(nw.Int64)
+    cols["n_records_12m"] = within(12).cast(nw.Int64)
+    cols["_last_record"] = _month_no("event_date")
+    for s in spec.core_sources:
+        cols[f"_src_{s}"] = ((nw.col("source") == s) & within(spec.lookback_months)).cast(nw.Int64)
+    sums = [c for c in cols if not c.startswith(("_last", "vehicle", "has_", "_src"))]
+    wide = records.with_columns(**cols)
     agg = wide.group_by("household_id").agg(
-        *sums,
+        *[nw.col(c).sum() for c in sums],
+        *[nw.col(c).max() for c in cols if c.startswith(("_last", "_src"))],
         nw.col("vehicle_value").max(),
         nw.col("has_business").max(),
-        nw.col("last_record").max(),
-        *[nw.col(f"src_{s}").max() for s in CORE_SOURCES],
-        *[nw.col(f"pay_month_{k}").n_unique().alias(f"months_{k}_12m") for k in BENEFIT_KINDS],
     )
-    # n_unique counts the null too: subtract it where a household had other records
-    has_null = wide.group_by("household_id").agg(
-        *[
-            nw.col(f"pay_month_{k}").is_null().max().cast(nw.Int64).alias(f"null_{k}")
-            for k in BENEFIT_KINDS
-        ]
+    since = {
+        c.replace("_last_", "months_since_"): nw.lit(a_no) - nw.col(c)
+        for c in cols
+        if c.startswith("_last_") and c not in ("_last_record", "_last_wage")
+    }
+    trends = {
+        f"trend_{k}": nw.col(f"_trend_now_{k}") - nw.col(f"_trend_before_{k}") for k in spec.events
+    }
+    return agg.with_columns(
+        **since,
+        **trends,
+        months_since_wage=nw.lit(a_no) - nw.col("_last_wage"),
+        months_since_record=nw.lit(a_no) - nw.col("_last_record"),
     )
-    agg = (
-        agg.join(has_null, on="household_id", how="left")
-        .with_columns(
-            **{
-                f"months_{k}_12m": nw.col(f"months_{k}_12m") - nw.col(f"null_{k}")
-                for k in BENEFIT_KINDS
-            }
-        )
-        .drop(*[f"null_{k}" for k in BENEFIT_KINDS])
-    )
-    recent = known.filter(in24)
-    coverage = recent.group_by("household_id").agg(
-        nw.col("source").n_unique().alias("n_sources_24m"),
-        nw.col("kind").n_unique().alias("n_kinds_24m"),
-    )
-    earners = (
-        known.filter((kind == "wage") & in3)
-        .group_by("household_id")
-        .agg(nw.col("person_id").n_unique().alias("n_earners_3m"))
-    )
-    pensions = _latest(
-        known.filter((kind == "pension") & in24 & (nw.col("value") == "employee")),
-        ["household_id", "person_id"],
-        "amount",
-    )
-    pensions = pensions.group_by("household_id").agg(nw.col("amount").sum().alias("pension_total"))
-    survey = _latest(known.filter((kind == "income_survey") & in24), ["household_id"], "amount")
-    survey = survey.select("household_id", nw.col("amount").alias("survey_annual"))
-    deposits = _latest(
-        known.filter((kind == "deposit_balance") & in24), ["household_id"], "amount"
-    )
-    deposits = deposits.select("household_id", nw.col("amount").alias("deposit"))
-    out = agg
-    for other in (coverage, earners, pensions, survey, deposits):
-        out = out.join(other, on="household_id", how="left")
-    return out.with_columns(as_of_date=d)
 
 
 def _latest(frame, keys: list[str], value: str):
@@ -340,62 +269,129 @@ def _latest(frame, keys: list[str], value: str):
     return frame.join(last, on=[*keys, "event_date"]).group_by(keys).agg(nw.col(value).max())
 
 
-def _derived(out):
+def _latest_values(records, as_of: dt.date, spec: FeatureSpec, lit):
+    recent = records.filter(
+        nw.col("event_date") >= lit(_months_before(as_of, spec.lookback_months))
+    )
+    kind = nw.col("kind")
+    employee = recent.filter((kind == "pension") & (nw.col("value").cast(nw.String) == "employee"))
+    pensions = _latest(employee, ["household_id", "person_id"], "amount")
+    pensions = pensions.group_by("household_id").agg(
+        nw.col("amount").sum().alias("_pension_total")
+    )
+    survey = _latest(recent.filter(kind == "income_survey"), ["household_id"], "amount")
+    deposits = _latest(recent.filter(kind == "deposit_balance"), ["household_id"], "amount")
+    return [
+        pensions,
+        survey.select("household_id", nw.col("amount").alias("_survey_annual")),
+        deposits.select("household_id", nw.col("amount").alias("_deposit")),
+    ]
+
+
+def _distinct_counts(records, as_of: dt.date, spec: FeatureSpec, lit):
+    recent = records.filter(
+        nw.col("event_date") >= lit(_months_before(as_of, spec.lookback_months))
+    )
+    coverage = recent.group_by("household_id").agg(
+        nw.col("source").n_unique().alias("n_sources_recent"),
+        nw.col("kind").n_unique().alias("n_kinds_recent"),
+    )
+    earners = (
+        records.filter(
+            (nw.col("kind") == "wage") & (nw.col("event_date") >= lit(_months_before(as_of, 3)))
+        )
+        .group_by("household_id")
+        .agg(nw.col("person_id").n_unique().alias("n_earners_3m"))
+    )
+    return coverage.join(earners, on="household_id", how="left")
+
+
+def _benefit_months(records, as_of: dt.date, spec: FeatureSpec, lit):
+    """Distinct months on each programme in the last 12 months, and months with overlaps."""
+    paid = (
+        records.filter(
+            nw.col("kind").is_in(list(spec.benefits))
+            & (nw.col("event_date") >= lit(_months_before(as_of, 12)))
+        )
+        .with_columns(month_no=_month_no("event_date"))
+        .select("household_id", "kind", "month_no")
+        .unique()
+    )
+    per_kind = (
+        paid.with_columns(
+            **{f"months_{k}_12m": (nw.col("kind") == k).cast(nw.Int64) for k in spec.benefits}
+        )
+        .group_by("household_id")
+        .agg(*[nw.col(f"months_{k}_12m").sum() for k in spec.benefits])
+    )
+    per_month = paid.group_by("household_id", "month_no").agg(nw.col("kind").count().alias("n"))
+    overlaps = (
+        per_month.with_columns(both=(nw.col("n") >= 2).cast(nw.Int64))
+        .group_by("household_id")
+        .agg(nw.col("both").sum().alias("months_overlap_12m"))
+    )
+    programmes = (
+        paid.select("household_id", "kind")
+        .unique()
+        .group_by("household_id")
+        .agg(nw.col("kind").count().alias("n_programmes_12m"))
+    )
+    return per_kind.join(overlaps, on="household_id", how="left").join(
+        programmes, on="household_id", how="left"
+    )
+
+
+def _derived(out, spec: FeatureSpec):
+    names = out.collect_schema().names()
+    # counts and sums are zero where a household had no such record
+    prefixes = ("n_", "sum_", "trend_", "_trend", "_wage", "_oop", "_edu", "_src",
+                "months_b", "months_d", "months_o")  # fmt: skip
+    others = ("vehicle_value", "has_business", "_pension_total", "minority", "head_female")
+    zero_fill = [c for c in names if c.startswith(prefixes) or c in others]
+    since = [c for c in names if c.startswith("months_since_")]
+    out = out.with_columns(
+        *[nw.col(c).fill_null(0) for c in zero_fill],
+        *[nw.col(c).fill_null(NONE_SINCE) for c in since],
+    )
     size = nw.col("hh_size").fill_null(0)
     size1 = nw.when(size > 0).then(size).otherwise(1)
-    zero = [
-        c
-        for c in out.columns
-        if c.startswith(
-            ("n_", "wage_", "oop_", "educost_", "hospital_", "disaster_", "months_", "src_")
-        )
-    ]
-    out = out.with_columns(*[nw.col(c).fill_null(0) for c in zero])
+    iw = spec.income_window
     out = out.with_columns(
-        nw.col("vehicle_value").fill_null(0.0),
-        nw.col("has_business").fill_null(0),
-        nw.col("pension_total").fill_null(0.0),
         hh_size=size,
-        dependency_ratio=(nw.col("n_children").fill_null(0) + nw.col("n_elderly").fill_null(0))
+        dependency_ratio=(nw.col("n_children") + nw.col("n_elderly"))
         / nw.when(nw.col("n_working_age") > 0).then(nw.col("n_working_age")).otherwise(size1),
-        wage_pc_3m=nw.col("wage_3m") / size1 / 3,
-        wage_pc_12m=nw.col("wage_12m") / size1 / 12,
-        medical_oop_pc_12m=nw.col("oop_12m") / size1 / 12,
-        education_cost_pc_12m=nw.col("educost_12m") / size1 / 12,
-        survey_income_pc=nw.col("survey_annual") / 12,
-        deposit_to_standard=nw.col("deposit") / (nw.col("dibao_standard") * size1 * 12),
-        months_since_record=nw.when(nw.col("last_record").is_null())
-        .then(999)
-        .otherwise(
-            (
-                (nw.col("as_of_date") - nw.col("last_record")).dt.total_minutes()
-                / (60 * 24 * 30.44)
-            ).floor()
-        ),
+        single_parent=((nw.col("n_children") > 0) & (nw.col("n_working_age") == 1)).cast(nw.Int64),
+        elderly_alone=((nw.col("n_elderly") == size) & (size <= 2) & (size > 0)).cast(nw.Int64),
+        wage_pc_3m=nw.col("_wage_3m") / size1 / 3,
+        wage_pc_12m=nw.col("_wage_12m") / size1 / 12,
+        # wages of the last 3 months minus the 3 before, per person per month
+        wage_trend_pc=(2 * nw.col("_wage_3m") - nw.col("_wage_6m")) / size1 / 3,
+        wage_pc_rule=nw.when(nw.col("urban"))
+        .then(nw.col(f"_wage_{iw.urban}m") / iw.urban)
+        .otherwise(nw.col(f"_wage_{iw.rural}m") / iw.rural)
+        / size1,
+        pension_pc=nw.col("_pension_total") / size1,
+        survey_income_pc=nw.col("_survey_annual") / 12,
+        medical_oop_pc_12m=nw.col("_oop_12m") / size1 / 12,
+        education_cost_pc_12m=nw.col("_edu_12m") / size1 / 12,
+        deposit_to_standard=nw.col("_deposit") / (nw.col("dibao_standard") * size1 * 12),
         invisibility_score=1
-        - sum(nw.col(f"src_{s}").fill_null(0) for s in CORE_SOURCES) / len(CORE_SOURCES),
-        n_sources_24m=nw.col("n_sources_24m").fill_null(0),
-        n_kinds_24m=nw.col("n_kinds_24m").fill_null(0),
+        - sum(nw.col(f"_src_{s}") for s in spec.core_sources) / len(spec.core_sources),
+        n_sources_recent=nw.col("n_sources_recent").fill_null(0),
+        n_kinds_recent=nw.col("n_kinds_recent").fill_null(0),
         n_earners_3m=nw.col("n_earners_3m").fill_null(0),
-    )
-    # dibao rules look at 3 months of income in cities and 12 in the countryside
-    out = out.with_columns(
-        pension_pc=nw.col("pension_total") / size1,
-        wage_rule=nw.when(nw.col("urban"))
-        .then(nw.col("wage_pc_3m"))
-        .otherwise(nw.col("wage_pc_12m")),
+        urban=nw.col("urban").cast(nw.Int64),
     )
     out = out.with_columns(
-        net_income_pc=nw.col("wage_rule")
+        rigid_expenditure_pc=nw.col("medical_oop_pc_12m") + nw.col("education_cost_pc_12m"),
+    )
+    out = out.with_columns(
+        net_income_pc=nw.col("wage_pc_rule")
         + nw.col("pension_pc")
-        - nw.col("medical_oop_pc_12m")
-        - nw.col("education_cost_pc_12m")
+        - nw.col("rigid_expenditure_pc"),
     )
     return out.with_columns(
         income_to_dibao=nw.col("net_income_pc") / nw.col("dibao_standard"),
         income_to_low_income_line=nw.col("net_income_pc")
         / (nw.col("dibao_standard") * nw.col("low_income_multiplier")),
-        urban=nw.col("urban").cast(nw.Int64),
-        minority=nw.col("minority").fill_null(0),
-        head_female=nw.col("head_female").fill_null(0),
     )

@@ -1,0 +1,94 @@
+"""Feature specs: which windows, kinds and families to build, validated from YAML."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..data import record_vocabulary
+
+__all__ = ["FAMILIES", "FeatureSpec", "load_spec"]
+
+FAMILIES = ("composition", "income", "assets", "events", "benefits", "coverage")
+MAX_WINDOW = 120
+
+
+class _IncomeWindow(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    urban: int = Field(ge=1, le=MAX_WINDOW)
+    rural: int = Field(ge=1, le=MAX_WINDOW)
+
+
+class FeatureSpec(BaseModel):
+    """What :func:`needsid.features.build` computes. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    windows: tuple[int, ...]
+    trend_window: int = Field(ge=1, le=MAX_WINDOW)
+    income_window: _IncomeWindow
+    lookback_months: int = Field(ge=1, le=MAX_WINDOW)
+    families: tuple[str, ...]
+    events: dict[str, bool]
+    benefits: tuple[str, ...]
+    core_sources: tuple[str, ...]
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        bad = [w for w in v if not isinstance(w, int) or not 1 <= w <= MAX_WINDOW]
+        if bad or not v:
+            raise ValueError(
+                f"Got windows={list(v)!r}; expected a non-empty list of whole months in "
+                f"1..{MAX_WINDOW}, e.g. [1, 3, 6, 12]."
+            )
+        if len(set(v)) != len(v):
+            raise ValueError(f"Got windows={list(v)!r}; each window must appear once.")
+        return tuple(sorted(v))
+
+    @field_validator("families")
+    @classmethod
+    def _families(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [f for f in v if f not in FAMILIES]
+        if unknown:
+            raise ValueError(f"Unknown feature families {unknown!r}; expected some of {FAMILIES}.")
+        return v
+
+    @model_validator(mode="after")
+    def _kinds(self) -> FeatureSpec:
+        vocab = record_vocabulary()
+        kinds = {k for src in vocab.values() for k in src}
+        unknown = sorted(set(self.events) - kinds) + sorted(set(self.benefits) - kinds)
+        if unknown:
+            raise ValueError(
+                f"Unknown record kinds {unknown!r} in the feature spec; known kinds are listed "
+                "in needsid/data/record_kinds.yaml."
+            )
+        bad_sources = sorted(set(self.core_sources) - set(vocab))
+        if bad_sources:
+            raise ValueError(f"Unknown sources {bad_sources!r}; expected some of {sorted(vocab)}.")
+        return self
+
+    @property
+    def max_window(self) -> int:
+        """The longest look-back any feature needs, in months."""
+        return max(*self.windows, 2 * self.trend_window, self.income_window.urban,
+                   self.income_window.rural, self.lookback_months)  # fmt: skip
+
+
+def load_spec(spec: FeatureSpec | str | Path | dict | None = None) -> FeatureSpec:
+    """Return a :class:`FeatureSpec` from a spec, a YAML path, a dict or None (default)."""
+    if spec is None:
+        text = resources.files("needsid.features").joinpath("default.yaml").read_text("utf-8")
+        return FeatureSpec(**yaml.safe_load(text))
+    if isinstance(spec, FeatureSpec):
+        return spec
+    if isinstance(spec, dict):
+        return FeatureSpec(**spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(f"Feature spec {str(path)!r} not found; pass a YAML file path.")
+    return FeatureSpec(**(yaml.safe_load(path.read_text("utf-8")) or {}))
