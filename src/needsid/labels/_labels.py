@@ -11,8 +11,6 @@ from ..data import HouseholdData
 
 __all__ = ["make"]
 
-BENEFIT_KINDS = ("benefit_dibao", "benefit_tekun", "benefit_temporary")
-
 
 def _as_date(as_of) -> dt.date:
     if isinstance(as_of, dt.datetime):
@@ -35,9 +33,12 @@ def make(data, as_of, horizon_months: int = 6):
     Parameters
     ----------
     data : SimulatedPopulation or HouseholdData
-        A simulated population gives true labels from its ground truth; a plain bundle
-        gives a proxy label (the household received dibao, tekun or temporary assistance
-        in the window), which measures the status quo, not need.
+        A simulated population gives true labels from its ground truth. A plain bundle
+        gives labels from the records alone: income need by the dibao rules (wages and
+        employee pensions net of medical and education costs, per person, below the
+        low-income line; null where there is no income evidence at all), tekun
+        conditions (no labour capacity, no wages), acute hardship (large medical bills
+        or disaster losses), and the health, education and employment dimensions.
     as_of : date or str
         First day of a month; labels look only at the months from ``as_of`` up to
         ``as_of + horizon_months``.
@@ -50,7 +51,8 @@ def make(data, as_of, horizon_months: int = 6):
         Of the bundle's frame type. On a simulated population: ``household_id, in_need``,
         ``need_<dimension>`` for each dimension, and ``p_need``, the exact probability of
         ``in_need`` given the simulator's latent state in the month before ``as_of``.
-        On a bundle: ``household_id, in_need``.
+        On a bundle: ``household_id, in_need, need_income, need_health, need_education,
+        need_employment, need_tekun, need_acute``.
 
     Examples
     --------
@@ -139,29 +141,138 @@ def _absorption_probability(state: np.ndarray, params: pl.DataFrame, h: int) -> 
     return np.clip(absorbed, 0.0, 1.0)
 
 
+ACUTE_OOP = 10_000.0  # out-of-pocket medical cost in the window that counts as acute hardship
+ACUTE_DISASTER = 10_000.0  # disaster loss in the window that counts as acute hardship
+INCOME_EVIDENCE = ("wage", "pension", "income_survey")
+
+
 def _from_records(bundle: HouseholdData, as_of: dt.date, h: int):
+    """Labels from the records alone, over ``[as_of, as_of + h months)``.
+
+    Income need is only judged where there is income evidence (a wage, pension or
+    income survey record in the window or the year before): a household with no records
+    is *unknown*, not poor and not fine (``need_income`` is null there).
+    """
     b = bundle.to_polars()
     end = _shift(as_of, h)
+    year_before = _shift(as_of, -12)
     alive = b.households.filter(
         (pl.col("formed_on") < as_of)
         & (pl.col("dissolved_on").is_null() | (pl.col("dissolved_on") >= as_of))
-    ).select("household_id")
-    got = (
-        b.records.filter(
-            pl.col("kind").is_in(BENEFIT_KINDS)
-            & (pl.col("event_date") >= as_of)
+    ).join(b.regions, on="region_id", how="left")
+    m = b.members.filter(
+        (pl.col("joined_on") < as_of)
+        & (pl.col("left_on").is_null() | (pl.col("left_on") >= as_of))
+    )
+    age = as_of.year - pl.col("birth_date").dt.year()
+    cert = (
+        b.records.filter(pl.col("kind").cast(pl.String) == "disability_certified")
+        .filter(pl.col("event_date") < end)
+        .group_by("person_id")
+        .agg(pl.col("value").cast(pl.String).cast(pl.Int64).min().alias("grade"))
+    )
+    comp = (
+        m.join(cert, on="person_id", how="left")
+        .with_columns(
+            able=((age >= 16) & (age < 60) & (pl.col("grade").fill_null(9) > 2)).cast(pl.Int64)
+        )
+        .group_by("household_id")
+        .agg(pl.len().alias("size"), pl.col("able").sum())
+    )
+    rec = b.records.with_columns(pl.col("kind").cast(pl.String))
+    win = rec.filter((pl.col("event_date") >= as_of) & (pl.col("event_date") < end))
+    amount = pl.col("amount").fill_null(0.0)
+
+    def total(kind, frame=win, value=None):
+        cond = pl.col("kind") == kind
+        if value is not None:
+            cond &= pl.col("value").cast(pl.String) == value
+        return pl.when(cond).then(amount).otherwise(0.0).sum()
+
+    # pensions and surveys are recorded once a year: take the latest monthly pension per
+    # pensioner and the latest survey (annual income per person) known by the window's end
+    recent = rec.filter((pl.col("event_date") >= year_before) & (pl.col("event_date") < end))
+    pensions = (
+        recent.filter(
+            (pl.col("kind") == "pension") & (pl.col("value").cast(pl.String) == "employee")
+        )
+        .sort("event_date")
+        .group_by("household_id", "person_id")
+        .agg(pl.col("amount").last())
+        .group_by("household_id")
+        .agg((pl.col("amount").sum() * h).alias("pensions"))
+    )
+    survey = (
+        recent.filter(pl.col("kind") == "income_survey")
+        .sort("event_date")
+        .group_by("household_id")
+        .agg((pl.col("amount").last() / 12).alias("survey_pc"))
+    )
+    agg = win.group_by("household_id").agg(
+        total("wage").alias("wages"),
+        total("medical_oop").alias("oop"),
+        total("education_cost").alias("edu"),
+        total("disaster_loss").alias("disaster"),
+        (pl.col("kind") == "school_dropout").any().alias("dropout"),
+        pl.when(pl.col("kind") == "unemployment_registered")
+        .then(pl.col("event_date"))
+        .max()
+        .alias("unemp"),
+        pl.when(pl.col("kind") == "employment_started")
+        .then(pl.col("event_date"))
+        .max()
+        .alias("hired"),
+    )
+    evidence = (
+        rec.filter(
+            pl.col("kind").is_in(INCOME_EVIDENCE)
+            & (pl.col("event_date") >= year_before)
             & (pl.col("event_date") < end)
         )
         .select("household_id")
         .unique()
-        .with_columns(pl.lit(True).alias("in_need"))
+        .with_columns(evidence=pl.lit(True))
     )
     out = (
-        alive.join(got, on="household_id", how="left")
-        .with_columns(pl.col("in_need").fill_null(False))
-        .sort("household_id")
+        alive.select("household_id", "dibao_standard", "low_income_multiplier")
+        .join(comp, on="household_id", how="left")
+        .join(agg, on="household_id", how="left")
+        .join(pensions, on="household_id", how="left")
+        .join(survey, on="household_id", how="left")
+        .join(evidence, on="household_id", how="left")
+        .with_columns(
+            pl.col("size").fill_null(0),
+            pl.col("able").fill_null(0),
+            pl.col("evidence").fill_null(False),
+            *[pl.col(c).fill_null(0.0) for c in ("wages", "pensions", "oop", "edu", "disaster")],
+            pl.col("dropout").fill_null(False),
+        )
     )
-    return _as_frame_of(bundle, out)
+    size = pl.max_horizontal(pl.col("size"), 1)
+    # the survey counts all income (farm, informal); records see wages and pensions only
+    income_pc = pl.max_horizontal(
+        (pl.col("wages") + pl.col("pensions")) / size / h, pl.col("survey_pc").fill_null(0.0)
+    )
+    net_pc = income_pc - (pl.col("oop") + pl.col("edu")) / size / h
+    line = pl.col("dibao_standard") * pl.col("low_income_multiplier")
+    out = out.with_columns(
+        need_income=pl.when(pl.col("evidence")).then(net_pc < line).otherwise(None),
+        need_health=pl.col("oop")
+        > 0.1 * pl.max_horizontal(pl.col("wages") + pl.col("pensions"), 1.0),
+        need_education=pl.col("dropout"),
+        need_employment=pl.col("unemp").is_not_null()
+        & (pl.col("hired").is_null() | (pl.col("hired") < pl.col("unemp"))),
+        need_tekun=(pl.col("able") == 0) & (pl.col("size") > 0) & (pl.col("wages") == 0),
+        need_acute=(pl.col("oop") > ACUTE_OOP) | (pl.col("disaster") > ACUTE_DISASTER),
+    )
+    out = out.with_columns(
+        in_need=pl.col("need_income").fill_null(False)
+        | pl.col("need_tekun")
+        | pl.col("need_acute")
+    )
+    cols = ["household_id", "in_need", "need_income", "need_health", "need_education",
+            "need_employment", "need_tekun", "need_acute"]  # fmt: skip
+    return _as_frame_of(bundle, out.select(cols).sort("household_id"))
 
 
 def _as_frame_of(bundle: HouseholdData, out: pl.DataFrame):
