@@ -235,17 +235,19 @@ def _record_aggregates(records, as_of: dt.date, spec: FeatureSpec, lit):
     cols["vehicle_value"] = nw.when(kind == "vehicle").then(amount).otherwise(0.0)
     cols["n_properties"] = (kind == "property").cast(nw.Int64)
     cols["has_business"] = (kind == "business_registered").cast(nw.Int64)
+    cols["housing_unsafe"] = (kind == "housing_unsafe").cast(nw.Int64)
     cols["n_records_12m"] = within(12).cast(nw.Int64)
     cols["_last_record"] = _month_no("event_date")
     for s in spec.core_sources:
         cols[f"_src_{s}"] = ((nw.col("source") == s) & within(spec.lookback_months)).cast(nw.Int64)
-    sums = [c for c in cols if not c.startswith(("_last", "vehicle", "has_", "_src"))]
+    sums = [c for c in cols if not c.startswith(("_last", "vehicle", "has_", "_src", "housing"))]
     wide = records.with_columns(**cols)
     agg = wide.group_by("household_id").agg(
         *[nw.col(c).sum() for c in sums],
         *[nw.col(c).max() for c in cols if c.startswith(("_last", "_src"))],
         nw.col("vehicle_value").max(),
         nw.col("has_business").max(),
+        nw.col("housing_unsafe").max(),
     )
     since = {
         c.replace("_last_", "months_since_"): nw.lit(a_no) - nw.col(c)
@@ -346,7 +348,8 @@ def _derived(out, spec: FeatureSpec):
     # counts and sums are zero where a household had no such record
     prefixes = ("n_", "sum_", "trend_", "_trend", "_wage", "_oop", "_edu", "_src",
                 "months_b", "months_d", "months_o")  # fmt: skip
-    others = ("vehicle_value", "has_business", "_pension_total", "minority", "head_female")
+    others = ("vehicle_value", "has_business", "housing_unsafe", "_pension_total", "minority",
+              "head_female")  # fmt: skip
     zero_fill = [c for c in names if c.startswith(prefixes) or c in others]
     since = [c for c in names if c.startswith("months_since_")]
     out = out.with_columns(

@@ -59,6 +59,7 @@ _FIXED = {
         ("vehicle_value", None, "largest recorded vehicle value, yuan"),
         ("n_properties", None, "recorded properties"),
         ("has_business", None, "a business registration on record"),
+        ("housing_unsafe", None, "the housing department rated the dwelling unsafe"),
         ("deposit_to_standard", "lookback", "latest deposits / (dibao standard x size x 12)"),
     ],
     "coverage": [
