@@ -102,6 +102,7 @@ HOUSEHOLD_SPEC = {
     "properties": (np.int64, 1),
     "business": (np.bool_, False),
     "deposit_mult": (np.float64, 0.0),
+    "deposit_over": (np.bool_, False),  # latest balance fails the asset test
     "monitored": (np.bool_, False),
     "dibao": (np.bool_, False),
     "tekun": (np.bool_, False),

@@ -115,7 +115,9 @@ def income_and_benefits(
         )
     if month == 6:  # bank balances reported once a year
         bal = H.deposit_mult[alive_hh] * gross_pc * size * 12 * np.where(z == SECURE, 1.5, 0.4)
-        seen = rng.random(n) < np.where(inv, 0.2, 0.9)
+        # the asset test compares the balance with 24 months of the household's standard
+        H._cols["deposit_over"][alive_hh] = bal > DEPOSIT_MONTHS * dibao_std * size
+        seen = rng.random(n) < np.where(inv, 0.2, 0.995)
         buf.add(
             rng,
             source="banking",
@@ -252,18 +254,15 @@ def _programmes(
         payment=True,
     )
     for flag in (pay, tk_pay):
-        bad = flag & jailed_head
+        # a one-person household's benefit paid while its only member is in prison
+        bad = flag & jailed_head & (size == 1)
         anomalies.append(("paid_in_prison", hh[bad], head[bad], t))
     # asset-test failures among dibao recipients
     for cond, name in (
         (H.vehicle[hh] > ASSET_VEHICLE_VALUE, "asset_vehicle"),
         (H.business[hh], "asset_business"),
         (H.properties[hh] >= 2, "asset_property"),
-        (
-            H.deposit_mult[hh] * dibao_std * size * 12 * np.where(z == SECURE, 1.5, 0.4)
-            > DEPOSIT_MONTHS * dibao_std * size,
-            "asset_deposit",
-        ),
+        (H.deposit_over[hh], "asset_deposit"),
     ):
         bad = pay & cond
         anomalies.append((name, hh[bad], np.full(bad.sum(), -1), t))

@@ -304,7 +304,8 @@ def _stock_records(pop, hh, date, rng, buf):
     """Add the records a household has when it enters the data (assets, certificates)."""
     H, P = pop.households, pop.persons
     inv = H.invisible[hh]
-    seen = rng.random(len(hh)) < np.where(inv, 0.3, 0.97)
+    # registries (vehicles, property, business) are near complete for visible households
+    seen = rng.random(len(hh)) < np.where(inv, 0.3, 0.995)
     back = date - rng.integers(30, 2000, len(hh)).astype("timedelta64[D]")
     back = np.maximum(back, H.formed[hh])
     veh = seen & (H.vehicle[hh] > 0)
