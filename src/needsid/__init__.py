@@ -6,7 +6,7 @@ and score households for help (see DESIGN.md for the pipeline).
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import data, features, labels, simulation
+from . import data, features, labels, mpi, simulation
 from .data import DataValidationError, HouseholdData, validate
 from .simulation import SimulatedPopulation, simulate
 
@@ -23,6 +23,7 @@ __all__ = [
     "data",
     "features",
     "labels",
+    "mpi",
     "simulate",
     "simulation",
     "validate",

@@ -1,0 +1,237 @@
+"""MPIResult: the measures, matrices and scores of one Alkire-Foster computation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from ._alkire_foster import Measures, Prepared
+
+__all__ = ["MPIResult"]
+
+MEASURES = ("H", "A", "M0", "M1", "M2")
+
+
+class MPIResult:
+    """Read-only result of :func:`needsid.mpi.alkire_foster`.
+
+    Scalars: ``H`` (headcount ratio, share of units that are poor), ``A`` (average
+    intensity: mean score of the poor; NaN when nobody is poor), ``M0 = H * A`` (adjusted
+    headcount ratio: mean censored score), ``M1`` (adjusted poverty gap) and ``M2``
+    (adjusted FGT, squared gaps), both over the cardinal indicators only (NaN if none),
+    ``k`` and ``n``.
+
+    Per unit (indexed by the unit ids): ``scores`` (c_i), ``censored_scores`` (c_i(k)),
+    ``is_poor``, ``deprivation_matrix`` (g0) and ``censored_deprivation_matrix`` (g0(k)).
+    Per indicator: ``weights`` (normalised), ``cutoffs``, ``uncensored_headcounts``,
+    ``censored_headcounts`` and ``contributions``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from needsid.mpi import alkire_foster
+    >>> res = alkire_foster(np.array([[0, 1], [0, 0], [2, 2]]), [1, 1], k=1)
+    >>> res
+    MPIResult(n=3, indicators=2, k=1, H=0.333333, A=1, M0=0.333333, M1=0.333333, M2=0.333333)
+    >>> res.to_frame()
+           value
+    H   0.333333
+    A   1.000000
+    M0  0.333333
+    M1  0.333333
+    M2  0.333333
+    """
+
+    __slots__ = ("_dimensions", "_groups", "_m", "_p")
+
+    def __init__(
+        self,
+        prepared: Prepared,
+        measures: Measures,
+        groups: pd.Series | None = None,
+        dimensions: dict[str, str] | None = None,
+    ) -> None:
+        object.__setattr__(self, "_p", prepared)
+        object.__setattr__(self, "_m", measures)
+        object.__setattr__(self, "_groups", groups)
+        object.__setattr__(self, "_dimensions", dimensions)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"MPIResult is read-only; cannot set {name!r}.")
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{m}={getattr(self, m):.6g}" for m in MEASURES)
+        return (
+            f"MPIResult(n={self.n}, indicators={len(self.indicators)}, k={self.k:.6g}, {values})"
+        )
+
+    # -- scalars ---------------------------------------------------------------------------
+    @property
+    def H(self) -> float:
+        """Headcount ratio: share of units that are multidimensionally poor."""
+        return self._m.H
+
+    @property
+    def A(self) -> float:
+        """Average intensity: mean deprivation score of the poor (NaN if nobody is poor)."""
+        return self._m.A
+
+    @property
+    def M0(self) -> float:
+        """Adjusted headcount ratio: mean censored score, equal to H * A (0 if nobody poor)."""
+        return self._m.M0
+
+    @property
+    def M1(self) -> float:
+        """Adjusted poverty gap: mean censored weighted normalised gap (cardinal only)."""
+        return self._m.M1
+
+    @property
+    def M2(self) -> float:
+        """Adjusted FGT measure: mean censored weighted squared gap (cardinal only)."""
+        return self._m.M2
+
+    @property
+    def k(self) -> float:
+        """Poverty cutoff, as a share of the weighted indicators."""
+        return self._m.k
+
+    @property
+    def n(self) -> int:
+        """Number of units."""
+        return int(self._p.scores.size)
+
+    @property
+    def indicators(self) -> tuple[str, ...]:
+        """Indicator names, in column order."""
+        return self._p.names
+
+    @property
+    def missing(self) -> str:
+        """The missing-value rule used: "raise", "deprived" or "reweight"."""
+        return self._p.missing_rule
+
+    @property
+    def cardinal(self) -> tuple[str, ...]:
+        """Indicators treated as cardinal (behind M1 and M2)."""
+        return tuple(n for n, c in zip(self._p.names, self._p.cardinal, strict=True) if c)
+
+    @property
+    def deprived_if(self) -> dict[str, str]:
+        """Deprivation rule per indicator."""
+        return dict(zip(self._p.names, self._p.deprived_if, strict=True))
+
+    @property
+    def dimensions(self) -> dict[str, str] | None:
+        """Indicator -> dimension, when given to :func:`alkire_foster` or by a spec."""
+        return None if self._dimensions is None else dict(self._dimensions)
+
+    @property
+    def groups(self) -> pd.Series | None:
+        """Subgroup labels given to :func:`alkire_foster`, if any."""
+        return None if self._groups is None else self._groups.copy()
+
+    # -- per indicator ---------------------------------------------------------------------
+    def _per_indicator(self, values: np.ndarray, name: str) -> pd.Series:
+        return pd.Series(np.array(values, dtype=float), index=list(self._p.names), name=name)
+
+    @property
+    def weights(self) -> pd.Series:
+        """Indicator weights, normalised to sum to 1."""
+        return self._per_indicator(self._p.weights, "weight")
+
+    @property
+    def cutoffs(self) -> pd.Series:
+        """Deprivation cutoffs z_j."""
+        return self._per_indicator(self._p.cutoffs, "cutoff")
+
+    @property
+    def uncensored_headcounts(self) -> pd.Series:
+        """Share of all units deprived in each indicator, poor or not."""
+        g0 = np.nan_to_num(self._p.g0, nan=0.0)
+        return self._per_indicator(g0.mean(axis=0), "uncensored_headcount")
+
+    @property
+    def censored_headcounts(self) -> pd.Series:
+        """Share of all units that are poor and deprived in each indicator."""
+        g0k = np.nan_to_num(self._p.g0, nan=0.0) * self._m.poor[:, None]
+        return self._per_indicator(g0k.mean(axis=0), "censored_headcount")
+
+    @property
+    def contributions(self) -> pd.Series:
+        """Each indicator's share of M0, ``w_j * CH_j / M0``; sums to 1 (NaN if M0 = 0).
+
+        With ``missing="reweight"`` a unit's own renormalised weights are used, so the
+        shares still add up to 1 exactly.
+        """
+        g0k = np.nan_to_num(self._p.g0, nan=0.0) * self._m.poor[:, None]
+        part = (self._p.unit_weights * g0k).sum(axis=0) / self.n
+        share = part / self.M0 if self.M0 > 0 else np.full(part.shape, np.nan)
+        return self._per_indicator(share, "contribution")
+
+    # -- per unit --------------------------------------------------------------------------
+    def _per_unit(self, values: np.ndarray, name: str) -> pd.Series:
+        return pd.Series(np.array(values), index=self._p.ids.copy(), name=name)
+
+    @property
+    def scores(self) -> pd.Series:
+        """Deprivation score c_i: sum of the weights of the indicators a unit is deprived in."""
+        return self._per_unit(self._p.scores, "score")
+
+    @property
+    def censored_scores(self) -> pd.Series:
+        """c_i(k): the score of the poor, 0 for the non-poor."""
+        return self._per_unit(self._m.censored_scores, "censored_score")
+
+    @property
+    def is_poor(self) -> pd.Series:
+        """Whether each unit is multidimensionally poor (c_i >= k)."""
+        return self._per_unit(self._m.poor, "is_poor")
+
+    def _matrix(self, values: np.ndarray) -> pd.DataFrame:
+        frame = pd.DataFrame(values, index=self._p.ids.copy(), columns=list(self._p.names))
+        return frame.astype("Int8")
+
+    @property
+    def deprivation_matrix(self) -> pd.DataFrame:
+        """g0: 1 where a unit is deprived in an indicator, else 0 (nullable Int8).
+
+        <NA> marks a missing value under ``missing="reweight"``; under ``"deprived"`` it is 1.
+        """
+        return self._matrix(self._p.g0)
+
+    @property
+    def censored_deprivation_matrix(self) -> pd.DataFrame:
+        """g0(k): the deprivation matrix with the rows of the non-poor set to 0."""
+        return self._matrix(np.where(self._m.poor[:, None], self._p.g0, 0.0))
+
+    # -- tables and decompositions -----------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """One row per measure (H, A, M0, M1, M2) in a column ``value``."""
+        return pd.DataFrame(
+            {"value": [getattr(self, m) for m in MEASURES]}, index=pd.Index(MEASURES)
+        )
+
+    def by_group(self, groups: Any = None) -> pd.DataFrame:
+        """Subgroup decomposition; see :func:`needsid.mpi.decompose`."""
+        from ._decompose import decompose
+
+        return decompose(self, groups)
+
+    def dimension_contributions(self, dimensions: Mapping[str, str] | None = None) -> pd.Series:
+        """Contributions summed by dimension; see :func:`needsid.mpi.dimension_contributions`."""
+        from ._decompose import dimension_contributions
+
+        return dimension_contributions(self, dimensions)
+
+    def explain(
+        self, unit_ids: Any = None, dimensions: Mapping[str, str] | None = None
+    ) -> pd.Series:
+        """Short reason text per unit; see :func:`needsid.mpi.explain`."""
+        from ._decompose import explain
+
+        return explain(self, unit_ids, dimensions)
