@@ -1,0 +1,119 @@
+"""Splits that cannot leak: households grouped, training dates before the test date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import features, labels
+
+__all__ = ["TemporalSplit", "temporal_split"]
+
+
+def _date(d) -> dt.date:
+    return d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))
+
+
+def _add_months(d: dt.date, k: int) -> dt.date:
+    y, m = divmod(d.month - 1 + k, 12)
+    return dt.date(d.year + y, m + 1, d.day)
+
+
+def _in_test_group(ids: pd.Series, test_size: float, seed: int) -> np.ndarray:
+    """Deterministic household-level assignment: a salted hash, not row order."""
+    salt = str(seed).encode()
+    u = np.array([int.from_bytes(hashlib.sha256(salt + i.encode()).digest()[:8], "big")
+                  for i in ids.astype(str)], dtype=np.uint64)  # fmt: skip
+    return (u / np.float64(2**64)) < test_size
+
+
+@dataclass(frozen=True)
+class TemporalSplit:
+    """Training rows and test rows of a leak-free split.
+
+    Training rows: earlier dates, training households. Test rows: the test date,
+    held-out households. Also the feature names and the dates used.
+    """
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    features: tuple[str, ...]
+    train_as_of: tuple[dt.date, ...]
+    test_as_of: dt.date
+    horizon_months: int
+
+    @property
+    def X_train(self) -> pd.DataFrame:
+        """Training features."""
+        return self.train[list(self.features)]
+
+    @property
+    def X_test(self) -> pd.DataFrame:
+        """Test features."""
+        return self.test[list(self.features)]
+
+
+def temporal_split(
+    data,
+    train_as_of,
+    test_as_of,
+    *,
+    horizon_months: int = 6,
+    test_size: float = 0.3,
+    seed: int = 0,
+    spec=None,
+) -> TemporalSplit:
+    """Build a rolling-origin, household-grouped split.
+
+    Every training label window ``[as_of, as_of + horizon)`` must end by ``test_as_of``,
+    so no training label overlaps the test features; households are divided once into
+    training and test groups, so none appears on both sides.
+
+    Parameters
+    ----------
+    data : SimulatedPopulation or HouseholdData
+        Labels come from the truth for a simulation, from records otherwise.
+    train_as_of : sequence of dates
+    test_as_of : date
+    horizon_months : int, default=6
+    test_size : float, default=0.3
+        Share of households held out for testing.
+    seed : int, default=0
+        Salt of the household assignment.
+    spec : feature spec, optional
+    """
+    train_dates = tuple(sorted(_date(d) for d in train_as_of))
+    test_date = _date(test_as_of)
+    late = [d for d in train_dates if _add_months(d, horizon_months) > test_date]
+    if late:
+        raise ValueError(
+            f"Training dates {[d.isoformat() for d in late]} have label windows of "
+            f"{horizon_months} months that reach past test_as_of={test_date.isoformat()}; "
+            "use earlier training dates or a shorter horizon."
+        )
+    if not 0 < test_size < 1:
+        raise ValueError(f"Got test_size={test_size!r}; expected a share in (0, 1), e.g. 0.3.")
+    bundle = getattr(data, "bundle", data)
+
+    def frame(as_of: dt.date) -> pd.DataFrame:
+        X = features.build(bundle, as_of, spec=spec)
+        y = labels.make(data, as_of=as_of, horizon_months=horizon_months)
+        X = X if isinstance(X, pd.DataFrame) else X.to_pandas()
+        y = y if isinstance(y, pd.DataFrame) else y.to_pandas()
+        out = X.merge(y, on="household_id", how="inner")
+        out.insert(1, "as_of", pd.Timestamp(as_of))
+        return out
+
+    names = tuple(features.describe(spec)["name"])
+    test = frame(test_date)
+    test = test[_in_test_group(test["household_id"], test_size, seed)].reset_index(drop=True)
+    parts = []
+    for d in train_dates:
+        f = frame(d)
+        parts.append(f[~_in_test_group(f["household_id"], test_size, seed)])
+    train = pd.concat(parts, ignore_index=True)
+    return TemporalSplit(train, test, names, train_dates, test_date, horizon_months)
