@@ -201,3 +201,8 @@ def test_unknown_spec_key_is_an_error(tmp_path):
 def test_bad_as_of_is_named(tiny_bundle):
     with pytest.raises(ValueError, match=re.escape("Got as_of='soon'; expected a date")):
         build(tiny_bundle, "soon")
+
+
+def test_same_input_same_bytes(small_pop):
+    a = build(small_pop.bundle, "2024-03-01")
+    assert all(a.equals(build(small_pop.bundle, "2024-03-01")) for _ in range(3))

@@ -110,15 +110,25 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
     current = frames["members"].filter(
         (nw.col("joined_on") < d) & (nw.col("left_on").is_null() | (nw.col("left_on") >= d))
     )
-    records = _attributed(frames["records"], current, d)
+    records = _attributed(frames["records"], frames["members"], current, d)
+    fam = set(spec.families)
+    # each family reads only the record kinds it needs: most records are wages
+    parts = [_composition(current, records, as_of, lit)]
+    if "events" in fam:
+        parts.append(_events_part(records, as_of, spec, lit))
+    if "income" in fam:
+        parts += [
+            _income_part(records, as_of, spec, lit),
+            *_income_latest(records, as_of, spec, lit),
+        ]
+    if "assets" in fam:
+        parts += _assets_part(records, as_of, spec, lit)
+    if "benefits" in fam:
+        parts.append(_benefit_months(records, as_of, spec, lit))
+    if "coverage" in fam:
+        parts.append(_coverage_part(records, as_of, spec, lit))
     out = base
-    for part in (
-        _composition(current, records, as_of, lit),
-        _record_aggregates(records, as_of, spec, lit),
-        *_latest_values(records, as_of, spec, lit),
-        _distinct_counts(records, as_of, spec, lit),
-        _benefit_months(records, as_of, spec, lit),
-    ):
+    for part in parts:
         out = out.join(part, on="household_id", how="left")
     out = _derived(out, spec)
     names = list(feature_table(spec)["name"])
@@ -131,10 +141,20 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
     return out.to_pandas() if to_pandas else out.to_native()
 
 
-def _attributed(records, current, d):
+def _attributed(records, members, current, d):
     """Known records, each assigned to its person's household at as_of where there is one."""
     known = records.filter(nw.col("known_date") < d)
-    spells = current.select("person_id", nw.col("household_id").alias("_hh_now"))
+    # only people who lived in more than one household can carry records elsewhere: a
+    # small right-hand side keeps this join cheap on tens of millions of records
+    moved = (
+        members.group_by("person_id")
+        .agg(nw.col("household_id").n_unique().alias("_n"))
+        .filter(nw.col("_n") > 1)
+        .select("person_id")
+    )
+    spells = current.join(moved, on="person_id", how="inner").select(
+        "person_id", nw.col("household_id").alias("_hh_now")
+    )
     return (
         known.join(spells, on="person_id", how="left")
         .with_columns(
@@ -143,7 +163,6 @@ def _attributed(records, current, d):
             .otherwise(nw.col("_hh_now"))
         )
         .drop("_hh_now")
-        .with_columns(nw.col("kind").cast(nw.String), nw.col("source").cast(nw.String))
     )
 
 
@@ -202,66 +221,83 @@ def _composition(current, records, as_of: dt.date, lit):
     return agg.drop("head_rank").join(heads, on="household_id", how="left")
 
 
-def _record_aggregates(records, as_of: dt.date, spec: FeatureSpec, lit):
-    """Every count and sum over every window, in one group-by pass over the records."""
+def _cutoffs(as_of: dt.date, lit, *months: int) -> dict:
+    return {w: lit(_months_before(as_of, w)) for w in set(months)}
+
+
+def _sum(col: str):
+    # rounded so that parallel summation order never changes the bytes of the result
+    return nw.col(col).sum().round(6)
+
+
+def _events_part(records, as_of: dt.date, spec: FeatureSpec, lit):
+    """Count and sum the event kinds over every window, in one group-by."""
     kind, ed = nw.col("kind"), nw.col("event_date")
     amount = nw.col("amount").fill_null(0.0)
     tw = spec.trend_window
-    needed = {*spec.windows, tw, 2 * tw, 3, 6, 12, spec.income_window.urban,
-              spec.income_window.rural, spec.lookback_months}  # fmt: skip
-    cut = {w: lit(_months_before(as_of, w)) for w in needed}
+    cut = _cutoffs(as_of, lit, *spec.windows, tw, 2 * tw)
     a_no = as_of.year * 12 + as_of.month - 1
-
-    def within(w):
-        return ed >= cut[w]
-
-    cols = {}
+    cols, sums = {}, []
     for k, with_sum in spec.events.items():
         is_k = kind == k
         for w in spec.windows:
-            cols[f"n_{k}_{w}m"] = (is_k & within(w)).cast(nw.Int64)
+            cols[f"n_{k}_{w}m"] = (is_k & (ed >= cut[w])).cast(nw.Int64)
             if with_sum:
-                cols[f"sum_{k}_{w}m"] = nw.when(is_k & within(w)).then(amount).otherwise(0.0)
-        cols[f"_trend_now_{k}"] = (is_k & within(tw)).cast(nw.Int64)
-        cols[f"_trend_before_{k}"] = (is_k & within(2 * tw) & ~within(tw)).cast(nw.Int64)
+                cols[f"sum_{k}_{w}m"] = nw.when(is_k & (ed >= cut[w])).then(amount).otherwise(0.0)
+                sums.append(f"sum_{k}_{w}m")
+        cols[f"_now_{k}"] = (is_k & (ed >= cut[tw])).cast(nw.Int64)
+        cols[f"_before_{k}"] = (is_k & (ed >= cut[2 * tw]) & (ed < cut[tw])).cast(nw.Int64)
         cols[f"_last_{k}"] = nw.when(is_k).then(_month_no("event_date"))
-    wage = kind == "wage"
-    for w in {3, 12, spec.income_window.urban, spec.income_window.rural}:
-        cols[f"_wage_{w}m"] = nw.when(wage & within(w)).then(amount).otherwise(0.0)
-    cols["_wage_6m"] = nw.when(wage & within(6)).then(amount).otherwise(0.0)
-    cols["_last_wage"] = nw.when(wage).then(_month_no("event_date"))
-    cols["_oop_12m"] = nw.when((kind == "medical_oop") & within(12)).then(amount).otherwise(0.0)
-    cols["_edu_12m"] = nw.when((kind == "education_cost") & within(12)).then(amount).otherwise(0.0)
-    cols["vehicle_value"] = nw.when(kind == "vehicle").then(amount).otherwise(0.0)
-    cols["n_properties"] = (kind == "property").cast(nw.Int64)
-    cols["has_business"] = (kind == "business_registered").cast(nw.Int64)
-    cols["housing_unsafe"] = (kind == "housing_unsafe").cast(nw.Int64)
-    cols["n_records_12m"] = within(12).cast(nw.Int64)
-    cols["_last_record"] = _month_no("event_date")
-    for s in spec.core_sources:
-        cols[f"_src_{s}"] = ((nw.col("source") == s) & within(spec.lookback_months)).cast(nw.Int64)
-    sums = [c for c in cols if not c.startswith(("_last", "vehicle", "has_", "_src", "housing"))]
-    wide = records.with_columns(**cols)
-    agg = wide.group_by("household_id").agg(
-        *[nw.col(c).sum() for c in sums],
-        *[nw.col(c).max() for c in cols if c.startswith(("_last", "_src"))],
-        nw.col("vehicle_value").max(),
-        nw.col("has_business").max(),
-        nw.col("housing_unsafe").max(),
+    events = records.filter(kind.is_in(list(spec.events)))
+    agg = (
+        events.with_columns(**cols)
+        .group_by("household_id")
+        .agg(
+            *[
+                _sum(c) if c in sums else nw.col(c).sum()
+                for c in cols
+                if not c.startswith("_last")
+            ],
+            *[nw.col(c).max() for c in cols if c.startswith("_last")],
+        )
     )
-    since = {
-        c.replace("_last_", "months_since_"): nw.lit(a_no) - nw.col(c)
-        for c in cols
-        if c.startswith("_last_") and c not in ("_last_record", "_last_wage")
-    }
-    trends = {
-        f"trend_{k}": nw.col(f"_trend_now_{k}") - nw.col(f"_trend_before_{k}") for k in spec.events
-    }
     return agg.with_columns(
-        **since,
-        **trends,
-        months_since_wage=nw.lit(a_no) - nw.col("_last_wage"),
-        months_since_record=nw.lit(a_no) - nw.col("_last_record"),
+        **{f"months_since_{k}": nw.lit(a_no) - nw.col(f"_last_{k}") for k in spec.events},
+        **{f"trend_{k}": nw.col(f"_now_{k}") - nw.col(f"_before_{k}") for k in spec.events},
+    )
+
+
+def _income_part(records, as_of: dt.date, spec: FeatureSpec, lit):
+    """Wages over the rules' windows, rigid expenditure, months since the latest wage."""
+    kind, ed = nw.col("kind"), nw.col("event_date")
+    amount = nw.col("amount").fill_null(0.0)
+    iw = spec.income_window
+    wage_windows = {3, 6, 12, iw.urban, iw.rural}
+    cut = _cutoffs(as_of, lit, *wage_windows)
+    wage = kind == "wage"
+    cols = {f"_wage_{w}m": nw.when(wage & (ed >= cut[w])).then(amount).otherwise(0.0)
+            for w in wage_windows}  # fmt: skip
+    cols["_oop_12m"] = (
+        nw.when((kind == "medical_oop") & (ed >= cut[12])).then(amount).otherwise(0.0)
+    )
+    cols["_edu_12m"] = (
+        nw.when((kind == "education_cost") & (ed >= cut[12])).then(amount).otherwise(0.0)
+    )
+    cols["_last_wage"] = nw.when(wage).then(ed)
+    relevant = records.filter(kind.is_in(["wage", "medical_oop", "education_cost"]))
+    agg = (
+        relevant.with_columns(**cols)
+        .group_by("household_id")
+        .agg(*[_sum(c) for c in cols if c != "_last_wage"], nw.col("_last_wage").max())
+    )
+    a_no = as_of.year * 12 + as_of.month - 1
+    earners = (
+        records.filter(wage & (ed >= cut[3]))
+        .group_by("household_id")
+        .agg(nw.col("person_id").n_unique().alias("n_earners_3m"))
+    )
+    return agg.with_columns(months_since_wage=nw.lit(a_no) - _month_no("_last_wage")).join(
+        earners, on="household_id", how="left"
     )
 
 
@@ -271,41 +307,79 @@ def _latest(frame, keys: list[str], value: str):
     return frame.join(last, on=[*keys, "event_date"]).group_by(keys).agg(nw.col(value).max())
 
 
-def _latest_values(records, as_of: dt.date, spec: FeatureSpec, lit):
-    recent = records.filter(
-        nw.col("event_date") >= lit(_months_before(as_of, spec.lookback_months))
-    )
-    kind = nw.col("kind")
-    employee = recent.filter((kind == "pension") & (nw.col("value").cast(nw.String) == "employee"))
+def _recent(records, as_of: dt.date, spec: FeatureSpec, lit, kind: str):
+    cut = lit(_months_before(as_of, spec.lookback_months))
+    return records.filter((nw.col("kind") == kind) & (nw.col("event_date") >= cut))
+
+
+def _income_latest(records, as_of: dt.date, spec: FeatureSpec, lit):
+    pension = _recent(records, as_of, spec, lit, "pension")
+    employee = pension.filter(nw.col("value").cast(nw.String) == "employee")
     pensions = _latest(employee, ["household_id", "person_id"], "amount")
-    pensions = pensions.group_by("household_id").agg(
-        nw.col("amount").sum().alias("_pension_total")
+    pensions = pensions.group_by("household_id").agg(_sum("amount").alias("_pension_total"))
+    survey = _latest(
+        _recent(records, as_of, spec, lit, "income_survey"), ["household_id"], "amount"
     )
-    survey = _latest(recent.filter(kind == "income_survey"), ["household_id"], "amount")
-    deposits = _latest(recent.filter(kind == "deposit_balance"), ["household_id"], "amount")
-    return [
-        pensions,
-        survey.select("household_id", nw.col("amount").alias("_survey_annual")),
-        deposits.select("household_id", nw.col("amount").alias("_deposit")),
-    ]
+    return [pensions, survey.select("household_id", nw.col("amount").alias("_survey_annual"))]
 
 
-def _distinct_counts(records, as_of: dt.date, spec: FeatureSpec, lit):
-    recent = records.filter(
-        nw.col("event_date") >= lit(_months_before(as_of, spec.lookback_months))
-    )
-    coverage = recent.group_by("household_id").agg(
-        nw.col("source").n_unique().alias("n_sources_recent"),
-        nw.col("kind").n_unique().alias("n_kinds_recent"),
-    )
-    earners = (
-        records.filter(
-            (nw.col("kind") == "wage") & (nw.col("event_date") >= lit(_months_before(as_of, 3)))
+def _assets_part(records, as_of: dt.date, spec: FeatureSpec, lit):
+    kind = nw.col("kind")
+    amount = nw.col("amount").fill_null(0.0)
+    kinds = ["vehicle", "property", "business_registered", "housing_unsafe"]
+    assets = (
+        records.filter(kind.is_in(kinds))
+        .with_columns(
+            vehicle_value=nw.when(kind == "vehicle").then(amount).otherwise(0.0),
+            n_properties=(kind == "property").cast(nw.Int64),
+            has_business=(kind == "business_registered").cast(nw.Int64),
+            housing_unsafe=(kind == "housing_unsafe").cast(nw.Int64),
         )
         .group_by("household_id")
-        .agg(nw.col("person_id").n_unique().alias("n_earners_3m"))
+        .agg(
+            nw.col("vehicle_value").max(),
+            nw.col("n_properties").sum(),
+            nw.col("has_business").max(),
+            nw.col("housing_unsafe").max(),
+        )
     )
-    return coverage.join(earners, on="household_id", how="left")
+    deposits = _latest(
+        _recent(records, as_of, spec, lit, "deposit_balance"), ["household_id"], "amount"
+    )
+    return [assets, deposits.select("household_id", nw.col("amount").alias("_deposit"))]
+
+
+def _coverage_part(records, as_of: dt.date, spec: FeatureSpec, lit):
+    """Summarise what the departments see of a household: sources, kinds, recency."""
+    ed = nw.col("event_date")
+    cut = _cutoffs(as_of, lit, 12, spec.lookback_months)
+    a_no = as_of.year * 12 + as_of.month - 1
+    # aggregate dates first and do month arithmetic on one row per household
+    last = records.group_by("household_id").agg(nw.col("event_date").max().alias("_last"))
+    last = last.with_columns(months_since_record=nw.lit(a_no) - _month_no("_last")).drop("_last")
+    n12 = (
+        records.filter(ed >= cut[12])
+        .group_by("household_id")
+        .agg(nw.col("event_date").count().alias("n_records_12m"))
+    )
+    recent = records.filter(ed >= cut[spec.lookback_months])
+    pairs = recent.select("household_id", "source", "kind").unique()
+    distinct = pairs.group_by("household_id").agg(
+        nw.col("source").n_unique().alias("n_sources_recent"),
+        nw.col("kind").count().alias("n_kinds_recent"),
+    )
+    core = (
+        pairs.filter(nw.col("source").is_in(list(spec.core_sources)))
+        .select("household_id", "source")
+        .unique()
+        .group_by("household_id")
+        .agg(nw.col("source").count().alias("_core_seen"))
+    )
+    return (
+        last.join(n12, on="household_id", how="left")
+        .join(distinct, on="household_id", how="left")
+        .join(core, on="household_id", how="left")
+    )
 
 
 def _benefit_months(records, as_of: dt.date, spec: FeatureSpec, lit):
@@ -345,8 +419,9 @@ def _benefit_months(records, as_of: dt.date, spec: FeatureSpec, lit):
 
 def _derived(out, spec: FeatureSpec):
     names = out.collect_schema().names()
+    fam = set(spec.families)
     # counts and sums are zero where a household had no such record
-    prefixes = ("n_", "sum_", "trend_", "_trend", "_wage", "_oop", "_edu", "_src",
+    prefixes = ("n_", "sum_", "trend_", "_now", "_before", "_wage", "_oop", "_edu", "_src",
                 "months_b", "months_d", "months_o")  # fmt: skip
     others = ("vehicle_value", "has_business", "housing_unsafe", "_pension_total", "minority",
               "head_female")  # fmt: skip
@@ -359,32 +434,44 @@ def _derived(out, spec: FeatureSpec):
     size = nw.col("hh_size").fill_null(0)
     size1 = nw.when(size > 0).then(size).otherwise(1)
     iw = spec.income_window
-    out = out.with_columns(
-        hh_size=size,
-        dependency_ratio=(nw.col("n_children") + nw.col("n_elderly"))
+    new = {
+        "hh_size": size,
+        "dependency_ratio": (nw.col("n_children") + nw.col("n_elderly"))
         / nw.when(nw.col("n_working_age") > 0).then(nw.col("n_working_age")).otherwise(size1),
-        single_parent=((nw.col("n_children") > 0) & (nw.col("n_working_age") == 1)).cast(nw.Int64),
-        elderly_alone=((nw.col("n_elderly") == size) & (size <= 2) & (size > 0)).cast(nw.Int64),
-        wage_pc_3m=nw.col("_wage_3m") / size1 / 3,
-        wage_pc_12m=nw.col("_wage_12m") / size1 / 12,
-        # wages of the last 3 months minus the 3 before, per person per month
-        wage_trend_pc=(2 * nw.col("_wage_3m") - nw.col("_wage_6m")) / size1 / 3,
-        wage_pc_rule=nw.when(nw.col("urban"))
-        .then(nw.col(f"_wage_{iw.urban}m") / iw.urban)
-        .otherwise(nw.col(f"_wage_{iw.rural}m") / iw.rural)
-        / size1,
-        pension_pc=nw.col("_pension_total") / size1,
-        survey_income_pc=nw.col("_survey_annual") / 12,
-        medical_oop_pc_12m=nw.col("_oop_12m") / size1 / 12,
-        education_cost_pc_12m=nw.col("_edu_12m") / size1 / 12,
-        deposit_to_standard=nw.col("_deposit") / (nw.col("dibao_standard") * size1 * 12),
-        invisibility_score=1
-        - sum(nw.col(f"_src_{s}") for s in spec.core_sources) / len(spec.core_sources),
-        n_sources_recent=nw.col("n_sources_recent").fill_null(0),
-        n_kinds_recent=nw.col("n_kinds_recent").fill_null(0),
-        n_earners_3m=nw.col("n_earners_3m").fill_null(0),
-        urban=nw.col("urban").cast(nw.Int64),
-    )
+        "single_parent": ((nw.col("n_children") > 0) & (nw.col("n_working_age") == 1)).cast(
+            nw.Int64
+        ),
+        "elderly_alone": ((nw.col("n_elderly") == size) & (size <= 2) & (size > 0)).cast(nw.Int64),
+        "urban": nw.col("urban").cast(nw.Int64),
+    }
+    if "income" in fam:
+        new |= {
+            "wage_pc_3m": nw.col("_wage_3m") / size1 / 3,
+            "wage_pc_12m": nw.col("_wage_12m") / size1 / 12,
+            # wages of the last 3 months minus the 3 before, per person per month
+            "wage_trend_pc": (2 * nw.col("_wage_3m") - nw.col("_wage_6m")) / size1 / 3,
+            "wage_pc_rule": nw.when(nw.col("urban"))
+            .then(nw.col(f"_wage_{iw.urban}m") / iw.urban)
+            .otherwise(nw.col(f"_wage_{iw.rural}m") / iw.rural)
+            / size1,
+            "pension_pc": nw.col("_pension_total") / size1,
+            "survey_income_pc": nw.col("_survey_annual") / 12,
+            "medical_oop_pc_12m": nw.col("_oop_12m") / size1 / 12,
+            "education_cost_pc_12m": nw.col("_edu_12m") / size1 / 12,
+            "n_earners_3m": nw.col("n_earners_3m").fill_null(0),
+        }
+    if "assets" in fam:
+        new["deposit_to_standard"] = nw.col("_deposit") / (nw.col("dibao_standard") * size1 * 12)
+    if "coverage" in fam:
+        new |= {
+            "invisibility_score": 1 - nw.col("_core_seen").fill_null(0) / len(spec.core_sources),
+            "n_sources_recent": nw.col("n_sources_recent").fill_null(0),
+            "n_kinds_recent": nw.col("n_kinds_recent").fill_null(0),
+            "n_records_12m": nw.col("n_records_12m").fill_null(0),
+        }
+    out = out.with_columns(**new)
+    if "income" not in fam:
+        return out
     out = out.with_columns(
         rigid_expenditure_pc=nw.col("medical_oop_pc_12m") + nw.col("education_cost_pc_12m"),
     )

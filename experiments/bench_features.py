@@ -1,0 +1,297 @@
+"""Benchmark: needsid.features.build against plain pandas and a numpy bincount bound.
+
+One process, one run. Simulates N households, then at ``as_of`` (the first day of the
+last simulated month) times, on the same bundle:
+
+1. ``needsid.features.build`` (polars input, all families, and the events family only);
+2. a straightforward pandas implementation of the ``events`` family (counts, sums and
+   ``months_since_<kind>``), on the pandas version of the tables (conversion timed apart);
+3. a hand-vectorised numpy lower bound for the event counts: one mask + ``np.bincount``
+   per window over integer codes prepared beforehand (preparation not timed).
+
+Values of 2 and 3 are checked against needsid's. Peak RSS is reported at the end. Results
+go to experiments/results/bench_features.json, one entry per size (the file is updated).
+
+    .venv/bin/python experiments/bench_features.py --households 1000000 --months 24
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+import needsid as ni
+from needsid.features import load_spec
+
+OUT = Path(__file__).parent / "results" / "bench_features.json"
+NONE_SINCE = 999
+
+
+def rss_gb() -> float:
+    """Current resident set size, GB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KB on Linux
+
+
+def timed(fn, *args):
+    t = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t
+
+
+def add_months(d: dt.date, k: int) -> dt.date:
+    y, m = divmod(d.month - 1 + k, 12)
+    return dt.date(d.year + y, m + 1, 1)
+
+
+def event_columns(spec) -> list[str]:
+    cols = []
+    for k, with_sum in spec.events.items():
+        for w in spec.windows:
+            cols.append(f"n_{k}_{w}m")
+            if with_sum:
+                cols.append(f"sum_{k}_{w}m")
+        cols.append(f"months_since_{k}")
+    return cols
+
+
+def pandas_events(t, as_of: dt.date, spec) -> pd.DataFrame:
+    """The events family, the way one would write it in pandas."""
+    d = pd.Timestamp(as_of)
+    hh = t.households
+    alive = hh.loc[(hh.formed_on < d) & (hh.dissolved_on.isna() | (hh.dissolved_on >= d))]
+    m = t.members
+    spells = m.loc[(m.joined_on < d) & (m.left_on.isna() | (m.left_on >= d))]
+    spells = spells[["person_id", "household_id"]].rename(columns={"household_id": "hh_now"})
+    rec = t.records
+    rec = rec.loc[(rec.known_date < d) & rec.kind.isin(list(spec.events))]
+    rec = rec.merge(spells, on="person_id", how="left")
+    rec["hh"] = rec["hh_now"].fillna(rec["household_id"])
+    rec["amount"] = rec["amount"].fillna(0.0)
+    rec["kind"] = rec["kind"].astype(str)
+
+    parts = []
+    for w in spec.windows:
+        win = rec[rec.event_date >= d - pd.DateOffset(months=w)]
+        g = win.groupby(["hh", "kind"]).agg(n=("amount", "size"), s=("amount", "sum"))
+        g = g.unstack("kind", fill_value=0)
+        n = g["n"].rename(columns={k: f"n_{k}_{w}m" for k in g["n"].columns})
+        s = g["s"][[k for k in g["s"].columns if spec.events[k]]]
+        parts += [n, s.rename(columns={k: f"sum_{k}_{w}m" for k in s.columns})]
+    last = rec.groupby(["hh", "kind"])["event_date"].max()
+    since = (as_of.year * 12 + as_of.month - 1) - (last.dt.year * 12 + last.dt.month - 1)
+    since = since.unstack("kind").rename(columns=lambda k: f"months_since_{k}")
+
+    out = pd.concat(parts, axis=1).reindex(alive["household_id"].sort_values())
+    out = out.join(since)
+    cols = event_columns(spec)
+    out = out.reindex(columns=cols)
+    fill = {c: (NONE_SINCE if c.startswith("months_since_") else 0) for c in cols}
+    return out.fillna(fill).astype("float64")
+
+
+def bincount_inputs(bundle, as_of: dt.date, ids: pl.Series):
+    """Household index, kind code and event day of every known record (not timed)."""
+    d = as_of
+    spells = bundle.members.filter(
+        (pl.col("joined_on") < d) & (pl.col("left_on").is_null() | (pl.col("left_on") >= d))
+    ).select("person_id", hh_now="household_id")
+    index = pl.DataFrame({"household_id": ids, "hh_idx": np.arange(len(ids), dtype=np.int64)})
+    rec = (
+        bundle.records.lazy()
+        .filter(pl.col("known_date") < d)
+        .join(spells.lazy(), on="person_id", how="left")
+        .with_columns(household_id=pl.coalesce("hh_now", "household_id"))
+        .join(index.lazy(), on="household_id", how="inner")
+        .select("hh_idx", kind=pl.col("kind").cast(pl.String), day=pl.col("event_date"))
+        .collect()
+    )
+    kinds = sorted(rec["kind"].unique().to_list())
+    code = rec["kind"].replace_strict(kinds, list(range(len(kinds))), return_dtype=pl.Int64)
+    days = rec["day"].cast(pl.Int32).to_numpy()
+    return rec["hh_idx"].to_numpy(), code.to_numpy(), days, kinds
+
+
+def bincount_counts(hh_idx, kc, days, n_hh: int, n_kinds: int, cuts: dict[int, int]):
+    key = hh_idx * n_kinds + kc
+    return {
+        w: np.bincount(key[days >= c], minlength=n_hh * n_kinds).reshape(n_hh, n_kinds)
+        for w, c in cuts.items()
+    }
+
+
+def compare(name: str, got: dict[str, np.ndarray], want: pl.DataFrame) -> bool:
+    bad = []
+    for col, vals in got.items():
+        ref = want[col].to_numpy()
+        if not np.allclose(vals, ref, rtol=1e-9, atol=1e-6, equal_nan=True):
+            diff = ~np.isclose(vals, ref, rtol=1e-9, atol=1e-6, equal_nan=True)
+            i = int(np.flatnonzero(diff)[0])
+            bad.append(col)
+            print(
+                f"  MISMATCH {name} {col}: {diff.sum():,} households differ, e.g. "
+                f"{want['household_id'][i]}: {name}={vals[i]!r} needsid={ref[i]!r}"
+            )
+    print(
+        f"{name}: values match ({len(got)} columns)"
+        if not bad
+        else f"{name}: {len(bad)} of {len(got)} columns DO NOT match"
+    )
+    return not bad
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--households", type=int, default=1_000_000)
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    r: dict = {"households": args.households, "months": args.months, "seed": args.seed}
+    r["loadavg_start"] = os.getloadavg()
+
+    pop, r["simulate_s"] = timed(ni.simulate, args.households, args.months, args.seed)
+    bundle, as_of = pop.bundle, add_months(pop.start, args.months - 1)
+    del pop
+    gc.collect()
+    r.update(
+        rss_after_simulate_gb=rss_gb(),
+        peak_rss_after_simulate_gb=peak_rss_gb(),
+        as_of=as_of.isoformat(),
+        records=bundle.records.height,
+        households_total=bundle.households.height,
+        members=bundle.members.height,
+    )
+    print(
+        f"simulated {args.households:,} households x {args.months} months in "
+        f"{r['simulate_s']:.1f} s: {r['records']:,} records, {r['members']:,} member "
+        f"spells; RSS {r['rss_after_simulate_gb']:.2f} GB; as_of {as_of}"
+    )
+
+    spec = load_spec()
+    ev_spec = spec.model_copy(update={"families": ("events",)})
+    cols = event_columns(spec)
+    X, r["needsid_s"] = timed(ni.features.build, bundle, as_of)
+    Xe, r["needsid_events_s"] = timed(ni.features.build, bundle, as_of, ev_spec)
+    r["alive_households"], r["feature_columns"] = X.height, X.width - 1
+    print(
+        f"needsid build, all {X.width - 1} features:       {r['needsid_s']:7.2f} s "
+        f"({X.height:,} households)"
+    )
+    print(f"needsid build, events family ({Xe.width - 1} cols):  {r['needsid_events_s']:7.2f} s")
+    # float sums may differ in the last bits between runs (parallel summation order)
+    X = X.select("household_id", *cols)
+    assert Xe["household_id"].equals(X["household_id"])
+    r["events_only_matches_full"] = compare(
+        "needsid events-only vs full", {c: Xe[c].to_numpy() for c in cols}, X
+    )
+    del Xe
+    ids = X["household_id"]
+
+    # numpy bincount lower bound for the counts
+    hh_idx, kc, days, kinds = bincount_inputs(bundle, as_of, ids)
+    epoch = dt.date(1970, 1, 1)
+    cuts = {w: (add_months(as_of, -w) - epoch).days for w in spec.windows}
+    ev_codes = [kinds.index(k) if k in kinds else -1 for k in spec.events]
+    n_kinds = len(kinds)
+
+    def check_counts(name, counts, codes) -> bool:
+        got = {
+            f"n_{k}_{w}m": (counts[w][:, c] if c >= 0 else np.zeros(len(ids)))
+            for w in spec.windows
+            for k, c in zip(spec.events, codes, strict=True)
+        }
+        return compare(name, got, X)
+
+    counts, r["bincount_all_records_s"] = timed(
+        bincount_counts, hh_idx, kc, days, len(ids), n_kinds, cuts
+    )
+    ok_bc = check_counts("bincount (all known records)", counts, ev_codes)
+    # tighter bound: only event-kind records, kinds recoded 0..len(events)-1
+    sel = np.isin(kc, [c for c in ev_codes if c >= 0])
+    recode = np.full(n_kinds, -1)
+    recode[[c for c in ev_codes if c >= 0]] = np.arange(sum(c >= 0 for c in ev_codes))
+    kc_ev = recode[kc[sel]]
+    counts, r["bincount_event_kinds_s"] = timed(
+        bincount_counts, hh_idx[sel], kc_ev, days[sel], len(ids), len(spec.events), cuts
+    )
+    ok_bc &= check_counts(
+        "bincount (event kinds only)", counts, [int(recode[c]) if c >= 0 else -1 for c in ev_codes]
+    )
+    r["bincount_rows_all"], r["bincount_rows_event_kinds"] = len(kc), int(sel.sum())
+    print(
+        f"numpy bincount, counts over {len(kc):,} known records: "
+        f"{r['bincount_all_records_s']:7.3f} s"
+    )
+    print(
+        f"numpy bincount, counts over {int(sel.sum()):,} event-kind records: "
+        f"{r['bincount_event_kinds_s']:7.3f} s"
+    )
+    del counts, hh_idx, kc, days, sel, kc_ev
+    gc.collect()
+
+    # pandas
+    pdb, r["to_pandas_s"] = timed(bundle.to_pandas)
+    print(f"bundle.to_pandas() (not in pandas timing):       {r['to_pandas_s']:7.2f} s")
+    P, r["pandas_s"] = timed(pandas_events, pdb, as_of, spec)
+    print(f"pandas events family ({len(cols)} cols):             {r['pandas_s']:7.2f} s")
+    assert list(P.index) == ids.to_list(), "pandas and needsid cover different households"
+    ok_pd = compare("pandas", {c: P[c].to_numpy() for c in cols}, X)
+    del pdb, P
+    gc.collect()
+
+    r["values_match"] = {"pandas": ok_pd, "bincount": ok_bc}
+    r["pandas_over_needsid"] = r["pandas_s"] / r["needsid_s"]
+    r["pandas_over_needsid_events"] = r["pandas_s"] / r["needsid_events_s"]
+    r["needsid_events_over_bincount"] = r["needsid_events_s"] / r["bincount_all_records_s"]
+    r["needsid_events_over_bincount_event_kinds"] = (
+        r["needsid_events_s"] / r["bincount_event_kinds_s"]
+    )
+    r["peak_rss_gb"] = peak_rss_gb()
+    r["simulation_share_of_peak"] = r["rss_after_simulate_gb"] / r["peak_rss_gb"]
+    for label, key, target in [
+        ("pandas / needsid (all features)", "pandas_over_needsid", " (target >= 3)"),
+        ("pandas / needsid (events only)", "pandas_over_needsid_events", ""),
+        ("needsid events / bincount (all)", "needsid_events_over_bincount", " (target <= 2.5)"),
+        ("needsid events / bincount (events)", "needsid_events_over_bincount_event_kinds", ""),
+    ]:
+        print(f"{label:36s} = {r[key]:6.2f}x{target}")
+    print(
+        f"peak RSS {r['peak_rss_gb']:.2f} GB; after simulating {r['rss_after_simulate_gb']:.2f}"
+        f" GB ({100 * r['simulation_share_of_peak']:.0f}% of peak; simulation's own peak "
+        f"{r['peak_rss_after_simulate_gb']:.2f} GB)"
+    )
+    r["loadavg_end"] = os.getloadavg()  # the machine may be shared: context for the times
+    r["versions"] = {m.__name__: m.__version__ for m in (pd, pl, np, ni)}
+
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    runs = json.loads(OUT.read_text()) if OUT.exists() else {}
+    runs[f"{args.households}x{args.months}"] = r
+    tmp = OUT.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(runs, indent=2))
+    tmp.replace(OUT)
+    print(f"wrote {OUT}")
+    if not (ok_pd and ok_bc):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
