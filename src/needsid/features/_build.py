@@ -113,7 +113,8 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
     records = _attributed(frames["records"], frames["members"], current, d)
     fam = set(spec.families)
     # each family reads only the record kinds it needs: most records are wages
-    parts = [_composition(current, records, as_of, lit)]
+    needs_size = bool(fam & {"composition", "income", "assets"})
+    parts = [_composition(current, records, as_of, lit)] if needs_size else []
     if "events" in fam:
         parts.append(_events_part(records, as_of, spec, lit))
     if "income" in fam:
@@ -434,16 +435,20 @@ def _derived(out, spec: FeatureSpec):
     size = nw.col("hh_size").fill_null(0)
     size1 = nw.when(size > 0).then(size).otherwise(1)
     iw = spec.income_window
-    new = {
-        "hh_size": size,
-        "dependency_ratio": (nw.col("n_children") + nw.col("n_elderly"))
-        / nw.when(nw.col("n_working_age") > 0).then(nw.col("n_working_age")).otherwise(size1),
-        "single_parent": ((nw.col("n_children") > 0) & (nw.col("n_working_age") == 1)).cast(
-            nw.Int64
-        ),
-        "elderly_alone": ((nw.col("n_elderly") == size) & (size <= 2) & (size > 0)).cast(nw.Int64),
-        "urban": nw.col("urban").cast(nw.Int64),
-    }
+    new = {}
+    if "hh_size" in names:  # the composition is built when a family needs it
+        new = {
+            "hh_size": size,
+            "dependency_ratio": (nw.col("n_children") + nw.col("n_elderly"))
+            / nw.when(nw.col("n_working_age") > 0).then(nw.col("n_working_age")).otherwise(size1),
+            "single_parent": ((nw.col("n_children") > 0) & (nw.col("n_working_age") == 1)).cast(
+                nw.Int64
+            ),
+            "elderly_alone": ((nw.col("n_elderly") == size) & (size <= 2) & (size > 0)).cast(
+                nw.Int64
+            ),
+            "urban": nw.col("urban").cast(nw.Int64),
+        }
     if "income" in fam:
         new |= {
             "wage_pc_3m": nw.col("_wage_3m") / size1 / 3,
@@ -469,7 +474,7 @@ def _derived(out, spec: FeatureSpec):
             "n_kinds_recent": nw.col("n_kinds_recent").fill_null(0),
             "n_records_12m": nw.col("n_records_12m").fill_null(0),
         }
-    out = out.with_columns(**new)
+    out = out.with_columns(**new) if new else out
     if "income" not in fam:
         return out
     out = out.with_columns(
