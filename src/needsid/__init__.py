@@ -6,7 +6,7 @@ and score households for help (see DESIGN.md for the pipeline).
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import data, evaluate, features, labels, mpi, simulation
+from . import data, evaluate, fairness, features, labels, mpi, simulation
 from .data import DataValidationError, HouseholdData, validate
 from .simulation import SimulatedPopulation, simulate
 
@@ -22,6 +22,7 @@ __all__ = [
     "__version__",
     "data",
     "evaluate",
+    "fairness",
     "features",
     "labels",
     "mpi",
