@@ -6,7 +6,7 @@ and score households for help (see DESIGN.md for the pipeline).
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import data, evaluate, fairness, features, labels, mpi, simulation
+from . import data, evaluate, fairness, features, labels, models, mpi, simulation
 from .data import DataValidationError, HouseholdData, validate
 from .simulation import SimulatedPopulation, simulate
 
@@ -25,6 +25,7 @@ __all__ = [
     "fairness",
     "features",
     "labels",
+    "models",
     "mpi",
     "simulate",
     "simulation",

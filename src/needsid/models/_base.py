@@ -1,0 +1,177 @@
+"""Plumbing shared by the risk models: inputs, binary labels, predict and ``explain``.
+
+A model implements ``_fit(X, y)`` on a float array and 0/1 labels, ``_log_odds(X)``
+returning its additive contributions, and ``_link`` from that scale to probability.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from numbers import Integral
+
+import narwhals as nw
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from ._explain import default_dimensions, probability_points, reason_table
+from ._sklearn_compat import BinaryClassifierTagsMixin, validate_data, validate_params
+
+__all__ = ["ID_COLUMN", "RiskModel"]
+
+#: A column (or index) with this name identifies rows in ``explain`` and is not a feature.
+ID_COLUMN = "household_id"
+
+
+def _split_ids(X):
+    """Return ``(X without the id, ids or None)``; non-pandas frames become pandas."""
+    if not isinstance(X, pd.DataFrame):
+        frame = nw.from_native(X, pass_through=True)
+        if isinstance(frame, nw.LazyFrame):
+            frame = frame.collect()
+        if isinstance(frame, nw.DataFrame):
+            X = frame.to_pandas()
+    if isinstance(X, pd.DataFrame):
+        if ID_COLUMN in X.columns:
+            return X.drop(columns=ID_COLUMN), X[ID_COLUMN].to_numpy()
+        if X.index.name == ID_COLUMN:
+            return X, X.index.to_numpy()
+    return X, None
+
+
+class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
+    """Base class of the needsid risk models (binary classifiers with reason codes)."""
+
+    def fit(self, X, y):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Numeric features; NaN means missing. pandas and polars frames keep their
+            column names; a ``household_id`` column or index is used as the row id.
+        y : array-like of shape (n_samples,)
+            Binary labels; ``classes_[1]`` is the event (e.g. in need).
+
+        Returns
+        -------
+        self
+        """
+        validate_params(self)
+        X, _ = _split_ids(X)
+        X, y = validate_data(self, X, y, reset=True)
+        check_classification_targets(y)
+        self.classes_, y01 = np.unique(y, return_inverse=True)
+        if len(self.classes_) > 2:
+            raise ValueError(
+                "Only binary classification is supported. The type of the target is "
+                f"{type_of_target(y)}: {type(self).__name__} got classes "
+                f"{self.classes_.tolist()!r}; pass a 0/1 label such as in_need."
+            )
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs both classes in y; got 1 class only: "
+                f"{self.classes_.tolist()!r}. Use a label window in which some households "
+                "are in need and some are not."
+            )
+        self._fit(X, y01.astype(np.int64))
+        return self
+
+    def predict_proba(self, X):
+        """Return class probabilities, shape (n_samples, 2); column 1 is the event."""
+        check_is_fitted(self)
+        X = self._check_X(X)[0]
+        p = self._link(self._log_odds(X, contributions=False)[1])
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X):
+        """Return the more likely class of each row."""
+        proba = self.predict_proba(X)  # first: it checks that the model is fitted
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def explain(self, X, top=3, dimensions=None, by_dimension=False) -> pd.DataFrame:
+        """Reason codes: each row's largest contributions to its predicted risk.
+
+        A contribution is in probability points: the change in predicted probability
+        attributed to the feature relative to the average household (the model's base
+        value ``p_base``). The model's additive contributions ``phi_j`` on its log-odds
+        scale are converted proportionally, ``phi_j / sum(phi) * (p - p_base)``, so each
+        row's contributions over all features sum to ``p - p_base``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Rows to explain, as passed to ``predict_proba``.
+        top : int or None, default=3
+            Keep the ``top`` largest ``|contribution|`` per row (None keeps all).
+        dimensions : mapping of str to str, optional
+            Feature -> deprivation dimension, overriding the name rules of
+            :func:`needsid.models.feature_dimension` for the features it lists.
+        by_dimension : bool, default=False
+            Sum contributions per dimension (``top`` then counts dimensions).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Long table ``row_id, feature, value, contribution, dimension`` sorted by row
+            then ``|contribution|`` descending; ``row_id, dimension, contribution`` when
+            ``by_dimension``. ``row_id`` is the ``household_id`` column or index of ``X``
+            if it has one, else the row position.
+        """
+        check_is_fitted(self)
+        if top is not None and (not isinstance(top, Integral) or isinstance(top, bool) or top < 1):
+            raise ValueError(f"Got top={top!r}; expected a positive int, e.g. 3, or None.")
+        if dimensions is not None and not isinstance(dimensions, Mapping):
+            raise TypeError(
+                f"Got dimensions={dimensions!r}; expected a mapping of feature name to "
+                "dimension, e.g. {'hh_size': 'care'}, or None."
+            )
+        X, ids = self._check_X(X)
+        names = self._feature_names()
+        phi, eta, eta_base = self._log_odds(X, contributions=True)
+        p, p_base = self._link(eta), float(self._link(np.array([eta_base]))[0])
+        h = 1e-4  # the link's slope at the base value, for rows with sum(phi) ~ 0
+        slope = float(np.diff(self._link(np.array([eta_base - h, eta_base + h])))[0]) / (2 * h)
+        return reason_table(
+            probability_points(phi, p, p_base, slope),
+            X,
+            names,
+            np.arange(len(X)) if ids is None else ids,
+            top=top,
+            dimensions=default_dimensions(names, dimensions),
+            by_dimension=by_dimension,
+        )
+
+    # -- helpers for subclasses -------------------------------------------------------
+
+    def _check_X(self, X):
+        X, ids = _split_ids(X)
+        return validate_data(self, X, reset=False), ids
+
+    def _feature_names(self) -> list[str]:
+        if hasattr(self, "feature_names_in_"):
+            return [str(n) for n in self.feature_names_in_]
+        return [f"x{i}" for i in range(self.n_features_in_)]
+
+    def _per_feature(self, param: str, allowed: tuple, default) -> list:
+        """Resolve a ``{feature name: value}`` parameter to one value per feature."""
+        mapping = getattr(self, param) or {}
+        names = self._feature_names()
+        unknown = [k for k in mapping if k not in names]
+        if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"Got {param} for {unknown!r}, which are not features of X; X has "
+                f"{len(names)} features, e.g. {names[:5]!r}.{hint}"
+            )
+        for name, value in mapping.items():
+            if isinstance(value, bool) or value not in allowed:
+                raise ValueError(
+                    f"Got {param}={{{name!r}: {value!r}}}; expected one of {list(allowed)!r} "
+                    "per feature."
+                )
+        return [mapping.get(n, default) for n in names]

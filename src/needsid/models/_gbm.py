@@ -1,0 +1,172 @@
+"""Gradient-boosted risk model: LightGBM with monotone constraints and calibrated risk."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from numbers import Integral, Real
+
+import numpy as np
+from lightgbm import LGBMClassifier
+from scipy.special import expit
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedShuffleSplit
+
+from ._base import RiskModel
+from ._sklearn_compat import Interval, StrOptions
+
+__all__ = ["GBMRiskModel"]
+
+#: Share of the training rows held out to fit the calibration map.
+CALIBRATION_FRACTION = 0.2
+MONOTONE_VALUES = (-1, 0, 1)
+
+
+class GBMRiskModel(RiskModel):
+    """LightGBM risk model with optional monotone constraints and calibrated probabilities.
+
+    Calibration uses one internal stratified holdout (``CALIBRATION_FRACTION`` = 20% of
+    the rows) rather than ``CalibratedClassifierCV(cv=3)``: one booster is trained
+    instead of three, which keeps 1M-household training within budget, and reason
+    codes then come from a single model's SHAP values instead of an average of three.
+
+    Parameters
+    ----------
+    n_estimators : int, default=300
+        Boosting rounds.
+    learning_rate : float, default=0.05
+        Shrinkage per round.
+    num_leaves : int, default=31
+        Maximum leaves per tree.
+    min_child_samples : int, default=50
+        Minimum households in a leaf; guards against leaves fitted to a few records.
+    monotone_constraints : mapping of str to int, optional
+        Feature name -> -1 (risk never rises with the feature), +1 (never falls) or 0.
+        E.g. ``{"income_to_low_income_line": -1}``. Features of a NumPy array are
+        named ``x0``, ``x1``, ...
+    calibration : {"isotonic", "sigmoid"} or None, default="isotonic"
+        Map from the booster's log-odds to probability, fitted on the holdout. None
+        trains on all rows and uses the booster's own sigmoid.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the holdout split and LightGBM's row and column subsampling.
+    n_jobs : int or None, default=None
+        LightGBM threads; None lets LightGBM use all cores.
+
+    Attributes
+    ----------
+    estimator_ : lightgbm.LGBMClassifier
+        The fitted booster (on the non-holdout rows when calibrating).
+    calibrator_ : IsotonicRegression, LogisticRegression or None
+        Maps the booster's raw score (log-odds) to probability.
+    feature_importances_ : ndarray of shape (n_features,)
+        Total split gain per feature, normalised to sum to 1.
+    classes_ : ndarray of shape (2,)
+        Class labels; ``classes_[1]`` is the event.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Feature names, when ``X`` had them.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from needsid.models import GBMRiskModel
+    >>> X, y = make_classification(n_samples=300, n_features=5, random_state=0)
+    >>> model = GBMRiskModel(n_estimators=20, monotone_constraints={"x0": -1}).fit(X, y)
+    >>> model.predict_proba(X[:2]).shape
+    (2, 2)
+    >>> list(model.explain(X[:2], top=2).columns)
+    ['row_id', 'feature', 'value', 'contribution', 'dimension']
+    """
+
+    _parameter_constraints = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "num_leaves": [Interval(Integral, 2, None, closed="left")],
+        "min_child_samples": [Interval(Integral, 1, None, closed="left")],
+        "monotone_constraints": [Mapping, None],
+        "calibration": [StrOptions({"isotonic", "sigmoid"}), None],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        n_estimators=300,
+        learning_rate=0.05,
+        num_leaves=31,
+        min_child_samples=50,
+        monotone_constraints=None,
+        calibration="isotonic",
+        random_state=0,
+        n_jobs=None,
+    ):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.monotone_constraints = monotone_constraints
+        self.calibration = calibration
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _fit(self, X, y):
+        monotone = self._per_feature("monotone_constraints", MONOTONE_VALUES, 0)
+        params = dict(
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            # row and column subsampling: faster on 1M rows and a little regularising
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.8,
+            reg_lambda=1.0,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            verbose=-1,
+        )
+        if any(monotone):
+            params.update(
+                monotone_constraints=[int(m) for m in monotone],
+                monotone_constraints_method="intermediate",  # less accuracy lost than "basic"
+            )
+        train = holdout = np.arange(len(y))
+        if self.calibration is not None:
+            split = StratifiedShuffleSplit(
+                n_splits=1, test_size=CALIBRATION_FRACTION, random_state=self.random_state
+            )
+            train, holdout = next(split.split(X, y))
+        self.estimator_ = LGBMClassifier(**params).fit(X[train], y[train])
+        self.calibrator_ = None
+        if self.calibration == "isotonic":
+            raw = self._raw(X[holdout])
+            self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)
+            self.calibrator_.fit(raw, y[holdout])
+        elif self.calibration == "sigmoid":
+            raw = self._raw(X[holdout])
+            self.calibrator_ = LogisticRegression(C=1e6).fit(raw[:, None], y[holdout])
+        gain = self.estimator_.booster_.feature_importance(importance_type="gain")
+        total = gain.sum()
+        self.feature_importances_ = gain / total if total > 0 else np.zeros(len(gain))
+
+    def _raw(self, X):
+        return self.estimator_.booster_.predict(X, raw_score=True)
+
+    def _link(self, eta):
+        eta = np.asarray(eta, dtype=np.float64)
+        if self.calibrator_ is None:
+            return expit(eta)
+        if isinstance(self.calibrator_, IsotonicRegression):
+            return self.calibrator_.predict(eta)
+        return self.calibrator_.predict_proba(eta[:, None])[:, 1]
+
+    def _log_odds(self, X, *, contributions):
+        eta = self._raw(X)
+        if not contributions:
+            return None, eta, None
+        # LightGBM's pred_contrib is TreeSHAP (path-dependent, as shap.TreeExplainer on
+        # the booster computes it) run natively on all threads, and avoids importing
+        # shap and matplotlib; tests check the two agree.
+        shap = self.estimator_.booster_.predict(X, pred_contrib=True)
+        return shap[:, :-1], eta, float(shap[0, -1])

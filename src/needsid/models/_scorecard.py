@@ -1,0 +1,392 @@
+"""Points scorecard: optimal binning, WoE logistic regression, integer points, risk table.
+
+The card is what a caseworker applies by hand: for each feature find the row whose bin
+holds the household's value, add up the points, read the risk off the table. Saving
+and loading go through JSON (``_scorecard_io.py``), never pickle.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import l1_min_c
+from sklearn.utils.validation import check_is_fitted, check_random_state
+
+from ._base import RiskModel
+from ._scorecard_io import ScorecardJSONMixin
+from ._sklearn_compat import Interval
+
+__all__ = ["PointsScorecard"]
+
+TRENDS = ("ascending", "descending", "auto")
+#: Features below this information value are "not useful" (Siddiqi) and never selected.
+MIN_IV = 0.02
+#: Rows used to order features along the L1 path (a random subsample above this).
+PATH_MAX_ROWS = 100_000
+MISSING = "missing"
+
+
+class PointsScorecard(ScorecardJSONMixin, RiskModel):
+    """Integer points scorecard with a bounded number of features and points.
+
+    1. Each feature is binned with optbinning's ``OptimalBinning`` (monotone in risk
+       where declared) and encoded by its bin's weight of evidence (WoE).
+    2. Features with information value >= 0.02 are ordered by when they enter an L1
+       logistic regularisation path on WoE (ties by information value) and the first
+       ``max_features`` are kept. The path, unlike ranking by information value alone,
+       skips near-duplicates of a feature already in (ten income ratios carry one
+       signal), and costs one path instead of the ``max_features x n_features`` fits
+       of greedy forward selection.
+    3. A logistic regression (L2, ``C``) is fitted on the kept WoE columns; a feature
+       whose coefficient comes out <= 0 (its bins would score against their own
+       observed risk, breaking declared monotonicity) is dropped and the next one on
+       the path tried.
+    4. Log-odds per bin become integer points: each feature's lowest-risk bin scores 0
+       (so the **base points are 0**) and the features share ``max_points`` in
+       proportion to their log-odds range, so totals lie in ``[0, max_points]``.
+       More points means more risk.
+    5. Risk is ``expit(risk_intercept_ + risk_slope_ * total_points)``, a logistic fit of
+       the outcome on the rounded totals; ``risk_table_`` tabulates it by points band.
+
+    Split points are rounded to three significant digits (more where needed to keep
+    them distinct) so the card shows exactly the rule the model applies. The
+    ``missing`` row scores the risk of the households with a missing value, or average
+    risk (WoE 0) when training had none.
+
+    Parameters
+    ----------
+    max_features : int, default=10
+        Most features on the card.
+    max_points : int, default=100
+        Highest possible total.
+    monotone : mapping of str to str, optional
+        Feature name -> "ascending" (risk rises with the value), "descending" or "auto"
+        (optbinning picks the trend, possibly a peak or valley). Unlisted: "auto".
+    min_bin_size : float, default=0.05
+        Smallest bin as a share of households.
+    max_bins : int, default=6
+        Most bins per feature (plus the ``missing`` row): a card a person can read.
+    C : float, default=1.0
+        Inverse L2 regularisation strength of the logistic regression on WoE.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the subsample used for the L1 path.
+
+    Attributes
+    ----------
+    card_ : pandas.DataFrame
+        ``feature, bin, points``: one row per bin, plus a ``missing`` row per feature.
+    risk_table_ : pandas.DataFrame
+        ``points_from, points_to, households, observed_risk, predicted_risk`` per band
+        of total points (training households; predicted risk at the band's middle).
+    risk_intercept_, risk_slope_ : float
+        Risk of a total ``t`` is ``expit(risk_intercept_ + risk_slope_ * t)``.
+    selected_features_ : list of str
+        Features on the card, most points first.
+    information_values_ : pandas.Series
+        Information value of every feature's optimal binning.
+    classes_, n_features_in_, feature_names_in_
+        As in scikit-learn.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from needsid.models import PointsScorecard
+    >>> X, y = make_classification(n_samples=400, n_features=4, n_informative=2,
+    ...                            n_redundant=0, random_state=0)
+    >>> card = PointsScorecard(max_features=2, max_points=50).fit(X, y)
+    >>> int(card.card_.groupby("feature")["points"].max().sum()) <= 50
+    True
+    >>> PointsScorecard.from_json(card.to_json()).predict(X[:5]).tolist() == (
+    ...     card.predict(X[:5]).tolist())
+    True
+    """
+
+    _parameter_constraints = {
+        "max_features": [Interval(Integral, 1, None, closed="left")],
+        "max_points": [Interval(Integral, 1, None, closed="left")],
+        "monotone": [Mapping, None],
+        "min_bin_size": [Interval(Real, 0, 0.5, closed="right")],
+        "max_bins": [Interval(Integral, 2, None, closed="left")],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        max_features=10,
+        max_points=100,
+        monotone=None,
+        min_bin_size=0.05,
+        max_bins=6,
+        C=1.0,
+        random_state=0,
+    ):
+        self.max_features = max_features
+        self.max_points = max_points
+        self.monotone = monotone
+        self.min_bin_size = min_bin_size
+        self.max_bins = max_bins
+        self.C = C
+        self.random_state = random_state
+
+    # -- fit ---------------------------------------------------------------------------
+
+    def _fit(self, X, y):
+        names = self._feature_names()
+        trends = self._per_feature("monotone", TRENDS, "auto")
+        bins = [self._bin(X[:, j], y, names[j], trends[j]) for j in range(X.shape[1])]
+        self.information_values_ = pd.Series([b["iv"] for b in bins], index=names, name="iv")
+        chosen, coef = self._select(X, y, bins)
+        # log-odds per bin (risk WoE x coefficient); each feature's lowest bin is 0
+        logits = [coef[i] * bins[j]["woe"] for i, j in enumerate(chosen)]
+        floor = [lg.min() for lg in logits]
+        ranges = np.array([lg.max() - lo for lg, lo in zip(logits, floor, strict=True)])
+        alloc = _largest_remainder(ranges, self.max_points)
+        features = []
+        for i, j in enumerate(chosen):
+            rel = (logits[i] - floor[i]) / ranges[i] if ranges[i] > 0 else 0 * logits[i]
+            points = np.rint(rel * alloc[i]).astype(np.int64)
+            if points.max() == 0:  # too weak to earn a point: keep it off the card
+                continue
+            features.append(
+                dict(column=j, splits=bins[j]["splits"], integer=bins[j]["integer"], points=points)
+            )
+        features.sort(key=lambda f: -int(f["points"].max()))
+        self._set_features(features)
+        points = self._bin_points(X)
+        totals = points.sum(axis=1)
+        self.mean_points_ = points.mean(axis=0)
+        # a 1-D logistic fit of y on the rounded totals: rounding slightly changes the
+        # scale of each feature, so the totals are recalibrated rather than trusted
+        scale = max(self.max_points, 1)
+        risk = LogisticRegression(C=1e6).fit(totals[:, None] / scale, y)
+        self.risk_intercept_ = float(risk.intercept_[0])
+        self.risk_slope_ = float(risk.coef_[0, 0]) / scale
+        self.risk_table_ = self._risk_table(totals, y)
+
+    def _bin(self, x, y, name, trend):
+        finite = x[~np.isnan(x)]
+        if np.unique(finite).size < 2:  # nothing to split (constant or all missing)
+            return dict(splits=np.array([]), woe=np.zeros(2), iv=0.0, integer=True)
+        # imported here: optbinning loads ortools and cvxpy, ~1 s on `import needsid`
+        from optbinning import OptimalBinning
+
+        binning = OptimalBinning(
+            name=name,
+            dtype="numerical",
+            monotonic_trend=trend,
+            min_bin_size=self.min_bin_size,
+            max_n_bins=self.max_bins,
+        )
+        with warnings.catch_warnings():
+            # optbinning divides by empty event/non-event counts of the special/missing
+            # bins and reports the resulting inf/nan as RuntimeWarnings; the values are
+            # replaced below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            binning.fit(x, y)
+            table = binning.binning_table.build()
+        splits = _round_splits(np.asarray(binning.splits, dtype=np.float64))
+        n_bins = len(splits) + 1
+        woe = table["WoE"].iloc[: n_bins + 2].to_numpy(dtype=np.float64)  # drop "Totals"
+        # optbinning's WoE is log(non-event share / event share); negate so that larger
+        # means riskier. Bins 0..n_bins-1, then "Special" (unused), then "Missing".
+        risk_woe = -np.r_[woe[:n_bins], woe[n_bins + 1]]
+        risk_woe[~np.isfinite(risk_woe)] = 0.0  # an empty missing bin is average risk
+        return dict(
+            splits=splits,
+            woe=risk_woe,
+            iv=float(binning.binning_table.iv),
+            integer=bool(np.all(finite == np.round(finite))),
+        )
+
+    def _select(self, X, y, bins):
+        candidates = [j for j, b in enumerate(bins) if b["iv"] >= MIN_IV]
+        candidates.sort(key=lambda j: -bins[j]["iv"])
+        if not candidates:
+            return [], np.array([])
+        W = np.column_stack([_woe_of(X[:, j], bins[j]) for j in candidates])
+        order = [candidates[k] for k in self._path_order(W, y, candidates, bins)]
+        chosen, rest = order[: self.max_features], order[self.max_features :]
+        while chosen:
+            cols = [candidates.index(j) for j in chosen]
+            fit = LogisticRegression(C=self.C, max_iter=1000).fit(W[:, cols], y)
+            coef = fit.coef_[0]
+            if (coef > 0).all():
+                return chosen, coef
+            chosen.pop(int(np.argmin(coef)))
+            if rest:
+                chosen.append(rest.pop(0))
+        return [], np.array([])
+
+    def _path_order(self, W, y, candidates, bins):
+        """Candidate positions in the order they enter an L1 path (ties: higher IV)."""
+        rng = check_random_state(self.random_state)
+        if len(y) > PATH_MAX_ROWS:
+            rows = rng.choice(len(y), PATH_MAX_ROWS, replace=False)
+            W, y = W[rows], y[rows]
+        if np.unique(y).size < 2:
+            return list(range(len(candidates)))
+        entry = np.full(len(candidates), np.inf)
+        for step, c in enumerate(l1_min_c(W, y, loss="log") * np.logspace(0, 3, 25)):
+            lasso = LogisticRegression(
+                penalty="l1", solver="liblinear", C=c, max_iter=1000, intercept_scaling=10.0
+            ).fit(W, y)
+            new = (np.abs(lasso.coef_[0]) > 0) & np.isinf(entry)
+            entry[new] = step
+        entered = [k for k in range(len(candidates)) if np.isfinite(entry[k])]
+        return sorted(entered, key=lambda k: (entry[k], -bins[candidates[k]]["iv"]))
+
+    def _risk_table(self, totals, y):
+        top = max(int(self.card_["points"].groupby(self.card_["feature"]).max().sum()), 0)
+        width = max(1, int(np.ceil((top + 1) / 10)))
+        rows = []
+        for lo in range(0, top + 1, width):
+            hi = min(lo + width - 1, top)
+            inside = (totals >= lo) & (totals <= hi)
+            rows.append(
+                dict(
+                    points_from=lo,
+                    points_to=hi,
+                    households=int(inside.sum()),
+                    observed_risk=float(y[inside].mean()) if inside.any() else np.nan,
+                    predicted_risk=float(self._risk((lo + hi) / 2)),
+                )
+            )
+        return pd.DataFrame(rows)
+
+    # -- apply -------------------------------------------------------------------------
+
+    def _set_features(self, features):
+        """Store the card (from ``fit`` or ``from_json``) as fitted attributes."""
+        names = self._feature_names()
+        self.features_ = features
+        self.selected_features_ = [names[f["column"]] for f in features]
+        rows = []
+        for f in features:
+            labels = _bin_labels(f["splits"], f["integer"]) + [MISSING]
+            for label, pts in zip(labels, f["points"], strict=True):
+                rows.append((names[f["column"]], label, int(pts)))
+        self.card_ = pd.DataFrame(rows, columns=["feature", "bin", "points"])
+
+    def _bin_points(self, X):
+        out = np.zeros((len(X), len(self.features_)), dtype=np.int64)
+        for i, f in enumerate(self.features_):
+            out[:, i] = f["points"][_bin_index(X[:, f["column"]], f["splits"])]
+        return out
+
+    def _total_points(self, X):
+        return self._bin_points(X).sum(axis=1)
+
+    def _risk(self, total):
+        return expit(self.risk_intercept_ + self.risk_slope_ * np.asarray(total, np.float64))
+
+    def _link(self, eta):
+        return expit(eta)
+
+    def _log_odds(self, X, *, contributions):
+        pts = self._bin_points(X)
+        eta = self.risk_intercept_ + self.risk_slope_ * pts.sum(axis=1)
+        if not contributions:
+            return None, eta, None
+        phi = self.risk_slope_ * (pts - self.mean_points_)
+        base = self.risk_intercept_ + self.risk_slope_ * float(self.mean_points_.sum())
+        names = self._feature_names()
+        full = np.zeros((len(X), len(names)))  # features off the card contribute 0
+        full[:, [f["column"] for f in self.features_]] = phi
+        return full, eta, base
+
+    def points(self, X) -> np.ndarray:
+        """Return each row's total points, what a caseworker adds up from ``card_``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            As passed to ``predict_proba``.
+
+        Returns
+        -------
+        ndarray of int of shape (n_samples,)
+            Totals in ``[0, max_points]``.
+        """
+        check_is_fitted(self)
+        return self._total_points(self._check_X(X)[0])
+
+    def to_text(self) -> str:
+        """Return the card and the points-to-risk table as plain text, ready to print.
+
+        Returns
+        -------
+        str
+            The instructions, ``card_`` and ``risk_table_`` (risks as percentages).
+        """
+        check_is_fitted(self)
+        table = self.risk_table_.copy()
+        for col in ("observed_risk", "predicted_risk"):
+            table[col] = table[col].map(lambda v: "-" if np.isnan(v) else f"{v:.1%}")
+        card = self.card_.to_string(index=False) if len(self.card_) else "(no features)"
+        return (
+            "Points scorecard: for each feature add the points of the row whose bin holds "
+            f"the household's value (base points 0, total 0-{self.max_points}; more points "
+            "= more risk).\n\n"
+            f"{card}\n\nTotal points -> risk\n{table.to_string(index=False)}\n"
+        )
+
+
+def _woe_of(x, b):
+    return b["woe"][_bin_index(x, b["splits"])]
+
+
+def _bin_index(x, splits):
+    """Bin of each value: ``x < s_0`` -> 0, ..., ``x >= s_last`` -> len(splits); NaN last."""
+    idx = np.searchsorted(splits, x, side="right")
+    idx[np.isnan(x)] = len(splits) + 1
+    return idx
+
+
+def _round_splits(splits):
+    for digits in range(3, 18):
+        rounded = np.array([float(f"{s:.{digits}g}") for s in splits])
+        if np.all(np.diff(rounded) > 0):
+            return rounded
+    return splits
+
+
+def _largest_remainder(weights, total):
+    """Integers proportional to ``weights`` summing to ``total`` (Hamilton's method)."""
+    if len(weights) == 0 or weights.sum() <= 0:
+        return np.zeros(len(weights), dtype=np.int64)
+    exact = weights / weights.sum() * total
+    out = np.floor(exact).astype(np.int64)
+    out[np.argsort(-(exact - out), kind="stable")[: total - out.sum()]] += 1
+    return out
+
+
+def _fmt(v):
+    return np.format_float_positional(v, trim="-")
+
+
+def _bin_labels(splits, integer):
+    """Human-readable bins matching ``_bin_index``: ``< a``, ``a to < b``, ``>= b``."""
+    if len(splits) == 0:
+        return ["any value"]
+    if integer:  # integer-valued feature: show whole-number ranges
+        lows = [None] + [int(np.ceil(s)) for s in splits]
+        highs = [int(np.ceil(s)) - 1 for s in splits] + [None]
+        labels = []
+        for lo, hi in zip(lows, highs, strict=True):
+            if lo is None:
+                labels.append(f"<= {hi}")
+            elif hi is None:
+                labels.append(f">= {lo}")
+            else:
+                labels.append(f"= {lo}" if lo == hi else f"{lo} to {hi}")
+        return labels
+    edges = [_fmt(s) for s in splits]
+    middle = [f"{a} to < {b}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [f"< {edges[0]}", *middle, f">= {edges[-1]}"]
