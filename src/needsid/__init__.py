@@ -6,7 +6,7 @@ and score households for help (see DESIGN.md for the pipeline).
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import data, evaluate, fairness, features, labels, models, mpi, simulation
+from . import data, evaluate, fairness, features, labels, models, mpi, rules, simulation
 from .data import DataValidationError, HouseholdData, validate
 from .simulation import SimulatedPopulation, simulate
 
@@ -27,6 +27,7 @@ __all__ = [
     "labels",
     "models",
     "mpi",
+    "rules",
     "simulate",
     "simulation",
     "validate",

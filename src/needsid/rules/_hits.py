@@ -1,0 +1,136 @@
+"""RuleHits: the typed result of evaluating a rule set, one row per hit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from ._audit import group_hit_rates
+
+__all__ = ["HIT_COLUMNS", "RuleHits"]
+
+HIT_COLUMNS = (
+    "household_id",
+    "person_id",
+    "rule_id",
+    "kind",
+    "rule_set_id",
+    "rule_set_version",
+    "as_of",
+    "severity",
+    "programme",
+    "evidence_record_ids",
+    "evidence",
+    "expires_on",
+)
+
+
+@dataclass(frozen=True, repr=False)
+class RuleHits:
+    """Hits of one rule set evaluated at one date.
+
+    Attributes
+    ----------
+    as_of : datetime.date
+        The evaluation date; only records known before it were read.
+    rule_set_id, rule_set_version : str
+        Which rule set (and version) produced the hits.
+    backend : {"polars", "pandas"}
+        Frame type :meth:`to_frame` and :meth:`summary` return (the bundle's).
+    rules : tuple of dict
+        ``rule_id, kind, severity, programme`` of every rule evaluated, hit or not.
+    """
+
+    _frame: pl.DataFrame
+    as_of: dt.date
+    rule_set_id: str
+    rule_set_version: str
+    backend: str
+    rules: tuple[dict, ...]
+
+    def __len__(self) -> int:
+        return self._frame.height
+
+    def __repr__(self) -> str:
+        return (
+            f"RuleHits(rule_set={self.rule_set_id!r} v{self.rule_set_version}, "
+            f"as_of={self.as_of.isoformat()}, {len(self)} hits, "
+            f"{self.n_households} households)"
+        )
+
+    @property
+    def n_households(self) -> int:
+        """Distinct households with at least one hit."""
+        return self._frame["household_id"].n_unique()
+
+    def _out(self, frame: pl.DataFrame):
+        if self.backend != "pandas":
+            return frame
+        out = frame.to_pandas()
+        for col, dtype in frame.schema.items():
+            if dtype == pl.Date:  # the bundle contract's pandas date type
+                out[col] = out[col].astype("datetime64[ns]")
+            elif isinstance(dtype, pl.List):
+                out[col] = [list(v) if v is not None else None for v in out[col]]
+        return out
+
+    def to_frame(self):
+        """Return one row per hit.
+
+        Returns
+        -------
+        DataFrame
+            polars, or pandas if the bundle was pandas, with columns ``household_id,
+            person_id`` (null where the rule is about the household), ``rule_id, kind,
+            rule_set_id, rule_set_version, as_of, severity, programme,
+            evidence_record_ids`` (list of record ids), ``evidence`` (the values that
+            made the rule fire) and ``expires_on`` (null if the rule sets no expiry),
+            in rule-set order, then by household and person.
+        """
+        return self._out(self._frame)
+
+    def summary(self):
+        """Return hits and distinct households per rule, every rule listed.
+
+        Returns
+        -------
+        DataFrame
+            ``rule_id, kind, severity, programme, n_hits, n_households``.
+        """
+        rules = pl.DataFrame(list(self.rules)).with_row_index("_order")
+        counts = self._frame.group_by("rule_id").agg(
+            pl.len().alias("n_hits"), pl.col("household_id").n_unique().alias("n_households")
+        )
+        out = (
+            rules.join(counts, on="rule_id", how="left")
+            .with_columns(pl.col("n_hits", "n_households").fill_null(0).cast(pl.Int64))
+            .sort("_order")
+            .drop("_order")
+        )
+        return self._out(out)
+
+    def by_group(self, attributes, columns: Sequence[str] | str):
+        """Return hit rates by group for every rule, and for any rule.
+
+        Parameters
+        ----------
+        attributes : pandas.DataFrame or polars.DataFrame
+            One row per household of the population audited (the denominator):
+            ``household_id`` and the group columns, e.g. from
+            :func:`needsid.rules.household_attributes`. Hits of households not in it
+            are ignored.
+        columns : str or sequence of str
+            Group columns, e.g. ``["region_id", "urban", "minority", "head_sex"]``.
+
+        Returns
+        -------
+        DataFrame
+            Of the attributes' type: ``rule_id`` (``"(any rule)"`` for households hit by
+            any rule), ``column, group`` (as text), ``n_households, n_hit, hit_rate`` and
+            ``rate_ratio`` (the group's rate over the rate among all households).
+        """
+        ids = [r["rule_id"] for r in self.rules]
+        return group_hit_rates(self._frame, ids, attributes, columns)
