@@ -13,11 +13,12 @@ import pytest
 import yaml
 
 import needsid as ni
+from needsid._dates import months_before
 from needsid.data import HouseholdData
 from needsid.rules import RuleHits, RuleSet, RuleSetError, household_attributes, load
 from needsid.rules._coverage import OUTREACH_FEATURES, outreach_features
 from needsid.rules._engine import _fire
-from needsid.rules._frames import Context, months_before
+from needsid.rules._frames import Context
 
 from .conftest import make_tiny_bundle
 

@@ -13,6 +13,7 @@ import datetime as dt
 
 import narwhals as nw
 
+from .._dates import as_date, months_before
 from ..data import HouseholdData
 from ._describe import feature_table
 from ._spec import FeatureSpec, load_spec
@@ -20,22 +21,6 @@ from ._spec import FeatureSpec, load_spec
 __all__ = ["build"]
 
 NONE_SINCE = 999  # "months since" when there was no such record
-
-
-def _as_date(as_of) -> dt.date:
-    if isinstance(as_of, dt.datetime):
-        return as_of.date()
-    if isinstance(as_of, dt.date):
-        return as_of
-    try:
-        return dt.date.fromisoformat(str(as_of))
-    except ValueError:
-        raise ValueError(f"Got as_of={as_of!r}; expected a date such as '2025-01-01'.") from None
-
-
-def _months_before(d: dt.date, k: int) -> dt.date:
-    y, m = divmod(d.month - 1 - k, 12)
-    return dt.date(d.year + y, m + 1, min(d.day, 28))
 
 
 class _Dates:
@@ -84,7 +69,7 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
     ('household_id', True)
     """
     spec = load_spec(spec)
-    as_of = _as_date(as_of)
+    as_of = as_date(as_of)
     # pandas runs eagerly, column by column; a hundred windowed columns are far faster
     # through polars' lazy engine, so pandas input is computed there and handed back
     to_pandas = bundle.backend == "pandas"
@@ -223,7 +208,7 @@ def _composition(current, records, as_of: dt.date, lit):
 
 
 def _cutoffs(as_of: dt.date, lit, *months: int) -> dict:
-    return {w: lit(_months_before(as_of, w)) for w in set(months)}
+    return {w: lit(months_before(as_of, w)) for w in set(months)}
 
 
 def _sum(col: str):
@@ -309,7 +294,7 @@ def _latest(frame, keys: list[str], value: str):
 
 
 def _recent(records, as_of: dt.date, spec: FeatureSpec, lit, kind: str):
-    cut = lit(_months_before(as_of, spec.lookback_months))
+    cut = lit(months_before(as_of, spec.lookback_months))
     return records.filter((nw.col("kind") == kind) & (nw.col("event_date") >= cut))
 
 
@@ -388,7 +373,7 @@ def _benefit_months(records, as_of: dt.date, spec: FeatureSpec, lit):
     paid = (
         records.filter(
             nw.col("kind").is_in(list(spec.benefits))
-            & (nw.col("event_date") >= lit(_months_before(as_of, 12)))
+            & (nw.col("event_date") >= lit(months_before(as_of, 12)))
         )
         .with_columns(month_no=_month_no("event_date"))
         .select("household_id", "kind", "month_no")

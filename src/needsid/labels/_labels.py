@@ -7,20 +7,10 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from .._dates import as_date, months_after
 from ..data import HouseholdData
 
 __all__ = ["make"]
-
-
-def _as_date(as_of) -> dt.date:
-    if isinstance(as_of, dt.datetime):
-        return as_of.date()
-    if isinstance(as_of, dt.date):
-        return as_of
-    try:
-        return dt.date.fromisoformat(str(as_of))
-    except ValueError:
-        raise ValueError(f"Got as_of={as_of!r}; expected a date such as '2025-01-01'.") from None
 
 
 def _month_index(start: dt.date, d: dt.date) -> int:
@@ -64,7 +54,7 @@ def make(data, as_of, horizon_months: int = 6):
     >>> bool(y["p_need"].is_between(0, 1).all())
     True
     """
-    as_of = _as_date(as_of)
+    as_of = as_date(as_of)
     if as_of.day != 1:
         raise ValueError(
             f"Got as_of={as_of.isoformat()!r}; labels are monthly, so as_of must be the "
@@ -89,15 +79,15 @@ def make(data, as_of, horizon_months: int = 6):
 def _from_truth(pop, as_of: dt.date, h: int):
     a = _month_index(pop.start, as_of)
     if a < 1 or a + h > pop.months:
-        last = _shift(pop.start, pop.months - h)
+        last = months_after(pop.start, pop.months - h)
         raise ValueError(
             f"Got as_of={as_of.isoformat()!r} with horizon_months={h}; the simulation covers "
             f"{pop.start.isoformat()} to {pop.end.isoformat()}, so as_of must lie in "
-            f"{_shift(pop.start, 1).isoformat()} .. {last.isoformat()}."
+            f"{months_after(pop.start, 1).isoformat()} .. {last.isoformat()}."
         )
     monthly = pop.truth.monthly
-    before = _shift(pop.start, a - 1)
-    window_end = _shift(pop.start, a + h)
+    before = months_after(pop.start, a - 1)
+    window_end = months_after(pop.start, a + h)
     hh = pop.bundle.to_polars().households
     alive = hh.filter(
         (pl.col("formed_on") < as_of)
@@ -154,8 +144,8 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int):
     is *unknown*, not poor and not fine (``need_income`` is null there).
     """
     b = bundle.to_polars()
-    end = _shift(as_of, h)
-    year_before = _shift(as_of, -12)
+    end = months_after(as_of, h)
+    year_before = months_after(as_of, -12)
     alive = b.households.filter(
         (pl.col("formed_on") < as_of)
         & (pl.col("dissolved_on").is_null() | (pl.col("dissolved_on") >= as_of))
@@ -280,8 +270,3 @@ def _as_frame_of(bundle: HouseholdData, out: pl.DataFrame):
     if isinstance(native, pl.DataFrame):
         return out
     return out.to_pandas()
-
-
-def _shift(d: dt.date, k: int) -> dt.date:
-    y, m = divmod(d.month - 1 + k, 12)
-    return dt.date(d.year + y, m + 1, 1)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import pandas as pd
 import polars as pl
 
+from .._dates import as_date
 from ..data import HouseholdData
-from ._frames import as_date
 
 __all__ = ["ANY_RULE", "group_hit_rates", "household_attributes"]
 

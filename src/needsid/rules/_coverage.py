@@ -14,7 +14,8 @@ from functools import cache
 
 import polars as pl
 
-from ._frames import Context, months_before
+from .._dates import months_before
+from ._frames import Context
 
 __all__ = ["OUTREACH_FEATURES", "outreach_features"]
 

@@ -29,8 +29,9 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._dates import as_date, months_after, months_before
 from ..data import HouseholdData
-from ._frames import EMPTY_HITS, Context, as_date, months_after, months_before
+from ._frames import EMPTY_HITS, Context
 from ._hits import HIT_COLUMNS, RuleHits
 from ._spec import TEMPLATES, Rule, RuleSetError, check
 

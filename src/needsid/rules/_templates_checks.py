@@ -12,8 +12,9 @@ import datetime as dt
 import polars as pl
 from pydantic import Field, model_validator
 
+from .._dates import months_before
 from ._base import FieldError, Params, Template
-from ._frames import Context, counted, fmt_amount, hits_frame, month_no, month_range, months_before
+from ._frames import Context, counted, fmt_amount, hits_frame, month_no, month_range
 
 __all__ = ["CHECK_TEMPLATES", "payment_summary", "payment_text", "payments"]
 

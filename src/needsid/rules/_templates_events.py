@@ -8,6 +8,7 @@ from typing import Literal
 import polars as pl
 from pydantic import Field, field_validator
 
+from .._dates import months_before
 from ._base import Params, Template
 from ._frames import (
     Context,
@@ -18,7 +19,6 @@ from ._frames import (
     month_index,
     month_no,
     month_start,
-    months_before,
 )
 
 __all__ = ["EVENT_TEMPLATES"]

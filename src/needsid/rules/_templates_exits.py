@@ -7,6 +7,7 @@ import datetime as dt
 import polars as pl
 from pydantic import Field, field_validator
 
+from .._dates import months_before
 from ._base import FieldError, Params, Template
 from ._coverage import OUTREACH_FEATURES, outreach_features
 from ._frames import (
@@ -19,7 +20,6 @@ from ._frames import (
     month_no,
     month_range,
     month_start,
-    months_before,
 )
 
 __all__ = ["EXIT_TEMPLATES"]

@@ -7,6 +7,7 @@ import datetime as dt
 import pandas as pd
 import polars as pl
 
+from .._dates import months_after
 from ._config import load_calibration
 
 __all__ = ["calibration_report"]
@@ -63,12 +64,12 @@ def calibration_report(pop, month: int | None = None) -> pd.DataFrame:
     n_people = people["size"].sum()
     need_people = people.join(truth, on="household_id").filter(pl.col("in_need"))["size"].sum()
     # quarterly exits: recipients this month with no payment three months later
-    later_ids = set(recipients_at(_shift(date, 3))["household_id"].to_list())
+    later_ids = set(recipients_at(months_after(date, 3))["household_id"].to_list())
     exit_rates = []
     for j in range(max(0, k - 6), min(months - 3, k + 6)):
-        d = _shift(pop.start, j)
+        d = months_after(pop.start, j)
         ids = recipients_at(d)["household_id"].to_list()
-        later_ids = set(recipients_at(_shift(d, 3))["household_id"].to_list())
+        later_ids = set(recipients_at(months_after(d, 3))["household_id"].to_list())
         if ids:
             exit_rates.append(sum(i not in later_ids for i in ids) / len(ids))
 
@@ -107,8 +108,3 @@ def calibration_report(pop, month: int | None = None) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-def _shift(d: dt.date, k: int) -> dt.date:
-    y, m = divmod(d.month - 1 + k, 12)
-    return dt.date(d.year + y, m + 1, 1)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from .._dates import months_after
 from ..data import HouseholdData
 from ._config import SimulationConfig, default_config
 from ._dynamics import _initial_assets, step
@@ -71,12 +72,7 @@ class SimulatedPopulation:
     @property
     def end(self) -> dt.date:
         """The extraction date: first day after the last simulated month."""
-        return _add_months(self.start, self.months)
-
-
-def _add_months(d: dt.date, k: int) -> dt.date:
-    m = d.month - 1 + k
-    return dt.date(d.year + m // 12, m % 12 + 1, 1)
+        return months_after(self.start, self.months)
 
 
 def simulate(
