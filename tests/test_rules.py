@@ -27,17 +27,8 @@ DEFAULT = Path(__file__).resolve().parents[1] / "configs" / "rules" / "default.y
 CA, HR, PS = "civil_affairs", "human_resources", "public_security"
 MI, OOP = "medical_insurance", "medical_oop"
 DPF = "disabled_persons_federation"
-RECORD_SCHEMA = {
-    "record_id": pl.String,
-    "household_id": pl.String,
-    "person_id": pl.String,
-    "source": pl.String,
-    "kind": pl.String,
-    "event_date": pl.Date,
-    "known_date": pl.Date,
-    "amount": pl.Float64,
-    "value": pl.String,
-}
+# the contract's record columns and polars types
+RECORD_SCHEMA = dict(HouseholdData.empty().records.schema)
 
 
 def bundle_with(rows: list[tuple], keep_tiny: bool = False) -> HouseholdData:
