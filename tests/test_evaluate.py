@@ -12,9 +12,13 @@ from sklearn.preprocessing import StandardScaler
 
 import needsid as ni
 from needsid.evaluate import (
+    FLAG_KINDS,
     compare,
     coverage_curve,
+    plot_calibration,
+    plot_coverage,
     reliability_table,
+    rule_flags,
     select_top,
     targeting_metrics,
     temporal_split,
@@ -91,3 +95,110 @@ def test_compare_has_baselines_and_intervals(pop, split):
     assert wide.loc["logit", "auc"] > 0.8
     # the status quo is compared at its own caseload
     assert t.query("model == 'status quo'").shape[0] == 7
+
+
+# -- plots and the rules-only baseline ------------------------------------------------
+
+
+@pytest.fixture
+def plt():
+    pyplot = pytest.importorskip("matplotlib.pyplot", reason="install the 'dev' extra")
+    yield pyplot
+    pyplot.close("all")
+
+
+def test_plot_coverage_one_line_per_model_and_flags_as_points(plt):
+    rng = np.random.default_rng(1)
+    y = rng.random(2_000) < 0.2
+    good = np.where(y, rng.random(2_000) + 0.5, rng.random(2_000))
+    noise = rng.random(2_000)
+    sq = (rng.random(2_000) < 0.1).astype(float)
+    scores = pd.DataFrame({"good": good, "noise": noise, "status quo": sq})
+    ax = plot_coverage(y, scores, capacities=[0.05, 0.2, 0.5, 1.0])
+    lines = {line.get_label(): line for line in ax.lines}
+    assert list(lines) == ["good", "noise", "status quo", "random"]
+    # each model line goes through its coverage curve, the flags are a single point
+    np.testing.assert_allclose(
+        lines["good"].get_ydata(),
+        coverage_curve(y, good, capacities=[0.05, 0.2, 0.5, 1.0])["recall"],
+    )
+    assert len(lines["status quo"].get_xdata()) == 1
+    assert lines["status quo"].get_xdata()[0] == pytest.approx(sq.mean())
+    assert lines["status quo"].get_ydata()[0] == pytest.approx(
+        (sq.astype(bool) & y).sum() / y.sum()
+    )
+    # a better model covers more of the needy at 20% capacity
+    assert lines["good"].get_ydata()[1] > lines["noise"].get_ydata()[1]
+    ax2 = plot_coverage(y, {"good": good}, random=False, ax=plt.subplots()[1])
+    assert len(ax2.lines) == 1
+
+
+def test_plot_calibration_lines_and_errors(plt):
+    rng = np.random.default_rng(2)
+    p = rng.random(5_000)
+    y = rng.random(5_000) < p
+    ax = plot_calibration(y, {"calibrated": p, "overconfident": p**3}, n_bins=5)
+    lines = {line.get_label(): line for line in ax.lines}
+    assert list(lines) == ["calibrated", "overconfident", "perfectly calibrated"]
+    table = reliability_table(y, p, n_bins=5)
+    np.testing.assert_allclose(lines["calibrated"].get_xdata(), table["mean_score"])
+    np.testing.assert_allclose(lines["calibrated"].get_ydata(), table["observed_rate"])
+    with pytest.raises(ValueError, match=re.escape("Scores of model 'raw' are not probabilities")):
+        plot_calibration(y, {"raw": p * 3})
+    with pytest.raises(ValueError, match=re.escape("Scores of model 'short' have shape (3,)")):
+        plot_calibration(y, {"short": p[:3]})
+    with pytest.raises(TypeError, match=re.escape("expected a non-empty mapping")):
+        plot_coverage(y, p)
+
+
+@pytest.fixture(scope="module")
+def rule_hits(pop, split):
+    from needsid.rules import load
+
+    return load("configs/rules/default.yaml").evaluate(
+        pop.bundle, split.test_as_of, suppress=False
+    )
+
+
+def test_rule_flags_align_with_test_households(split, rule_hits):
+    flags = rule_flags(rule_hits, split)
+    assert flags.dtype == bool and flags.shape == (len(split.test),)
+    hits = rule_hits.to_frame()
+    wanted = set(hits.filter(hits["kind"].is_in(list(FLAG_KINDS)))["household_id"])
+    expected = split.test["household_id"].isin(wanted).to_numpy()
+    np.testing.assert_array_equal(flags, expected)
+    assert 0 < flags.sum() < len(flags)
+    # the same ids in reverse order give the reversed flags
+    reversed_ids = split.test["household_id"].to_numpy()[::-1]
+    np.testing.assert_array_equal(rule_flags(rule_hits, reversed_ids), flags[::-1])
+    # cross-checks and exits are not "needs help" flags
+    cross = set(hits.filter(hits["kind"] == "cross_check")["household_id"])
+    only_cross = split.test["household_id"].isin(cross - wanted).to_numpy()
+    assert not flags[only_cross].any()
+    np.testing.assert_array_equal(
+        rule_flags(rule_hits, split, kinds=["cross_check"]),
+        split.test["household_id"].isin(cross).to_numpy(),
+    )
+
+
+def test_rule_flags_feed_compare_and_check_dates(pop, split, rule_hits):
+    model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=500))
+    flags = rule_flags(rule_hits, split)
+    c = compare({"logit": model}, split, rule_flags=flags, n_boot=5)
+    wide = c.to_frame()
+    assert "rules only" in wide.index
+    assert c.table.query("model == 'rules only'").shape[0] == 7
+    m = targeting_metrics(split.test["in_need"], flags.astype(float), flags=flags)
+    assert wide.loc["rules only", "recall_at_k"] == pytest.approx(m.recall_at_k)
+    with pytest.raises(ValueError, match=re.escape("evaluate the rules at split.test_as_of")):
+        rule_flags(pop_hits_at(pop, "2024-09-01"), split)
+    with pytest.raises(ValueError, match=re.escape("Got kinds=['trigger', 'exitt']")):
+        rule_flags(rule_hits, split, kinds=["trigger", "exitt"])
+
+
+def pop_hits_at(pop, as_of):
+    from needsid.rules import load
+
+    return (
+        load("configs/rules/default.yaml").select(kinds=["outreach"]).evaluate(pop.bundle, as_of)
+    )

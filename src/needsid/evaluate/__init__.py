@@ -8,15 +8,21 @@ from ._metrics import (
     select_top,
     targeting_metrics,
 )
+from ._plot import plot_calibration, plot_coverage
+from ._rule_flags import FLAG_KINDS, rule_flags
 from ._split import TemporalSplit, temporal_split
 
 __all__ = [
+    "FLAG_KINDS",
     "Comparison",
     "TargetingMetrics",
     "TemporalSplit",
     "compare",
     "coverage_curve",
+    "plot_calibration",
+    "plot_coverage",
     "reliability_table",
+    "rule_flags",
     "select_top",
     "targeting_metrics",
     "temporal_split",
