@@ -6,7 +6,18 @@ and score households for help (see DESIGN.md for the pipeline).
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import data, evaluate, fairness, features, labels, models, mpi, rules, simulation
+from . import (
+    data,
+    evaluate,
+    fairness,
+    features,
+    labels,
+    models,
+    mpi,
+    report,
+    rules,
+    simulation,
+)
 from .data import DataValidationError, HouseholdData, validate
 from .simulation import SimulatedPopulation, simulate
 
@@ -27,6 +38,7 @@ __all__ = [
     "labels",
     "models",
     "mpi",
+    "report",
     "rules",
     "simulate",
     "simulation",
