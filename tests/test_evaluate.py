@@ -190,6 +190,16 @@ def test_rule_flags_feed_compare_and_check_dates(pop, split, rule_hits):
     assert c.table.query("model == 'rules only'").shape[0] == 7
     m = targeting_metrics(split.test["in_need"], flags.astype(float), flags=flags)
     assert wide.loc["rules only", "recall_at_k"] == pytest.approx(m.recall_at_k)
+    # the same scores at the rules' own caseload, without refitting
+    k = int(flags.sum())
+    at_k = c.at_capacity(k, n_boot=5)
+    long = at_k.to_frame(wide=False).set_index(["model", "metric"])["estimate"]
+    expected = targeting_metrics(split.test["in_need"], c.scores["logit"], capacity=k)
+    assert long["logit", "recall_at_k"] == pytest.approx(expected.recall_at_k)
+    assert long["rules only", "recall_at_k"] == pytest.approx(m.recall_at_k)
+    assert at_k.fitted["logit"] is c.fitted["logit"] and c.fit_seconds["logit"] > 0
+    with pytest.raises(ValueError, match=re.escape("Got rule_flags of shape (3,)")):
+        compare({"logit": model}, split, rule_flags=flags[:3], n_boot=0)
     with pytest.raises(ValueError, match=re.escape("evaluate the rules at split.test_as_of")):
         rule_flags(pop_hits_at(pop, "2024-09-01"), split)
     with pytest.raises(ValueError, match=re.escape("Got kinds=['trigger', 'exitt']")):

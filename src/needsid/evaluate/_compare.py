@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -19,11 +20,37 @@ METRICS = ("exclusion_error", "inclusion_error", "precision_at_k", "recall_at_k"
 
 @dataclass(frozen=True)
 class Comparison:
-    """One row per model and metric: estimate and bootstrap 95% interval."""
+    """One row per model and metric: estimate and bootstrap 95% interval.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Long table ``model, metric, estimate, lo, hi``.
+    scores : pandas.DataFrame
+        Test households x models (and baselines); 0/1 for fixed-flag baselines.
+    capacity : float or int
+        Capacity the models were compared at.
+    y_true : ndarray of bool, optional
+        The test labels, so the same scores can be compared at another capacity.
+    fixed : tuple of str
+        Baselines whose flags are fixed (status quo, rules only): compared at their own
+        caseload whatever the capacity.
+    groups : ndarray, optional
+        Groups the capacity applied within.
+    fitted : dict
+        Model name -> the estimator fitted on the training rows.
+    fit_seconds : dict
+        Model name -> wall seconds of its ``fit``.
+    """
 
     table: pd.DataFrame
     scores: pd.DataFrame  # test households x models (and baselines)
     capacity: float | int
+    y_true: np.ndarray | None = None
+    fixed: tuple[str, ...] = ()
+    groups: np.ndarray | None = None
+    fitted: dict = field(default_factory=dict)
+    fit_seconds: dict = field(default_factory=dict)
 
     def to_frame(self, wide: bool = True) -> pd.DataFrame:
         """Return the comparison: one row per model (``wide``) or the long table."""
@@ -31,6 +58,28 @@ class Comparison:
             return self.table.copy()
         est = self.table.pivot(index="model", columns="metric", values="estimate")
         return est[[m for m in METRICS if m in est.columns]].loc[self.table["model"].unique()]
+
+    def at_capacity(self, capacity, *, n_boot: int = 200, seed: int = 0) -> Comparison:
+        """Compare the same scores at another capacity, without refitting.
+
+        Parameters
+        ----------
+        capacity : float or int
+            A share of test households or a count, e.g. the status quo's caseload
+            ``int(c.scores["status quo"].sum())`` to compare at equal capacity.
+        n_boot, seed : int
+            Bootstrap resamples and their seed, as in :func:`compare`.
+
+        Returns
+        -------
+        Comparison
+        """
+        if self.y_true is None:
+            raise ValueError(
+                "This Comparison has no y_true; build it with compare() to re-use its scores."
+            )
+        table = _table(self.scores, self.fixed, self.y_true, capacity, self.groups, n_boot, seed)
+        return replace(self, table=table, capacity=capacity)
 
 
 def _status_quo(split: TemporalSplit, bundle) -> np.ndarray:
@@ -68,28 +117,42 @@ def compare(
     resamples).
     """
     y = split.test[label].to_numpy().astype(bool)
-    scores = {}
+    scores, fitted, seconds = {}, {}, {}
     for name, model in models.items():
-        fitted = clone(model).fit(split.X_train, split.train[label].to_numpy().astype(int))
-        scores[name] = fitted.predict_proba(split.X_test)[:, 1]
-    fixed_flags = {}
+        start = time.perf_counter()
+        fitted[name] = clone(model).fit(split.X_train, split.train[label].to_numpy().astype(int))
+        seconds[name] = time.perf_counter() - start
+        scores[name] = fitted[name].predict_proba(split.X_test)[:, 1]
+    fixed = []
     if bundle is not None:
-        sq = _status_quo(split, bundle)
-        scores["status quo"] = sq
-        fixed_flags["status quo"] = sq.astype(bool)
+        scores["status quo"] = _status_quo(split, bundle)
+        fixed.append("status quo")
     if rule_flags is not None:
         rf = np.asarray(rule_flags).astype(bool)
+        if rf.shape != y.shape:
+            raise ValueError(
+                f"Got rule_flags of shape {rf.shape}; expected ({len(y)},), one per test "
+                "household in split.test order (see needsid.evaluate.rule_flags)."
+            )
         scores["rules only"] = rf.astype(float)
-        fixed_flags["rules only"] = rf
+        fixed.append("rules only")
     if "p_need" in split.test:
         scores["oracle"] = split.test["p_need"].to_numpy()
     g = None if groups is None else split.test[groups].to_numpy()
+    frame = pd.DataFrame(scores)
+    table = _table(frame, tuple(fixed), y, capacity, g, n_boot, seed)
+    return Comparison(table, frame, capacity, y, tuple(fixed), g, fitted, seconds)
+
+
+def _table(scores: pd.DataFrame, fixed, y, capacity, g, n_boot: int, seed: int) -> pd.DataFrame:
+    """Metrics of every score column with one paired bootstrap of the households."""
     rng = np.random.default_rng(seed)
     n = len(y)
     boots = [rng.integers(0, n, n) for _ in range(n_boot)]
     rows = []
-    for name, s in scores.items():
-        flags = fixed_flags.get(name)
+    for name in scores.columns:
+        s = scores[name].to_numpy()
+        flags = s.astype(bool) if name in fixed else None
         k = int(flags.sum()) if flags is not None else capacity
 
         def metrics(idx, s=s, flags=flags, k=k):
@@ -105,4 +168,4 @@ def compare(
         for m in METRICS:
             lo, hi = np.nanpercentile(samples[m], [2.5, 97.5]) if n_boot else (np.nan, np.nan)
             rows.append({"model": name, "metric": m, "estimate": point[m], "lo": lo, "hi": hi})
-    return Comparison(pd.DataFrame(rows), pd.DataFrame(scores), capacity)
+    return pd.DataFrame(rows)
