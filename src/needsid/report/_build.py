@@ -62,6 +62,8 @@ def _check_inputs(comparison, y_true, audit, scorecard, rule_hits, title, meta, 
         raise ValueError(
             f"Got top_rules={top_rules!r}; expected a positive whole number, e.g. 15."
         )
+    if y_true is None:  # a comparison may carry its test labels
+        y_true = getattr(comparison, "y_true", None)
     if y_true is None:
         return None
     y = np.asarray(y_true)
@@ -108,7 +110,8 @@ def build_report(
         give the coverage (``#coverage``) and calibration (``#calibration``) plots.
     y_true : array-like of bool, optional
         Labels of the comparison's test households, in the same order
-        (e.g. ``split.test["in_need"]``).
+        (e.g. ``split.test["in_need"]``). Defaults to ``comparison.y_true`` when the
+        comparison carries its labels.
     audit : needsid.fairness.FairnessAudit, optional
         By-group table, disparities with intervals (fail/warn/pass), FNR plot
         (section ``#fairness``).

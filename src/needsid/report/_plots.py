@@ -6,7 +6,6 @@ import base64
 import io
 
 import numpy as np
-import pandas as pd
 
 from ..evaluate import coverage_curve, reliability_table
 
@@ -47,24 +46,41 @@ def capacity_share(capacity, n: int) -> float:
     return float(capacity)
 
 
-def coverage_figure(y_true: np.ndarray, scores: pd.DataFrame, capacity) -> str:
-    """Recall against capacity for every scored model; fixed-flag baselines as points."""
+def fixed_columns(comparison) -> list[str]:
+    """Return the score columns that are fixed 0/1 flags (status quo, rules only).
+
+    Uses ``comparison.fixed`` when the comparison records it; otherwise a column holding
+    only 0 and 1 is taken for flags.
+    """
+    fixed = getattr(comparison, "fixed", None)
+    if fixed:
+        return [c for c in comparison.scores.columns if c in set(fixed)]
+    return [
+        c for c in comparison.scores.columns
+        if is_flag_column(comparison.scores[c].to_numpy(dtype=float))
+    ]  # fmt: skip
+
+
+def coverage_figure(y_true: np.ndarray, comparison) -> str:
+    """Plot recall against capacity for every scored model; fixed-flag baselines as points."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     caps = np.linspace(0.01, 1.0, 100)
-    for name in scores.columns:
-        s = scores[name].to_numpy(dtype=float)
-        if is_flag_column(s):
+    fixed = fixed_columns(comparison)
+    groups = getattr(comparison, "groups", None)  # capacity applied within groups
+    for name in comparison.scores.columns:
+        s = comparison.scores[name].to_numpy(dtype=float)
+        if name in fixed:
             flags = s == 1.0
             recall = (flags & y_true).sum() / max(y_true.sum(), 1)
             ax.plot(
                 [flags.mean()], [recall], marker="s", linestyle="none", label=f"{name} (flags)"
             )
         else:
-            curve = coverage_curve(y_true, s, capacities=caps)
+            curve = coverage_curve(y_true, s, capacities=caps, groups=groups)
             ax.plot(curve["capacity"], curve["recall"], label=str(name))
     ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":", label="random")
-    share = capacity_share(capacity, len(y_true))
+    share = capacity_share(comparison.capacity, len(y_true))
     ax.axvline(share, color="black", linewidth=1, linestyle="--", label=f"capacity {share:.0%}")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
@@ -75,14 +91,15 @@ def coverage_figure(y_true: np.ndarray, scores: pd.DataFrame, capacity) -> str:
     return png_base64(fig)
 
 
-def calibration_figure(y_true: np.ndarray, scores: pd.DataFrame, n_bins: int = 10) -> str:
-    """Observed rate against mean predicted score per band, one line per scored model."""
+def calibration_figure(y_true: np.ndarray, comparison, n_bins: int = 10) -> str:
+    """Plot observed rate against mean predicted score per band, one line per model."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    for name in scores.columns:
-        s = scores[name].to_numpy(dtype=float)
-        if is_flag_column(s):
+    fixed = fixed_columns(comparison)
+    for name in comparison.scores.columns:
+        if name in fixed:
             continue
+        s = comparison.scores[name].to_numpy(dtype=float)
         rel = reliability_table(y_true, s, n_bins=n_bins)
         ax.plot(rel["mean_score"], rel["observed_rate"], marker="o", label=str(name))
     ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":", label="perfect")
@@ -96,7 +113,7 @@ def calibration_figure(y_true: np.ndarray, scores: pd.DataFrame, n_bins: int = 1
 
 
 def fairness_figure(audit, metric: str) -> str:
-    """One metric by group with its interval (``needsid.fairness.plot_metric``)."""
+    """Plot one metric by group with its interval (``needsid.fairness.plot_metric``)."""
     from ..fairness import plot_metric
 
     return png_base64(plot_metric(audit, metric).figure)

@@ -88,7 +88,7 @@ def coverage(comp, y_true) -> str:
             "with fixed flags are single points at their own caseload; the dashed line is "
             "the comparison's capacity."
         ),
-        image(coverage_figure(y_true, comp.scores, comp.capacity), "coverage curves"),
+        image(coverage_figure(y_true, comp), "coverage curves"),
     ])  # fmt: skip
 
 
@@ -102,7 +102,7 @@ def calibration(comp, y_true) -> str:
             "bands of each model's score; on the dotted line a score is a probability. "
             "Fixed-flag baselines have no score to calibrate and are left out."
         ),
-        image(calibration_figure(y_true, comp.scores), "calibration curves"),
+        image(calibration_figure(y_true, comp), "calibration curves"),
     ])  # fmt: skip
 
 
