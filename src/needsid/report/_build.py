@@ -140,6 +140,7 @@ def build_report(
     >>> text = out.read_text()
     >>> 'id="fairness"' in text and "not provided" in text
     True
+    >>> import shutil; shutil.rmtree(folder)
     """
     path = Path(os.fspath(path))
     if not path.parent.is_dir():

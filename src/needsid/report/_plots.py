@@ -53,7 +53,7 @@ def fixed_columns(comparison) -> list[str]:
     only 0 and 1 is taken for flags.
     """
     fixed = getattr(comparison, "fixed", None)
-    if fixed:
+    if fixed is not None:
         return [c for c in comparison.scores.columns if c in set(fixed)]
     return [
         c for c in comparison.scores.columns
