@@ -1,7 +1,18 @@
 """The data contract: the HouseholdData bundle, its tables, reading, writing and validation."""
 
 from ._bundle import HouseholdData
+from ._datasets import FIES_POVERTY_LINE, Dataset, load_costa_rica, load_fies
 from ._schema import TABLES, record_vocabulary
 from ._validate import DataValidationError, validate
 
-__all__ = ["HouseholdData", "validate", "DataValidationError", "TABLES", "record_vocabulary"]
+__all__ = [
+    "FIES_POVERTY_LINE",
+    "DataValidationError",
+    "Dataset",
+    "HouseholdData",
+    "TABLES",
+    "load_costa_rica",
+    "load_fies",
+    "record_vocabulary",
+    "validate",
+]
