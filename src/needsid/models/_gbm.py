@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._base import RiskModel
+from ._gbm_io import GBMJSONMixin
 from ._sklearn_compat import Interval, StrOptions
 
 __all__ = ["GBMRiskModel"]
@@ -22,7 +23,7 @@ CALIBRATION_FRACTION = 0.2
 MONOTONE_VALUES = (-1, 0, 1)
 
 
-class GBMRiskModel(RiskModel):
+class GBMRiskModel(GBMJSONMixin, RiskModel):
     """LightGBM risk model with optional monotone constraints and calibrated probabilities.
 
     Calibration uses one internal stratified holdout (``CALIBRATION_FRACTION`` = 20% of

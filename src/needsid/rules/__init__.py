@@ -8,11 +8,12 @@ record ids and values that made it fire); ``household_attributes`` gives the gro
 """
 
 from ._audit import household_attributes
-from ._engine import RuleSet, load
+from ._engine import DEFAULT_RULES, RuleSet, load
 from ._hits import RuleHits
 from ._spec import KINDS, PROGRAMMES, SEVERITIES, TEMPLATES, Rule, RuleSetError
 
 __all__ = [
+    "DEFAULT_RULES",
     "KINDS",
     "PROGRAMMES",
     "SEVERITIES",

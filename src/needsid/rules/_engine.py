@@ -35,7 +35,7 @@ from ._frames import EMPTY_HITS, Context
 from ._hits import HIT_COLUMNS, RuleHits
 from ._spec import TEMPLATES, Rule, RuleSetError, check
 
-__all__ = ["RuleSet", "load"]
+__all__ = ["DEFAULT_RULES", "RuleSet", "load"]
 
 logger = logging.getLogger(__name__)
 
@@ -189,14 +189,19 @@ def _fire(ctx: Context, rule: Rule, as_of: dt.date) -> pl.DataFrame:
     return hits if hits.height else EMPTY_HITS
 
 
-def load(path: str | os.PathLike) -> RuleSet:
+#: The rule set shipped in the package (``configs/rules/default.yaml`` links to it).
+DEFAULT_RULES = Path(__file__).with_name("default.yaml")
+
+
+def load(path: str | os.PathLike = "default") -> RuleSet:
     """Read and validate a YAML rule set.
 
     Parameters
     ----------
-    path : str or os.PathLike
+    path : str or os.PathLike, default="default"
         A YAML file with top-level ``id``, ``version`` (quoted text), ``description`` and
-        ``rules``; see ``configs/rules/default.yaml``.
+        ``rules``; see ``configs/rules/default.yaml``. ``"default"`` is the rule set
+        shipped inside the package (the same file).
 
     Returns
     -------
@@ -216,7 +221,11 @@ def load(path: str | os.PathLike) -> RuleSet:
     ('default', '2026.1')
     >>> rules.rule("death_working_age").kind
     'trigger'
+    >>> load("default").version == rules.version
+    True
     """
+    if str(path) == "default":
+        path = DEFAULT_RULES
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Rule set {str(path)!r} not found; pass a YAML file path.")

@@ -1,0 +1,5 @@
+"""Capacity-constrained flagging: scores and rule hits become the routed flag table."""
+
+from ._flag import BANDS, FLAG_COLUMNS, ROUTES, flag, reason_text, risk_band
+
+__all__ = ["BANDS", "FLAG_COLUMNS", "ROUTES", "flag", "reason_text", "risk_band"]

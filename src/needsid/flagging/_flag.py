@@ -1,0 +1,369 @@
+"""The flag table: scores and rule hits become a routed list of households to help."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from .._dates import as_date
+from ..evaluate import select_top
+
+__all__ = ["BANDS", "FLAG_COLUMNS", "ROUTES", "flag", "reason_text", "risk_band"]
+
+#: Route of a flagged household, in order of precedence (the first that applies wins).
+ROUTES = {
+    "trigger": "immediate_assistance",  # a shock: temporary assistance now
+    "model": "verification_visit",  # high modelled risk: a caseworker verifies
+    "outreach": "manual_outreach",  # digitally invisible: go and look
+    "review": "review",  # an exit or cross-check rule: review the benefit
+}
+#: Default risk bands: ``[0, 0.2)`` low, ``[0.2, 0.5)`` medium, ``[0.5, 1]`` high.
+BANDS = {"low": 0.0, "medium": 0.2, "high": 0.5}
+
+FLAG_COLUMNS = (
+    "household_id",
+    "as_of",
+    "score",
+    "risk_band",
+    "flag",
+    "route",
+    "reasons",
+    "rule_ids",
+    "model_name",
+    "model_version",
+    "rule_set_version",
+    "threshold",
+    "capacity",
+    "capacity_by",
+)
+
+# rule kind (needsid.rules) -> the flag route it leads to
+_RULE_ROUTE = {
+    "trigger": "trigger",
+    "outreach": "outreach",
+    "exit": "review",
+    "cross_check": "review",
+}
+
+
+def risk_band(scores, bands: dict[str, float] | None = None) -> np.ndarray:
+    """Name the risk band of each score.
+
+    Parameters
+    ----------
+    scores : array-like of float
+    bands : dict of str to float, optional
+        Band name -> lower edge (in any order; one edge must be 0); default :data:`BANDS`.
+
+    Returns
+    -------
+    ndarray of str
+
+    Examples
+    --------
+    >>> risk_band([0.05, 0.3, 0.9]).tolist()
+    ['low', 'medium', 'high']
+    """
+    bands = BANDS if bands is None else bands
+    ordered = sorted(bands.items(), key=lambda kv: kv[1])
+    names = [k for k, _ in ordered]
+    edges = np.asarray([v for _, v in ordered], dtype=float)
+    if len(edges) == 0 or edges[0] != 0 or np.any(np.diff(edges) <= 0):
+        raise ValueError(
+            f"Got bands={bands!r}; expected band name -> lower edge, one edge 0 and no two "
+            "edges equal, e.g. {'low': 0, 'medium': 0.2, 'high': 0.5}."
+        )
+    idx = np.searchsorted(edges, np.asarray(scores, dtype=float), side="right") - 1
+    return np.asarray(names, dtype=object)[np.clip(idx, 0, len(names) - 1)].astype(str)
+
+
+def _scores_frame(scores) -> pl.DataFrame:
+    if isinstance(scores, pd.Series):
+        scores = scores.rename("score").rename_axis("household_id").reset_index()
+    if isinstance(scores, pd.DataFrame):
+        scores = pl.from_pandas(scores)
+    if not isinstance(scores, pl.DataFrame):
+        raise TypeError(
+            f"Got scores of type {type(scores).__name__}; expected a DataFrame with "
+            "household_id and score columns (pandas or polars), or a pandas Series of "
+            "scores indexed by household_id."
+        )
+    missing = [c for c in ("household_id", "score") if c not in scores.columns]
+    if missing:
+        raise ValueError(
+            f"scores has no column {missing!r}; it has {scores.columns!r}. Pass one row "
+            "per household with household_id and score."
+        )
+    problems = []
+    dup = scores["household_id"].is_duplicated()
+    if dup.any():
+        problems.append(f"{int(dup.sum())} rows repeat a household_id")
+    if scores["household_id"].null_count():
+        problems.append(f"{scores['household_id'].null_count()} rows have no household_id")
+    s = scores["score"].cast(pl.Float64, strict=False)
+    bad = s.is_null() | s.is_nan() | (s < 0) | (s > 1)
+    if bad.any():
+        problems.append(f"{int(bad.sum())} scores are missing or outside [0, 1]")
+    if problems:
+        raise ValueError("scores: " + "; ".join(problems) + ".")
+    return scores.with_columns(
+        pl.col("household_id").cast(pl.String), pl.col("score").cast(pl.Float64)
+    )
+
+
+def _hits_frame(hits) -> tuple[pl.DataFrame, str | None]:
+    """Per household: the rule ids hit and the best route; and the rule set version."""
+    empty = pl.DataFrame(
+        schema={"household_id": pl.String, "rule_ids": pl.String, "_rule_route": pl.String}
+    )
+    if hits is None:
+        return empty, None
+    frame = hits.to_frame()
+    frame = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
+    unknown = sorted(set(frame["kind"].unique().to_list()) - set(_RULE_ROUTE))
+    if unknown:
+        raise ValueError(
+            f"Rule hits of kind {unknown!r} have no route; known kinds: {sorted(_RULE_ROUTE)}."
+        )
+    order = {r: i for i, r in enumerate(ROUTES)}
+    per = (
+        frame.select("household_id", "rule_id", "kind")
+        .with_columns(
+            pl.col("kind").replace_strict(_RULE_ROUTE, return_dtype=pl.String).alias("_rule_route")
+        )
+        .with_columns(
+            pl.col("_rule_route").replace_strict(order, return_dtype=pl.Int32).alias("_rank")
+        )
+        .group_by("household_id")
+        .agg(
+            pl.col("rule_id").unique().sort().str.join(",").alias("rule_ids"),
+            pl.col("_rule_route").sort_by("_rank").first(),
+        )
+    )
+    return per.cast({"household_id": pl.String}), hits.rule_set_version
+
+
+def reason_text(explained) -> pd.Series:
+    """Join ``model.explain()`` rows per household as ``"feature (+x.x pts); ..."``.
+
+    Parameters
+    ----------
+    explained : pandas.DataFrame
+        ``row_id, feature, contribution`` (contribution in probability, 0.031 = 3.1 pts).
+
+    Returns
+    -------
+    pandas.Series
+        Text per ``row_id`` (as str), in the order households first appear.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> e = pd.DataFrame({"row_id": ["a", "a"], "feature": ["n_deaths_3m", "wage_3m"],
+    ...                   "contribution": [0.123, -0.04]})
+    >>> reason_text(e)["a"]
+    'n_deaths_3m (+12.3 pts); wage_3m (-4.0 pts)'
+    """
+    if isinstance(explained, pl.DataFrame):
+        explained = explained.to_pandas()
+    need = {"row_id", "feature", "contribution"}
+    if not need <= set(explained.columns):
+        raise ValueError(
+            f"reasons needs columns {sorted(need)} (the output of model.explain); it has "
+            f"{list(explained.columns)!r}."
+        )
+    if explained.empty:
+        return pd.Series(dtype=object)
+    pts = np.round(explained["contribution"].to_numpy(dtype=float) * 100, 1)
+    text = [
+        f"{f} ({'+' if p >= 0 else ''}{p:.1f} pts)"
+        for f, p in zip(explained["feature"].astype(str), pts, strict=True)
+    ]
+    ids = explained["row_id"].astype(str).to_numpy()
+    return pd.Series(text, index=ids).groupby(level=0, sort=False).agg("; ".join)
+
+
+def _reasons_frame(reasons) -> pl.DataFrame:
+    """``household_id, reasons`` from explain() output or from ready-made text."""
+    if reasons is None:
+        return pl.DataFrame(schema={"household_id": pl.String, "reasons": pl.String})
+    cols = list(reasons.columns)
+    if "reasons" in cols and "household_id" in cols:
+        r = pl.from_pandas(reasons) if isinstance(reasons, pd.DataFrame) else reasons
+        return r.select(pl.col("household_id").cast(pl.String), pl.col("reasons").cast(pl.String))
+    text = reason_text(reasons)
+    return pl.DataFrame(
+        {"household_id": text.index.astype(str).tolist(), "reasons": text.tolist()},
+        schema={"household_id": pl.String, "reasons": pl.String},
+    )
+
+
+def _check_capacity(capacity) -> float:
+    if isinstance(capacity, bool) or not isinstance(capacity, Real):
+        raise TypeError(f"Got capacity={capacity!r}; expected a share in (0, 1] or a count >= 1.")
+    if not ((isinstance(capacity, Integral) and capacity >= 1) or 0 < capacity <= 1):
+        raise ValueError(
+            f"Got capacity={capacity!r}; expected a share in (0, 1] (e.g. 0.05) or a whole "
+            "number of households (e.g. 500)."
+        )
+    return float(capacity)
+
+
+def flag(
+    scores,
+    hits=None,
+    capacity=0.05,
+    *,
+    as_of,
+    groups: str | None = None,
+    reasons=None,
+    invisibility: str | None = None,
+    invisibility_threshold: float = 0.8,
+    model_name: str | None = None,
+    model_version: str | None = None,
+    bands: dict[str, float] | None = None,
+    route_order: Sequence[str] = tuple(ROUTES),
+):
+    """Turn model scores and rule hits into the flag table.
+
+    The model flags the highest scores within ``capacity`` (overall, or per group with
+    ``groups``). Rules add households the model did not pick. Each flagged household gets
+    one route, the first that applies in ``route_order``:
+
+    - ``immediate_assistance``: a trigger rule fired (a death, a hospital bill, a
+      disaster): temporary assistance first, questions later;
+    - ``verification_visit``: among the top scores within capacity;
+    - ``manual_outreach``: an outreach rule fired, or the household's
+      ``invisibility`` column is at least ``invisibility_threshold``: its low score
+      may only mean that no department holds data on it;
+    - ``review``: an exit or cross-check rule fired (a benefit to review).
+
+    Parameters
+    ----------
+    scores : DataFrame or pandas.Series
+        One row per household alive at ``as_of``: ``household_id``, ``score`` (a risk in
+        [0, 1]), plus the ``groups`` and ``invisibility`` columns when used. A Series
+        is read as scores indexed by household_id.
+    hits : needsid.rules.RuleHits, optional
+        Rule hits at the same ``as_of``. Hits of households absent from ``scores`` are
+        kept (a rule can flag a household the model never saw).
+    capacity : float or int, default=0.05
+        Households the model may send to verification: a share in (0, 1] or a count.
+    as_of : date or str
+        The date the scores and hits describe; recorded in every row.
+    groups : str, optional
+        Column of ``scores`` (e.g. ``"region_id"``) within which ``capacity`` applies.
+    reasons : DataFrame, optional
+        ``model.explain(X)`` output (``row_id`` = household_id), joined per household by
+        :func:`reason_text`, or ready-made ``household_id, reasons`` text. Only flagged
+        households keep their reasons.
+    invisibility : str, optional
+        Column of ``scores`` with a digital-invisibility score in [0, 1] (e.g. the
+        ``invisibility_score`` feature).
+    invisibility_threshold : float, default=0.8
+    model_name, model_version : str, optional
+        Recorded in every row (the registry's name and version).
+    bands : dict of str to float, optional
+        Risk bands, see :func:`risk_band`.
+    route_order : sequence of str, default ("trigger", "model", "outreach", "review")
+        Precedence of the routes.
+
+    Returns
+    -------
+    DataFrame
+        polars, or pandas if ``scores`` was pandas, sorted by household_id, with
+        :data:`FLAG_COLUMNS`. ``threshold`` is the lowest score the model flagged (in the
+        household's group when ``groups`` is set); ``score`` is null for households only
+        rules know about.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"household_id": ["a", "b", "c", "d"],
+    ...                   "score": [0.9, 0.1, 0.6, 0.3]})
+    >>> table = flag(s, capacity=2, as_of="2025-01-01")
+    >>> print(table[["household_id", "flag", "route", "risk_band"]].to_string(index=False))
+    household_id  flag              route risk_band
+               a  True verification_visit      high
+               b False               none       low
+               c  True verification_visit      high
+               d False               none    medium
+    """
+    as_of = as_date(as_of)
+    cap = _check_capacity(capacity)
+    if sorted(route_order) != sorted(ROUTES) or len(route_order) != len(ROUTES):
+        raise ValueError(f"Got route_order={route_order!r}; expected an order of {list(ROUTES)}.")
+    if not 0 <= invisibility_threshold <= 1:
+        raise ValueError(
+            f"Got invisibility_threshold={invisibility_threshold!r}; expected a value in [0, 1]."
+        )
+    pandas_out = isinstance(scores, pd.DataFrame | pd.Series)
+    s = _scores_frame(scores)
+    for col, what in ((groups, "groups"), (invisibility, "invisibility")):
+        if col is not None and col not in s.columns:
+            raise ValueError(f"{what}={col!r} is not a column of scores; it has {s.columns!r}.")
+    score = s["score"].to_numpy()
+    g = None if groups is None else s[groups].cast(pl.String).fill_null("(missing)").to_numpy()
+    top = select_top(score, capacity if cap >= 1 else cap, g) if len(s) else np.zeros(0, bool)
+    s = s.with_columns(pl.Series("_model", top))
+    thr = (
+        s.filter(pl.col("_model"))
+        .group_by(groups if groups else pl.lit(1).alias("_g"))
+        .agg(pl.col("score").min().alias("threshold"))
+    )
+    if groups:
+        s = s.join(thr, on=groups, how="left")
+    else:
+        t = thr["threshold"][0] if thr.height else None
+        s = s.with_columns(pl.lit(t, dtype=pl.Float64).alias("threshold"))
+    invisible = (
+        pl.col(invisibility).cast(pl.Float64).fill_null(1.0) >= invisibility_threshold
+        if invisibility
+        else pl.lit(False)
+    )
+    s = s.with_columns(invisible.alias("_invisible"))
+    rule_frame, rule_set_version = _hits_frame(hits)
+    out = s.select("household_id", "score", "threshold", "_model", "_invisible").join(
+        rule_frame, on="household_id", how="full", coalesce=True
+    )
+    out = out.with_columns(pl.col("_model", "_invisible").fill_null(False))
+    applies = {
+        "trigger": pl.col("_rule_route") == "trigger",
+        "model": pl.col("_model"),
+        "outreach": (pl.col("_rule_route") == "outreach") | pl.col("_invisible"),
+        "review": pl.col("_rule_route") == "review",
+    }
+    route = pl.lit("none")
+    for name in reversed(list(route_order)):
+        route = pl.when(applies[name].fill_null(False)).then(pl.lit(ROUTES[name])).otherwise(route)
+    out = out.with_columns(route.alias("route")).with_columns(
+        (pl.col("route") != "none").alias("flag")
+    )
+    band = risk_band(out["score"].fill_null(0.0).to_numpy(), bands)
+    out = out.with_columns(
+        pl.when(pl.col("score").is_null())
+        .then(None)
+        .otherwise(pl.Series(band, dtype=pl.String))
+        .alias("risk_band")
+    )
+    out = out.join(_reasons_frame(reasons), on="household_id", how="left").with_columns(
+        pl.when(pl.col("flag")).then(pl.col("reasons")).otherwise(None).alias("reasons")
+    )
+    out = (
+        out.with_columns(
+            pl.lit(as_of, dtype=pl.Date).alias("as_of"),
+            pl.lit(model_name, dtype=pl.String).alias("model_name"),
+            pl.lit(model_version, dtype=pl.String).alias("model_version"),
+            pl.lit(rule_set_version, dtype=pl.String).alias("rule_set_version"),
+            pl.lit(cap, dtype=pl.Float64).alias("capacity"),
+            pl.lit(groups, dtype=pl.String).alias("capacity_by"),
+            pl.col("rule_ids").cast(pl.String),
+        )
+        .select(FLAG_COLUMNS)
+        .sort("household_id")
+    )
+    return out.to_pandas() if pandas_out else out

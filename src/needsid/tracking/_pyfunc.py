@@ -1,0 +1,92 @@
+"""The flagging model MLflow serves: features in; score, risk band, flag and reasons out.
+
+It is logged with MLflow's models-from-code (the tiny ``_flagging_model_code.py`` file
+names this class), and its artifacts are data, not pickles: the risk model as JSON
+(LightGBM's own text format inside, or the scorecard's card), the feature spec and rule
+set as YAML, and the settings as JSON. Loading it needs ``pip install needsid`` and
+nothing from the training run.
+"""
+
+# no `from __future__ import annotations`: MLflow reads predict's type hints at runtime
+import json
+from pathlib import Path
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+
+from ..flagging import reason_text, risk_band
+from ..models import ID_COLUMN, GBMRiskModel, PointsScorecard
+
+__all__ = ["FlaggingModel", "OUTPUT_COLUMNS", "model_from_json", "model_to_json"]
+
+OUTPUT_COLUMNS = ("household_id", "score", "risk_band", "flag", "reasons")
+_LOADERS = {"needsid.GBMRiskModel": GBMRiskModel, "needsid.PointsScorecard": PointsScorecard}
+
+
+def model_to_json(model) -> str:
+    """Serialise a fitted risk model without pickle (GBMRiskModel or PointsScorecard)."""
+    if not hasattr(model, "to_json"):
+        raise TypeError(
+            f"{type(model).__name__} has no JSON form; the flagging model packages "
+            "GBMRiskModel and PointsScorecard (no pickled code in the registry)."
+        )
+    return model.to_json()
+
+
+def model_from_json(text: str):
+    """Rebuild a risk model saved by :func:`model_to_json`."""
+    fmt = json.loads(text).get("format")
+    if fmt not in _LOADERS:
+        raise ValueError(f"Unknown risk model format {fmt!r}; expected one of {list(_LOADERS)}.")
+    return _LOADERS[fmt].from_json(text)
+
+
+class FlaggingModel(mlflow.pyfunc.PythonModel):
+    """Score households and give their band, flag (score >= threshold) and top reasons.
+
+    The threshold is the score at the training run's capacity on its test households,
+    so a single request can be flagged without seeing the rest of the population;
+    ``needsid flag`` instead flags the top of the whole population at a capacity.
+    """
+
+    def load_context(self, context):
+        """Load the risk model and settings from the model's artifacts."""
+        art = self.artifacts = dict(context.artifacts)
+        self.risk_model = model_from_json(Path(art["risk_model"]).read_text("utf-8"))
+        self.settings = json.loads(Path(art["settings"]).read_text("utf-8"))
+        self.features = list(self.settings["features"])
+
+    def frame(self, model_input) -> tuple[pd.DataFrame, np.ndarray]:
+        """Return the feature frame (float64, in training order) and the ids."""
+        df = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        missing = [c for c in [ID_COLUMN, *self.features] if c not in df.columns]
+        if missing:
+            raise ValueError(
+                f"The input lacks {len(missing)} columns the model needs, e.g. {missing[:5]!r}; "
+                "build them with needsid.features.build and the model's feature spec."
+            )
+        X = df[self.features].astype(np.float64)
+        return X, df[ID_COLUMN].astype(str).to_numpy()
+
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        """Return ``household_id, score, risk_band, flag, reasons`` per input row."""
+        params = params or {}
+        X, ids = self.frame(model_input)
+        score = self.risk_model.predict_proba(X)[:, 1]
+        out = pd.DataFrame(
+            {
+                "household_id": ids,
+                "score": score,
+                "risk_band": risk_band(score, self.settings["bands"]),
+                "flag": score >= self.settings["threshold"],
+            }
+        )
+        out["reasons"] = None
+        if params.get("reasons", True) and len(X):
+            explained = self.risk_model.explain(
+                X.assign(**{ID_COLUMN: ids}).set_index(ID_COLUMN),
+                top=int(self.settings["top_reasons"]),
+            )
+            out["reasons"] = out["household_id"].map(reason_text(explained))
+        return out

@@ -1,0 +1,635 @@
+"""MLflow runs: train and register, promote with who and why, flag with a manifest, re-score.
+
+Every flag is traceable: the flagging run records the registered model's name and
+version, the rule set version, the capacity, the data's fingerprint and the SHA-256 of
+the flag table it wrote, and logs a manifest that holds salted pseudonyms, never
+household ids. :func:`rescore` re-runs a flagging run and says whether it reproduces the
+table bit for bit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import yaml
+
+from .._dates import as_date, months_before
+from ..data import HouseholdData
+from ..evaluate import compare, select_top, temporal_split
+from ..features import build, load_spec
+from ..flagging import flag
+from ..models import ID_COLUMN, GBMRiskModel, PointsScorecard
+from ..rules import DEFAULT_RULES
+from ..rules import load as load_rules
+from ._config import TrainConfig, load_train_config
+from ._privacy import pseudonymise, salt_from_env
+from ._pyfunc import model_to_json
+
+__all__ = [
+    "DEFAULT_MODEL_NAME",
+    "DEFAULT_TRACKING_URI",
+    "FlagResult",
+    "RescoreResult",
+    "TrackingError",
+    "TrainResult",
+    "flag_households",
+    "promote",
+    "rescore",
+    "resolve_model",
+    "train",
+]
+
+DEFAULT_MODEL_NAME = "needsid-risk"
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+TRAIN_EXPERIMENT = "needsid-train"
+FLAG_EXPERIMENT = "needsid-flag"
+_CODE = Path(__file__).with_name("_flagging_model_code.py")
+# rule kinds whose hits are a flag on their own in the "rules only" baseline
+_RULE_FLAG_KINDS = ("trigger", "outreach")
+
+
+class TrackingError(RuntimeError):
+    """The tracking store could not record a run; local outputs are already written."""
+
+
+def _uri(tracking_uri: str | None) -> str:
+    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _use_store(tracking_uri: str | None) -> str:
+    import mlflow
+
+    uri = _uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def _git_commit() -> tuple[str, str]:
+    """``(commit, "true"/"false" dirty)`` of the source tree needsid runs from, if any."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode != 0:
+            return "unknown", "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here, capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+        return commit.stdout.strip(), str(bool(dirty.stdout.strip())).lower()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", "unknown"
+
+
+def _read(data) -> tuple[HouseholdData, str | None]:
+    if isinstance(data, HouseholdData):
+        return data, None
+    path = Path(data)
+    return HouseholdData.read(path), str(path.resolve())
+
+
+def _estimator(cfg: TrainConfig):
+    cls = {"gbm": GBMRiskModel, "scorecard": PointsScorecard}[cfg.model.kind]
+    try:
+        return cls(**cfg.model.params)
+    except TypeError as exc:
+        raise ValueError(f"model.params for kind {cfg.model.kind!r}: {exc}") from None
+
+
+def _dates(as_of: dt.date, cfg: TrainConfig) -> tuple[list[dt.date], dt.date]:
+    h = cfg.horizon_months
+    test = months_before(as_of, h)
+    train = [months_before(test, h + cfg.step_months * i) for i in range(cfg.train_origins)]
+    return sorted(train), test
+
+
+def _rules_path(rules: str) -> Path:
+    if rules == "default":
+        return DEFAULT_RULES
+    return Path(rules)
+
+
+def _capacity(c: float):
+    return int(c) if c >= 1 else float(c)
+
+
+def _rule_flags(rule_set, bundle, test_date, ids) -> np.ndarray:
+    hits = rule_set.evaluate(bundle, test_date).to_frame()
+    hits = hits if isinstance(hits, pl.DataFrame) else pl.from_pandas(hits)
+    hit = set(hits.filter(pl.col("kind").is_in(_RULE_FLAG_KINDS))["household_id"].to_list())
+    return np.fromiter((i in hit for i in ids), dtype=bool, count=len(ids))
+
+
+def _signature(features: list[str]):
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+
+    inputs = Schema([ColSpec("string", ID_COLUMN)] + [ColSpec("double", f) for f in features])
+    outputs = Schema(
+        [
+            ColSpec("string", "household_id"),
+            ColSpec("double", "score"),
+            ColSpec("string", "risk_band"),
+            ColSpec("boolean", "flag"),
+            ColSpec("string", "reasons"),
+        ]
+    )
+    params = ParamSchema([ParamSpec("reasons", "boolean", True)])
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+
+
+def _coverage_png(comparison, y, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..evaluate import coverage_curve
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for name in comparison.scores.columns:
+        curve = coverage_curve(y, comparison.scores[name].to_numpy())
+        ax.plot(curve["capacity"], curve["recall"], label=name)
+    ax.set_xlabel("capacity (share of households flagged)")
+    ax.set_ylabel("recall (needy households flagged)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` produced and where it is recorded."""
+
+    run_id: str
+    model_name: str
+    model_version: str
+    threshold: float
+    comparison: object  # needsid.evaluate.Comparison
+    data_fingerprint: str
+
+    @property
+    def model_uri(self) -> str:
+        """The registered version's URI, e.g. ``models:/needsid-risk/3``."""
+        return f"models:/{self.model_name}/{self.model_version}"
+
+
+def train(
+    data,
+    as_of,
+    *,
+    horizon_months: int | None = None,
+    config=None,
+    name: str = DEFAULT_MODEL_NAME,
+    tracking_uri: str | None = None,
+) -> TrainResult:
+    """Train a risk model, compare it with the baselines, log and register it.
+
+    The test date is ``as_of - horizon`` (its labels end by ``as_of``); training dates
+    step back from it (see :class:`TrainConfig`). The run logs the config, the
+    comparison table (with bootstrap intervals, status quo and rules-only rows), a
+    coverage plot, the data's fingerprint, the needsid version and git commit; the
+    flagging model (features in, score / band / flag / reasons out) is registered as a
+    new version of ``name``.
+
+    Parameters
+    ----------
+    data : HouseholdData or path
+        The bundle, or its folder.
+    as_of : date or str
+        The last date whose records the run may read.
+    horizon_months : int, optional
+        Overrides the config's ``horizon_months``.
+    config : TrainConfig, path or None
+        A :class:`TrainConfig`, a YAML file, or None for the defaults.
+    name : str, default="needsid-risk"
+        Registered model name.
+    tracking_uri : str, optional
+        Default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``.
+
+    Returns
+    -------
+    TrainResult
+    """
+    import mlflow
+
+    cfg = (
+        config.model_copy(update={"horizon_months": horizon_months or config.horizon_months})
+        if isinstance(config, TrainConfig)
+        else load_train_config(config, horizon_months=horizon_months)
+    )
+    as_of = as_date(as_of)
+    bundle, data_path = _read(data)
+    spec = load_spec(cfg.features)
+    rule_set = load_rules(cfg.rules) if cfg.rules else None
+    estimator = _estimator(cfg)
+    train_dates, test_date = _dates(as_of, cfg)
+    split = temporal_split(
+        bundle, train_dates, test_date, horizon_months=cfg.horizon_months,
+        test_size=cfg.test_size, seed=cfg.seed, spec=spec,
+    )  # fmt: skip
+    y_train = split.train["in_need"].to_numpy().astype(int)
+    fitted = estimator.fit(split.X_train, y_train)
+    test_score = fitted.predict_proba(split.X_test)[:, 1]
+    top = select_top(test_score, _capacity(cfg.capacity))
+    threshold = float(test_score[top].min()) if top.any() else 1.0
+    rule_flags = (
+        _rule_flags(rule_set, bundle, test_date, split.test["household_id"].tolist())
+        if rule_set is not None
+        else None
+    )
+    comparison = compare(
+        {cfg.model.kind: _estimator(cfg)}, split, capacity=_capacity(cfg.capacity),
+        bundle=bundle, rule_flags=rule_flags, n_boot=cfg.n_boot, seed=cfg.seed,
+    )  # fmt: skip
+    fingerprint = bundle.fingerprint()
+    commit, dirty = _git_commit()
+    features = list(split.features)
+    settings = {
+        "features": features,
+        "threshold": threshold,
+        "bands": cfg.bands,
+        "top_reasons": cfg.top_reasons,
+        "invisibility_threshold": cfg.invisibility_threshold,
+        "capacity": cfg.capacity,
+        "horizon_months": cfg.horizon_months,
+        "model_kind": cfg.model.kind,
+    }
+    uri = _use_store(tracking_uri)
+    mlflow.set_experiment(TRAIN_EXPERIMENT)
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+        tmp = Path(tmp)
+        params = {
+            "as_of": as_of.isoformat(),
+            "test_as_of": test_date.isoformat(),
+            "train_as_of": ",".join(d.isoformat() for d in train_dates),
+            "n_train_rows": len(split.train),
+            "n_test_households": len(split.test),
+            "n_features": len(features),
+            "model.kind": cfg.model.kind,
+            **{f"model.{k}": v for k, v in sorted(fitted.get_params().items())},
+            **{k: v for k, v in cfg.model_dump().items() if k != "model"},
+            "threshold": threshold,
+            "rule_set_version": rule_set.version if rule_set else None,
+        }
+        mlflow.log_params({k: str(v) for k, v in params.items()})
+        mlflow.set_tags(
+            {
+                "needsid.version": _installed_version(),
+                "git.commit": commit,
+                "git.dirty": dirty,
+                "data.fingerprint": fingerprint,
+                "rule_set.version": rule_set.version if rule_set else "none",
+            }
+        )
+        table = comparison.table
+        for row in table.itertuples(index=False):
+            key = f"{row.model.replace(' ', '_')}.{row.metric}"
+            for suffix, value in (("", row.estimate), ("_lo", row.lo), ("_hi", row.hi)):
+                if value is not None and np.isfinite(value):
+                    mlflow.log_metric(key + suffix, float(value))
+        (tmp / "comparison.csv").write_text(table.to_csv(index=False), "utf-8")
+        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=True))
+        _coverage_png(
+            comparison, split.test["in_need"].to_numpy().astype(bool), tmp / "coverage.png"
+        )
+        for f in ("comparison.csv", "config.yaml", "coverage.png"):
+            mlflow.log_artifact(str(tmp / f))
+        artifacts = {
+            "risk_model": tmp / "risk_model.json",
+            "settings": tmp / "settings.json",
+            "features": tmp / "features.yaml",
+        }
+        artifacts["risk_model"].write_text(model_to_json(fitted), "utf-8")
+        artifacts["settings"].write_text(json.dumps(settings, indent=2, sort_keys=True), "utf-8")
+        artifacts["features"].write_text(yaml.safe_dump(spec.model_dump(mode="json")), "utf-8")
+        if rule_set is not None:
+            artifacts["rules"] = tmp / "rules.yaml"
+            artifacts["rules"].write_bytes(_rules_path(cfg.rules).read_bytes())
+        info = mlflow.pyfunc.log_model(
+            name="flagging_model",
+            python_model=str(_CODE),
+            artifacts={k: str(v) for k, v in artifacts.items()},
+            signature=_signature(features),
+            # a made-up household: the store must hold no real household's data
+            input_example=pd.DataFrame({ID_COLUMN: ["example"], **{f: [0.0] for f in features}}),
+            pip_requirements=[f"needsid=={_installed_version()}"],
+            registered_model_name=name,
+        )
+        version = str(info.registered_model_version)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for key, value in (
+        ("data.fingerprint", fingerprint),
+        ("git.commit", commit),
+        ("rule_set.version", rule_set.version if rule_set else "none"),
+        ("train.run_id", run.info.run_id),
+        ("threshold", repr(threshold)),
+    ):
+        client.set_model_version_tag(name, version, key, value)
+    return TrainResult(run.info.run_id, name, version, threshold, comparison, fingerprint)
+
+
+def _installed_version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def promote(
+    name: str,
+    version,
+    alias: str = "champion",
+    *,
+    reason: str | None = None,
+    who: str | None = None,
+    tracking_uri: str | None = None,
+) -> dict:
+    """Point ``alias`` (e.g. champion, challenger) at a model version; record who and why.
+
+    The version gets tags ``<alias>.promoted_by``, ``<alias>.promoted_at`` (UTC),
+    ``<alias>.reason`` and ``<alias>.previous_version`` (the version the alias pointed at
+    before, or "none").
+
+    Returns
+    -------
+    dict
+        name, version, alias, previous_version, promoted_by, promoted_at, reason.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = _use_store(tracking_uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = str(version)
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as exc:
+        raise ValueError(f"No version {version!r} of registered model {name!r} in {uri}.") from exc
+    try:
+        previous = client.get_model_version_by_alias(name, alias).version
+    except MlflowException:
+        previous = "none"
+    record = {
+        "name": name,
+        "version": version,
+        "alias": alias,
+        "previous_version": str(previous),
+        "promoted_by": who or getpass.getuser(),
+        "promoted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "reason": reason or "",
+    }
+    client.set_registered_model_alias(name, alias, version)
+    for key in ("promoted_by", "promoted_at", "reason", "previous_version"):
+        client.set_model_version_tag(name, version, f"{alias}.{key}", record[key])
+    return record
+
+
+def resolve_model(model_uri: str, tracking_uri: str | None = None) -> tuple[str | None, str, str]:
+    """Return ``(name, version, pinned uri)`` for ``models:/NAME@ALIAS`` or ``/VERSION``.
+
+    An alias is resolved once, so a promotion in the middle of a run cannot change
+    which version flags. Other URIs (``runs:/``, a path) return ``(None, uri, uri)``.
+    """
+    from mlflow import MlflowClient
+
+    if not model_uri.startswith("models:/"):
+        return None, model_uri, model_uri
+    uri = _use_store(tracking_uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    body = model_uri[len("models:/") :]
+    if "@" in body:
+        name, alias = body.split("@", 1)
+        version = str(client.get_model_version_by_alias(name, alias).version)
+    else:
+        name, _, version = body.partition("/")
+    return name, version, f"models:/{name}/{version}"
+
+
+def _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version) -> pl.DataFrame:
+    impl = pyfunc_model.unwrap_python_model()
+    settings = impl.settings
+    spec = load_spec(yaml.safe_load(Path(impl.artifacts["features"]).read_text("utf-8")))
+    X = build(bundle, as_of, spec=spec)
+    X = X if isinstance(X, pd.DataFrame) else X.to_pandas()
+    missing = sorted(set(settings["features"]) - set(X.columns))
+    if missing:  # pragma: no cover - the spec shipped with the model builds them
+        raise ValueError(f"The model needs features the bundle did not give: {missing[:5]!r}")
+    X = X[[ID_COLUMN, *settings["features"]]]
+    pred = pyfunc_model.predict(X, params={"reasons": False})
+    scores = pl.from_pandas(pred[["household_id", "score"]])
+    if "invisibility_score" in X.columns:
+        scores = scores.with_columns(
+            pl.Series("invisibility_score", X["invisibility_score"].to_numpy(dtype=float))
+        )
+    if groups is not None:
+        regions = bundle.to_polars().households.select("household_id", groups)
+        scores = scores.join(regions, on="household_id", how="left")
+    rules_path = impl.artifacts.get("rules")
+    hits = load_rules(rules_path).evaluate(bundle, as_of) if rules_path else None
+    invis = "invisibility_score" if "invisibility_score" in scores.columns else None
+    common = dict(
+        as_of=as_of, groups=groups, invisibility=invis,
+        invisibility_threshold=settings["invisibility_threshold"],
+        model_name=name, model_version=version, bands=settings["bands"],
+    )  # fmt: skip
+    table = flag(scores, hits, capacity, **common)
+    flagged = table.filter(pl.col("flag") & pl.col("score").is_not_null())["household_id"]
+    rows = X[X[ID_COLUMN].isin(flagged.to_list())].set_index(ID_COLUMN)
+    explained = impl.risk_model.explain(rows[settings["features"]], top=settings["top_reasons"])
+    return flag(scores, hits, capacity, reasons=explained, **common)
+
+
+def _parquet_bytes(table: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    table.write_parquet(buf, compression="zstd", compression_level=3, statistics=True)
+    return buf.getvalue()
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class FlagResult:
+    """The flag table, where it was written, its SHA-256, and the run that logged it."""
+
+    table: pl.DataFrame
+    path: Path | None
+    sha256: str
+    run_id: str | None
+
+
+def flag_households(
+    data,
+    as_of,
+    model: str = f"models:/{DEFAULT_MODEL_NAME}@champion",
+    capacity=0.05,
+    out=None,
+    *,
+    groups: str | None = None,
+    salt=None,
+    tracking_uri: str | None = None,
+    loaded_model=None,
+) -> FlagResult:
+    """Flag households with a registered model and its rule set; write and log the table.
+
+    The table is written first (atomically: a temporary file renamed into place), then
+    the run is logged: parameters, the table's SHA-256, and a manifest in which household
+    ids are replaced by salted pseudonyms. If logging fails, the table stays written and
+    :class:`TrackingError` says where.
+
+    Parameters
+    ----------
+    data : HouseholdData or path
+    as_of : date or str
+    model : str, default "models:/needsid-risk@champion"
+        Registered model URI; an alias is resolved to its version once, at the start.
+    capacity : float or int, default=0.05
+        A share of households or a count (per group with ``groups``).
+    out : path, optional
+        Parquet file to write. Running twice on the same inputs writes the same bytes.
+    groups : str, optional
+        A ``households`` column (e.g. ``region_id``) within which capacity applies.
+    salt : str, optional
+        Pseudonymisation salt; default ``NEEDSID_SALT``. Never logged.
+    tracking_uri : str, optional
+    loaded_model : mlflow.pyfunc.PyFuncModel, optional
+        Use this already loaded model; ``model`` must then name it by version
+        (``models:/NAME/VERSION``), which needs no tracking server to resolve.
+    """
+    import mlflow
+
+    salt = salt_from_env() if salt is None else salt
+    pseudonymise(["check"], salt)  # fail on a bad salt before any work
+    as_of = as_date(as_of)
+    uri = _use_store(tracking_uri)
+    name, version, pinned = resolve_model(model, uri)
+    pyfunc_model = loaded_model or mlflow.pyfunc.load_model(pinned)
+    bundle, data_path = _read(data)
+    table = _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version)
+    payload = _parquet_bytes(table)
+    sha = hashlib.sha256(payload).hexdigest()
+    path = None
+    if out is not None:
+        path = Path(out)
+        _write_atomic(path, payload)
+    manifest = (
+        table.with_columns(
+            pl.Series("household_id", pseudonymise(table["household_id"].to_list(), salt))
+        )
+        .rename({"household_id": "pseudonym"})
+        .sort("pseudonym")
+    )
+    try:
+        mlflow.set_experiment(FLAG_EXPERIMENT)
+        with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+            mlflow.log_params(
+                {
+                    "model_uri": pinned,
+                    "model_name": str(name),
+                    "model_version": str(version),
+                    "as_of": as_of.isoformat(),
+                    "capacity": str(capacity),
+                    "groups": str(groups),
+                    "data_path": str(data_path),
+                    "rule_set_version": str(table["rule_set_version"].drop_nulls().first()),
+                }
+            )
+            mlflow.set_tags(
+                {
+                    "data.fingerprint": bundle.fingerprint(),
+                    "flag_table.sha256": sha,
+                    "needsid.version": _installed_version(),
+                    "git.commit": _git_commit()[0],
+                }
+            )
+            counts = table.group_by("route").len()
+            for route, n in counts.iter_rows():
+                mlflow.log_metric(f"n_{route}", n)
+            mlflow.log_metric("n_households", table.height)
+            mfile = Path(tmp) / "flag_manifest.parquet"
+            mfile.write_bytes(_parquet_bytes(manifest))
+            mlflow.log_artifact(str(mfile))
+            run_id = run.info.run_id
+    except Exception as exc:
+        where = f"written to {path}" if path else "kept in memory (no out= given)"
+        raise TrackingError(
+            f"The flag table ({table.height} households, sha256 {sha[:12]}...) is {where}, "
+            f"but logging the flagging run to {uri} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    return FlagResult(table, path, sha, run_id)
+
+
+@dataclass(frozen=True)
+class RescoreResult:
+    """A re-run of a flagging run: the table, its SHA-256, and whether it matches."""
+
+    table: pl.DataFrame
+    sha256: str
+    expected_sha256: str
+
+    @property
+    def matches(self) -> bool:
+        """True if the re-run wrote the same bytes as the original run."""
+        return self.sha256 == self.expected_sha256
+
+
+def rescore(run_id: str, data=None, *, tracking_uri: str | None = None) -> RescoreResult:
+    """Re-run a flagging run from its record and compare the table bit for bit.
+
+    Parameters
+    ----------
+    run_id : str
+        A run logged by :func:`flag_households`.
+    data : HouseholdData or path, optional
+        Default: the data path the run recorded. Its fingerprint must equal the run's.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = _use_store(tracking_uri)
+    run = MlflowClient(tracking_uri=uri).get_run(run_id)
+    p, tags = run.data.params, run.data.tags
+    if "flag_table.sha256" not in tags:
+        raise ValueError(f"Run {run_id} is not a flagging run (no flag_table.sha256 tag).")
+    bundle, _ = _read(p["data_path"] if data is None else data)
+    if bundle.fingerprint() != tags["data.fingerprint"]:
+        raise ValueError(
+            f"The data's fingerprint differs from run {run_id}'s "
+            f"({tags['data.fingerprint'][:12]}...): re-scoring needs the same data."
+        )
+    cap = float(p["capacity"])
+    cap = int(cap) if cap >= 1 else cap
+    groups = None if p["groups"] == "None" else p["groups"]
+    model = mlflow.pyfunc.load_model(p["model_uri"])
+    name = None if p["model_name"] == "None" else p["model_name"]
+    table = _flag_table(model, bundle, as_date(p["as_of"]), cap, groups, name, p["model_version"])
+    sha = hashlib.sha256(_parquet_bytes(table)).hexdigest()
+    return RescoreResult(table, sha, tags["flag_table.sha256"])

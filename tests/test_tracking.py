@@ -1,0 +1,248 @@
+"""Train -> register -> promote -> flag -> re-score against a local SQLite MLflow store."""
+
+import hashlib
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import needsid as ni
+from needsid import tracking
+from needsid.cli import app
+from needsid.flagging import FLAG_COLUMNS, ROUTES
+
+pytestmark = pytest.mark.slow
+
+SALT = "test-salt-not-a-real-secret-0123"
+AS_OF = "2025-07-01"
+CONFIG = """
+model:
+  kind: gbm
+  params: {n_estimators: 40, num_leaves: 15, n_jobs: 1}
+n_boot: 20
+capacity: 0.05
+"""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A simulated bundle folder, a trained and promoted model, and one flagging run."""
+    root = tmp_path_factory.mktemp("store")
+    old_cwd, old_env = os.getcwd(), dict(os.environ)
+    os.chdir(root)  # MLflow puts a SQLite store's artifacts under ./mlruns
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{root / 'mlflow.db'}"
+    os.environ["NEEDSID_SALT"] = SALT
+    try:
+        pop = ni.simulate(n_households=2500, months=36, seed=1)
+        pop.bundle.write(root / "data")
+        (root / "train.yaml").write_text(CONFIG)
+        runner = CliRunner()
+        res = runner.invoke(app, ["train", "--data", "data", "--as-of", AS_OF,
+                                  "--config", "train.yaml"])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        res = runner.invoke(app, ["promote", "--name", "needsid-risk", "--version", "1",
+                                  "--alias", "champion", "--reason", "first model"])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        flag_args = ["flag", "--data", "data", "--as-of", AS_OF, "--model",
+                     "models:/needsid-risk@champion", "--capacity", "0.05"]  # fmt: skip
+        res = runner.invoke(app, [*flag_args, "--out", "flags.parquet"])
+        assert res.exit_code == 0, res.output
+        yield {"root": root, "pop": pop, "runner": runner, "flag_args": flag_args}
+    finally:
+        os.chdir(old_cwd)
+        os.environ.clear()
+        os.environ.update(old_env)
+
+
+def sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_flag_file_is_the_flag_table_and_repeatable(store):
+    root = store["root"]
+    table = pl.read_parquet(root / "flags.parquet")
+    assert set(FLAG_COLUMNS) <= set(table.columns)
+    assert table["model_version"].unique().to_list() == ["1"]
+    assert table["model_name"].unique().to_list() == ["needsid-risk"]
+    assert set(table["route"].unique()) <= {*ROUTES.values(), "none"}
+    assert table["flag"].sum() > 0
+    alive = store["pop"].bundle.households.filter(pl.col("dissolved_on").is_null()).height
+    assert table["score"].is_not_null().sum() >= 0.9 * alive
+    # flagged by the model: exactly the capacity
+    assert (table["route"] == "verification_visit").sum() <= round(
+        0.05 * table["score"].is_not_null().sum()
+    )
+    res = store["runner"].invoke(app, [*store["flag_args"], "--out", "again.parquet"])
+    assert res.exit_code == 0, res.output
+    assert sha(root / "again.parquet") == sha(root / "flags.parquet")
+
+
+def _raw_ids_in(path: Path, ids: set[str], pattern=re.compile(r"[HP]\d{7,8}")) -> set[str]:
+    """Raw ids found in a file, reading Parquet columns and SQLite rows as text."""
+    if path.suffix == ".parquet":
+        frame = pl.read_parquet(path)
+        text = "\n".join(
+            "\n".join(map(str, frame[c].to_list()))
+            for c in frame.columns
+            if frame[c].dtype == pl.String
+        )
+    elif path.suffix == ".db":
+        with sqlite3.connect(path) as con:
+            text = "\n".join(con.iterdump())
+    else:
+        text = path.read_bytes().decode("latin-1")
+    return set(pattern.findall(text)) & ids
+
+
+def test_store_holds_no_raw_ids(store):
+    root, b = store["root"], store["pop"].bundle
+    ids = set(b.households["household_id"].to_list()) | set(b.members["person_id"].to_list())
+    # the scanner finds ids where they are (the local flag table holds them by design)
+    assert _raw_ids_in(root / "flags.parquet", ids)
+    files = [root / "mlflow.db", *(p for p in (root / "mlruns").rglob("*") if p.is_file())]
+    manifests = [p for p in files if p.name == "flag_manifest.parquet"]
+    assert manifests, "the flagging run logged no manifest"
+    leaks = {str(p.relative_to(root)): found for p in files if (found := _raw_ids_in(p, ids))}
+    assert leaks == {}
+    manifest = pl.read_parquet(manifests[0])
+    table = pl.read_parquet(root / "flags.parquet")
+    want = set(tracking.pseudonymise(table["household_id"].to_list(), SALT))
+    assert set(manifest["pseudonym"].to_list()) == want
+
+
+def test_rescore_reproduces_the_run_bit_for_bit(store):
+    from mlflow import MlflowClient
+
+    runs = MlflowClient().search_runs(
+        [MlflowClient().get_experiment_by_name("needsid-flag").experiment_id]
+    )
+    first = min(runs, key=lambda r: r.info.start_time)
+    assert first.data.tags["flag_table.sha256"] == sha(store["root"] / "flags.parquet")
+    again = tracking.rescore(first.info.run_id)
+    assert again.matches
+    assert again.table.equals(pl.read_parquet(store["root"] / "flags.parquet"))
+    other = store["pop"].bundle.households.head(100)
+    changed = ni.HouseholdData(
+        regions=store["pop"].bundle.regions, households=other,
+        members=store["pop"].bundle.members.head(0), records=store["pop"].bundle.records.head(0),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="fingerprint differs"):
+        tracking.rescore(first.info.run_id, data=changed)
+
+
+def test_training_run_records_what_a_regulator_asks(store):
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    mv = client.get_model_version_by_alias("needsid-risk", "champion")
+    assert str(mv.version) == "1"
+    assert mv.tags["champion.reason"] == "first model"
+    assert mv.tags["champion.previous_version"] == "none"
+    run = client.get_run(mv.tags["train.run_id"])
+    assert run.data.tags["data.fingerprint"] == store["pop"].bundle.fingerprint()
+    assert run.data.tags["needsid.version"] == ni.__version__
+    assert re.fullmatch(r"[0-9a-f]{40}|unknown", run.data.tags["git.commit"])
+    assert {"gbm.auc", "status_quo.exclusion_error", "rules_only.exclusion_error"} <= set(
+        run.data.metrics
+    )
+    arts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"comparison.csv", "config.yaml", "coverage.png"} <= arts
+    assert run.data.params["model.n_estimators"] == "40"
+
+
+def test_challenger_then_promotion_records_previous_champion(store):
+    cfg = tracking.load_train_config(
+        None, model={"kind": "scorecard", "params": {"max_features": 5}}, n_boot=0
+    )
+    result = tracking.train(store["root"] / "data", AS_OF, config=cfg)
+    assert result.model_version == "2"
+    tracking.promote("needsid-risk", "2", "challenger", reason="try the card", who="analyst")
+    rec = tracking.promote("needsid-risk", "2", "champion", reason="card is as good", who="lead")
+    assert rec["previous_version"] == "1"
+    from mlflow import MlflowClient
+
+    mv = MlflowClient().get_model_version("needsid-risk", "2")
+    assert mv.tags["challenger.promoted_by"] == "analyst"
+    assert mv.tags["champion.promoted_by"] == "lead"
+    assert set(MlflowClient().get_registered_model("needsid-risk").aliases) == {
+        "champion", "challenger"
+    }  # fmt: skip
+    # the card loads from the registry without pickles and scores like the trained one
+    import mlflow
+
+    model = mlflow.pyfunc.load_model("models:/needsid-risk@challenger")
+    X = ni.features.build(store["pop"].bundle, AS_OF).to_pandas()
+    out = model.predict(X.head(50))
+    impl = model.unwrap_python_model()
+    np.testing.assert_array_equal(
+        out["score"].to_numpy(),
+        impl.risk_model.predict_proba(X.head(50)[impl.features])[:, 1],
+    )
+    assert out["reasons"].notna().all()
+    tracking.promote("needsid-risk", "1", "champion", reason="back", who="lead")
+
+
+def test_tracking_down_keeps_the_local_table(store, monkeypatch, tmp_path):
+    import mlflow
+
+    root = store["root"]
+    model = mlflow.pyfunc.load_model("models:/needsid-risk/1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    out = tmp_path / "flags.parquet"
+    with pytest.raises(tracking.TrackingError, match="is written to .*flags.parquet"):
+        tracking.flag_households(
+            root / "data", AS_OF, "models:/needsid-risk/1", 0.05, out,
+            loaded_model=model, tracking_uri="http://127.0.0.1:9",  # nothing listens
+        )  # fmt: skip
+    assert sha(out) == sha(root / "flags.parquet")
+
+
+def test_failed_write_leaves_no_partial_file(store, monkeypatch, tmp_path):
+    from needsid.tracking import _runs
+
+    def broken_fsync(fd):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(_runs.os, "fsync", broken_fsync)
+    out = tmp_path / "flags.parquet"
+    with pytest.raises(OSError, match="disk full"):
+        _runs._write_atomic(out, b"x" * 1000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_killed_flag_run_leaves_no_output(store, tmp_path):
+    root = store["root"]
+    out = tmp_path / "flags.parquet"
+    cmd = [sys.executable, "-m", "needsid.cli", *store["flag_args"], "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(3)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL, "the run ended before it was killed"
+    assert not out.exists()
+
+
+def test_bad_config_and_missing_salt_are_clear_errors(store, monkeypatch, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {kind: forest}\ncapacty: 0.1\n")
+    with pytest.raises(tracking.ConfigError) as err:
+        tracking.load_train_config(bad)
+    assert "capacty" in str(err.value) and "model.kind" in str(err.value)
+    res = store["runner"].invoke(app, ["train", "--data", "data", "--as-of", AS_OF,
+                                       "--config", str(bad)])  # fmt: skip
+    assert res.exit_code == 1 and "capacty" in res.output
+    monkeypatch.delenv("NEEDSID_SALT")
+    res = store["runner"].invoke(app, [*store["flag_args"], "--out", str(tmp_path / "f.pq")])
+    assert res.exit_code == 1 and "NEEDSID_SALT" in res.output
+    assert not (tmp_path / "f.pq").exists()
+    with pytest.raises(ValueError, match="at least 16"):
+        tracking.pseudonymise(["H1"], salt="short")
