@@ -29,14 +29,13 @@ def run(tmp_path_factory):
     split = temporal_split(
         pop, ["2023-07-01", "2023-10-01"], "2024-04-01", horizon_months=6, spec=spec
     )
-    y_train = split.train["in_need"].to_numpy().astype(int)
     y = split.test["in_need"].to_numpy().astype(bool)
     gbm = GBMRiskModel(n_estimators=60, num_leaves=15, n_jobs=1)
     card = PointsScorecard(max_features=6)
     comparison = compare(
         {"gbm": gbm, "scorecard": card}, split, capacity=0.1, bundle=pop.bundle, n_boot=20
     )
-    fitted_card = PointsScorecard(max_features=6).fit(split.X_train, y_train)
+    fitted_card = comparison.fitted["scorecard"]  # the card compare fitted on split.train
     attrs = household_attributes(pop.bundle, split.test_as_of).to_pandas()
     groups = split.test[["household_id"]].merge(attrs, on="household_id", how="left")
     audit = ni.fairness.audit(
