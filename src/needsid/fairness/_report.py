@@ -34,6 +34,56 @@ def plot_metric(audit, metric: str = "fnr", ax=None):
     return ax
 
 
+def plot_roc(y_true, scores, sensitive_features, *, ax=None):
+    """Plot one ROC curve per group (scikit-learn's ``RocCurveDisplay``), AUC in the legend.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+    scores : array-like of shape (n,)
+    sensitive_features : array-like, Series, DataFrame or dict
+        One or more group columns, as in :func:`audit`; several give intersections.
+        Groups with only one class have no ROC curve and are listed in the title.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> ax = plot_roc([0, 1, 0, 1, 0, 1], [0.1, 0.9, 0.4, 0.6, 0.2, 0.3], ["a"] * 4 + ["b"] * 2)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['a (AUC = 1.00)', 'b (AUC = 1.00)']
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import RocCurveDisplay
+
+    from ._audit import _sensitive_frame
+
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(scores, dtype=float)
+    if len(s) != len(y):
+        raise ValueError(f"Got {len(s)} scores for {len(y)} labels.")
+    group = _sensitive_frame(sensitive_features, len(y)).agg(" & ".join, axis=1).to_numpy()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    skipped = []
+    for key in sorted(set(group)):
+        m = group == key
+        if y[m].all() or not y[m].any():
+            skipped.append(key)
+            continue
+        RocCurveDisplay.from_predictions(y[m], s[m], name=key, ax=ax)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    ax.set_title("ROC by group" + (f" (one class only: {', '.join(skipped)})" if skipped else ""))
+    ax.figure.tight_layout()
+    return ax
+
+
 def _png(ax) -> str:
     import matplotlib.pyplot as plt
 

@@ -1,0 +1,445 @@
+"""Mitigations compared on one split: what each costs in overall exclusion error.
+
+No mitigation, group-aware capacity allocation (per-group top-k), fairlearn's
+``ThresholdOptimizer`` and ``ExponentiatedGradient``, scored on the same test households
+with one paired bootstrap, in the long shape of :func:`needsid.evaluate.compare`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import GroupShuffleSplit
+
+from ..evaluate import select_top
+from ..evaluate._metrics import _capacity_count
+from ._counts import group_counts, rates
+
+__all__ = [
+    "MITIGATIONS",
+    "MitigationComparison",
+    "allocate_top",
+    "compare_mitigations",
+    "reserve_outreach",
+]
+
+MITIGATIONS = ("none", "group_topk", "threshold_optimizer", "exponentiated_gradient")
+CONSTRAINTS = ("true_positive_rate_parity", "equalized_odds")
+ALLOCATIONS = ("need", "size")
+#: Methods that rank by the base model's scores and flag exactly the capacity.
+_TOP_K = ("none", "group_topk")
+
+
+@dataclass(frozen=True)
+class MitigationComparison:
+    """One row per mitigation and metric: estimate and paired bootstrap 95% interval.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``model`` (the mitigation), ``metric``, ``estimate``, ``lo``, ``hi``: the long
+        shape of :class:`needsid.evaluate.Comparison`, so the two tables concatenate.
+        Metrics: ``exclusion_error`` (needy not flagged / needy), ``inclusion_error``
+        (flagged not needy / flagged), ``selection_rate``, ``flagged``,
+        ``fnr_max_ratio`` and ``fnr_max_difference`` (highest over lowest group FNR,
+        and their gap) and ``fnr[<group>]`` per group.
+    flags : pandas.DataFrame
+        Test households x mitigations: who each one flags.
+    scores : numpy.ndarray
+        The base model's scores on the test households.
+    capacity : float or int
+    groups : tuple of str
+        The sensitive groups, in the order of the ``fnr[...]`` rows.
+    """
+
+    table: pd.DataFrame
+    flags: pd.DataFrame
+    scores: np.ndarray
+    capacity: float | int
+    groups: tuple[str, ...]
+
+    def to_frame(self, wide: bool = True) -> pd.DataFrame:
+        """Return one row per mitigation (``wide``) or the long table."""
+        if not wide:
+            return self.table.copy()
+        est = self.table.pivot(index="model", columns="metric", values="estimate")
+        order = list(dict.fromkeys(self.table["metric"]))
+        return est[order].loc[self.table["model"].unique()]
+
+
+def allocate_top(scores, capacity, groups, *, by: str = "need", capacity_groups=None):
+    """Flag the top scores within each group, capacity shared in proportion to need or size.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+        Risk scores (probabilities when ``by="need"``).
+    capacity : float or int
+        A share in (0, 1] or a count, as in :func:`needsid.evaluate.select_top`; with
+        ``capacity_groups`` it applies within each of them (e.g. per region).
+    groups : array-like of shape (n,)
+        Sensitive group of each household.
+    by : {"need", "size"}, default="need"
+        Share of the capacity each group gets: its estimated number of needy
+        households (the sum of its scores) or its number of households. Whole
+        households are handed out by largest remainder; no group gets more than its size.
+    capacity_groups : array-like of shape (n,), optional
+        E.g. region: every one keeps its own capacity, divided among its groups.
+
+    Returns
+    -------
+    ndarray of bool
+        Exactly the capacity is flagged (per capacity group).
+
+    Examples
+    --------
+    >>> s, g = [0.9, 0.8, 0.7, 0.2, 0.1, 0.1], ["a", "a", "a", "b", "b", "b"]
+    >>> allocate_top(s, 3, g)  # need: a 2.4, b 0.4 -> 2.57 and 0.43 places
+    array([ True,  True,  True, False, False, False])
+    >>> allocate_top(s, 4, g, by="size")
+    array([ True,  True, False,  True,  True, False])
+    """
+    if by not in ALLOCATIONS:
+        raise ValueError(f"Got by={by!r}; expected one of {ALLOCATIONS}.")
+    s = np.asarray(scores, dtype=float)
+    g = np.asarray(groups).astype(str)
+    if len(g) != len(s):
+        raise ValueError(f"Got {len(g)} groups for {len(s)} scores.")
+    cells = np.zeros(len(s), dtype=int) if capacity_groups is None else capacity_groups
+    cells = pd.factorize(np.asarray(cells))[0]
+    flag = np.zeros(len(s), dtype=bool)
+    for c in np.unique(cells):
+        idx = np.flatnonzero(cells == c)
+        k = _capacity_count(capacity, len(idx))
+        keys, codes = np.unique(g[idx], return_inverse=True)
+        size = np.bincount(codes, minlength=len(keys)).astype(float)
+        weight = np.bincount(codes, weights=s[idx], minlength=len(keys)) if by == "need" else size
+        quota = _largest_remainder(k, weight, size)
+        for j in range(len(keys)):
+            members = idx[codes == j]
+            flag[members[np.argsort(-s[members], kind="stable")[: quota[j]]]] = True
+    return flag
+
+
+def reserve_outreach(scores, pool, capacity, share, groups=None) -> np.ndarray:
+    """Flag the capacity with a slice reserved for an outreach pool, the rest by score.
+
+    Routing via coverage: households with thin records (e.g. a high
+    ``invisibility_score``) are the ``pool``; ``share`` of the capacity goes to the
+    highest-scored of them (for manual outreach), the rest to the highest scores
+    among everyone not yet flagged. The total is the capacity, as without the slice.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n,)
+    pool : array-like of bool, shape (n,)
+        Households eligible for the outreach slice.
+    capacity : float or int
+        A share in (0, 1] or a count (per group with ``groups``).
+    share : float
+        Share of the capacity reserved for the pool, in [0, 1]; fewer if the pool is
+        smaller.
+    groups : array-like of shape (n,), optional
+        E.g. region: each keeps its own capacity and slice.
+
+    Returns
+    -------
+    ndarray of bool
+
+    Examples
+    --------
+    >>> reserve_outreach([0.9, 0.8, 0.7, 0.1], [False, False, False, True], 2, share=0.5)
+    array([ True, False, False,  True])
+    """
+    s = np.asarray(scores, dtype=float)
+    pool = np.asarray(pool).astype(bool)
+    if len(pool) != len(s):
+        raise ValueError(f"Got {len(pool)} pool values for {len(s)} scores.")
+    if not 0 <= share <= 1:
+        raise ValueError(f"Got share={share!r}; expected a share of the capacity in [0, 1].")
+    cells = np.zeros(len(s), dtype=int) if groups is None else pd.factorize(np.asarray(groups))[0]
+    flag = np.zeros(len(s), dtype=bool)
+    for c in np.unique(cells):
+        idx = np.flatnonzero(cells == c)
+        k = _capacity_count(capacity, len(idx))
+        in_pool = idx[pool[idx]]
+        k_out = min(int(round(share * k)), len(in_pool))
+        if k_out:
+            flag[in_pool[select_top(s[in_pool], k_out)]] = True
+        rest = idx[~flag[idx]]
+        if k - k_out:
+            flag[rest[select_top(s[rest], k - k_out)]] = True
+    return flag
+
+
+def _largest_remainder(k: int, weight: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Split ``k`` whole places in proportion to ``weight``, at most ``size`` each."""
+    quota = np.zeros(len(weight), dtype=int)
+    size = size.astype(int)
+    left = min(k, int(size.sum()))
+    while left > 0:
+        room = size - quota
+        w = np.where(room > 0, weight, 0.0)
+        if w.sum() <= 0:  # no estimated need left: share by size
+            w = np.where(room > 0, room, 0).astype(float)
+        exact = left * w / w.sum()
+        add = np.minimum(np.floor(exact).astype(int), room)
+        quota += add
+        left -= int(add.sum())
+        # then one more place each, largest remainder first, where there is room
+        for j in np.argsort(-(exact - np.floor(exact)), kind="stable"):
+            if left == 0:
+                break
+            if quota[j] < size[j] and w[j] > 0:
+                quota[j] += 1
+                left -= 1
+    return quota
+
+
+def _fit_threshold_optimizer(model, constraint, objective, X, y, sf, X_test, sf_test, seed):
+    from fairlearn.postprocessing import ThresholdOptimizer
+
+    to = ThresholdOptimizer(
+        estimator=model,
+        constraints=constraint,
+        objective=objective,
+        prefit=True,
+        predict_method="predict_proba",
+    )
+    to.fit(X, y, sensitive_features=sf)
+    # its predictions are randomised between two thresholds: fix the draw
+    return np.asarray(to.predict(X_test, sensitive_features=sf_test, random_state=seed), bool)
+
+
+def _fit_exponentiated_gradient(base, constraint, eps, max_iter, X, y, sf, X_test, sf_test,
+                                seed):  # fmt: skip
+    from fairlearn.reductions import EqualizedOdds, ExponentiatedGradient, TruePositiveRateParity
+
+    moment = TruePositiveRateParity() if constraint == CONSTRAINTS[0] else EqualizedOdds()
+    eg = ExponentiatedGradient(base, constraints=moment, eps=eps, max_iter=max_iter)
+    eg.fit(X, y, sensitive_features=sf)
+    return np.asarray(eg.predict(X_test, random_state=seed), bool)
+
+
+def _default_eg_estimator(seed: int, n_jobs):
+    from lightgbm import LGBMClassifier
+
+    # GBMRiskModel.fit takes no sample_weight (its calibration holdout would not honour
+    # it), and ExponentiatedGradient reweights rows every iteration: a plain booster.
+    return LGBMClassifier(
+        n_estimators=50, learning_rate=0.1, num_leaves=15, min_child_samples=50, subsample=0.8,
+        subsample_freq=1, colsample_bytree=0.8, random_state=seed, n_jobs=n_jobs, verbose=-1,
+    )  # fmt: skip
+
+
+def _sensitive(frame: pd.DataFrame, columns, where: str) -> pd.Series:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"Sensitive columns {missing!r} are not in split.{where}; add them to both "
+            "split.train and split.test (e.g. merged on household_id)."
+        )
+    parts = frame[list(columns)].astype(object)
+    parts = parts.where(parts.notna(), "<missing>").astype(str)
+    return parts.agg(" & ".join, axis=1) if len(columns) > 1 else parts.iloc[:, 0]
+
+
+def compare_mitigations(
+    estimator,
+    split,
+    *,
+    sensitive,
+    capacity=0.05,
+    capacity_groups=None,
+    methods=MITIGATIONS,
+    constraint: str = "true_positive_rate_parity",
+    allocation: str = "need",
+    objective: str = "balanced_accuracy_score",
+    eg_estimator=None,
+    eps: float = 0.01,
+    max_iter: int = 50,
+    features=None,
+    label: str = "in_need",
+    postprocess_size: float = 0.25,
+    n_boot: int = 200,
+    seed: int = 0,
+    n_jobs: int | None = None,
+) -> MitigationComparison:
+    """Compare fairness mitigations on one split: per-group FNR and overall cost.
+
+    The training households are divided once (grouped by household, ``seed``) into a
+    fitting part and a ``postprocess_size`` part. ``estimator`` is fitted on the first
+    and scores the test households; ``threshold_optimizer`` learns its group thresholds
+    on the second (out-of-sample scores); ``exponentiated_gradient`` is fitted on the
+    first. Then, on the test households:
+
+    - ``none``: the top ``capacity`` by score (per ``capacity_groups`` if given).
+    - ``group_topk``: the same capacity shared among sensitive groups in proportion to
+      their estimated need (``allocation="need"``: the sum of their scores) or their
+      size (``"size"``), top scores within each (:func:`allocate_top`).
+    - ``threshold_optimizer``: fairlearn's ``ThresholdOptimizer`` on the prefit
+      estimator (``predict_method="predict_proba"``, ``objective``), its randomised
+      predictions drawn with ``seed``.
+    - ``exponentiated_gradient``: fairlearn's ``ExponentiatedGradient`` on
+      ``eg_estimator`` (default: a plain ``lightgbm.LGBMClassifier``, because it must
+      accept ``sample_weight``), predictions drawn with ``seed``.
+
+    The two fairlearn methods give hard predictions, not a fixed count: their
+    ``selection_rate`` and ``flagged`` rows show how far they are from the capacity,
+    so read their exclusion error together with them. Intervals come from one paired
+    bootstrap of test households; the top-k methods re-select within each resample
+    (as :func:`needsid.evaluate.compare` does), the others keep their flags.
+
+    Parameters
+    ----------
+    estimator : classifier with ``predict_proba``
+        E.g. :class:`needsid.models.GBMRiskModel`; cloned, never modified.
+    split : needsid.evaluate.TemporalSplit
+    sensitive : str or list of str
+        Column(s) of ``split.train`` and ``split.test``; several form intersections.
+    capacity : float or int, default=0.05
+        Share or count of test households flagged (per capacity group).
+    capacity_groups : str or array-like, optional
+        A column of ``split.test`` or one value per test household (e.g. region):
+        each gets its own capacity.
+    methods : sequence of str, default=all of MITIGATIONS
+    constraint : {"true_positive_rate_parity", "equalized_odds"}
+        Parity both fairlearn methods aim for.
+    allocation : {"need", "size"}, default="need"
+    objective : str, default="balanced_accuracy_score"
+        ThresholdOptimizer's objective.
+    eg_estimator : classifier accepting ``sample_weight``, optional
+    eps : float, default=0.01
+        Allowed constraint violation of ExponentiatedGradient.
+    max_iter : int, default=50
+        ExponentiatedGradient's iterations (one booster fitted per iteration).
+    features : list of str, optional
+        Columns the models see (default ``split.features``), e.g. without a family.
+    label : str, default="in_need"
+    postprocess_size : float, default=0.25
+    n_boot : int, default=200
+    seed : int, default=0
+    n_jobs : int, optional
+        Threads of the default ExponentiatedGradient booster.
+
+    Returns
+    -------
+    MitigationComparison
+    """
+    unknown = [m for m in methods if m not in MITIGATIONS]
+    if unknown or not len(methods):
+        raise ValueError(f"Got methods={list(methods)!r}; expected some of {MITIGATIONS}.")
+    if constraint not in CONSTRAINTS:
+        raise ValueError(f"Got constraint={constraint!r}; expected one of {CONSTRAINTS}.")
+    if allocation not in ALLOCATIONS:
+        raise ValueError(f"Got allocation={allocation!r}; expected one of {ALLOCATIONS}.")
+    if not 0 < postprocess_size < 1:
+        raise ValueError(f"Got postprocess_size={postprocess_size!r}; expected a share in (0, 1).")
+    columns = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    cols = list(split.features if features is None else features)
+    sf_train = _sensitive(split.train, columns, "train")
+    sf_test = _sensitive(split.test, columns, "test")
+    cap_groups = None
+    if isinstance(capacity_groups, str):
+        if capacity_groups not in split.test.columns:
+            raise ValueError(
+                f"Got capacity_groups={capacity_groups!r}, which is not a column of "
+                f"split.test; add it or pass one value per test household."
+            )
+        cap_groups = split.test[capacity_groups].to_numpy()
+    elif capacity_groups is not None:
+        cap_groups = np.asarray(capacity_groups)
+        if len(cap_groups) != len(split.test):
+            raise ValueError(
+                f"Got {len(cap_groups)} capacity_groups for {len(split.test)} test households."
+            )
+    y_train = split.train[label].to_numpy().astype(int)
+    y = split.test[label].to_numpy().astype(bool)
+    X_test = split.X_test[cols] if features is None else split.test[cols]
+    X_train = split.train[cols]
+    fit_idx, post_idx = next(
+        GroupShuffleSplit(n_splits=1, test_size=postprocess_size, random_state=seed).split(
+            X_train, y_train, groups=split.train["household_id"]
+        )
+    )
+    X_fit, y_fit, sf_fit = X_train.iloc[fit_idx], y_train[fit_idx], sf_train.iloc[fit_idx]
+    model = clone(estimator).fit(X_fit, y_fit)
+    scores = model.predict_proba(X_test)[:, 1]
+    flags = {}
+    for m in methods:
+        if m == "none":
+            flags[m] = select_top(scores, capacity, cap_groups)
+        elif m == "group_topk":
+            flags[m] = allocate_top(scores, capacity, sf_test, by=allocation,
+                                    capacity_groups=cap_groups)  # fmt: skip
+        elif m == "threshold_optimizer":
+            flags[m] = _fit_threshold_optimizer(
+                model, constraint, objective, X_train.iloc[post_idx], y_train[post_idx],
+                sf_train.iloc[post_idx], X_test, sf_test, seed,
+            )  # fmt: skip
+        else:
+            base = _default_eg_estimator(seed, n_jobs) if eg_estimator is None else eg_estimator
+            flags[m] = _fit_exponentiated_gradient(
+                clone(base), constraint, eps, max_iter, X_fit, y_fit, sf_fit, X_test, sf_test,
+                seed,
+            )  # fmt: skip
+    keys, codes = np.unique(sf_test.to_numpy(), return_inverse=True)
+    table = _bootstrap_table(flags, scores, y, codes, keys, capacity, cap_groups, sf_test,
+                             allocation, n_boot, seed)  # fmt: skip
+    return MitigationComparison(
+        table, pd.DataFrame(flags), scores, capacity, tuple(str(k) for k in keys)
+    )
+
+
+def _metrics(y, flag, codes, keys) -> dict[str, float]:
+    c = group_counts(codes, len(keys), y, flag)
+    r = rates(c)
+    tp, fp, fn = c["tp"].sum(), c["fp"].sum(), c["fn"].sum()
+    fnr = r["fnr"]
+    finite = fnr[np.isfinite(fnr)]
+    out = {
+        "exclusion_error": fn / (tp + fn) if tp + fn else np.nan,
+        "inclusion_error": fp / (tp + fp) if tp + fp else np.nan,
+        "selection_rate": flag.mean() if len(flag) else np.nan,
+        "flagged": float(flag.sum()),
+        "fnr_max_ratio": (
+            finite.max() / finite.min() if len(finite) and finite.min() > 0 else np.nan
+        ),  # fmt: skip
+        "fnr_max_difference": finite.max() - finite.min() if len(finite) else np.nan,
+    }
+    out |= {f"fnr[{k}]": v for k, v in zip(keys, fnr, strict=True)}
+    return out
+
+
+def _bootstrap_table(flags, scores, y, codes, keys, capacity, cap_groups, sf_test, allocation,
+                     n_boot, seed) -> pd.DataFrame:  # fmt: skip
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    boots = [rng.integers(0, n, n) for _ in range(n_boot)]
+    sf = sf_test.to_numpy()
+    rows = []
+    for name, flag in flags.items():
+
+        def flags_of(idx, name=name, flag=flag):
+            if name not in _TOP_K:
+                return flag[idx]
+            cg = None if cap_groups is None else cap_groups[idx]
+            if name == "none":
+                return select_top(scores[idx], capacity, cg)
+            return allocate_top(scores[idx], capacity, sf[idx], by=allocation, capacity_groups=cg)
+
+        point = _metrics(y, flag, codes, keys)
+        samples = pd.DataFrame(
+            [_metrics(y[b], flags_of(b), codes[b], keys) for b in boots], columns=list(point)
+        )
+        for metric, value in point.items():
+            lo = hi = np.nan
+            col = samples[metric].to_numpy(dtype=float)
+            if n_boot and np.isfinite(col).any():
+                lo, hi = np.nanpercentile(col, [2.5, 97.5])
+            rows.append({"model": name, "metric": metric, "estimate": float(value),
+                         "lo": float(lo), "hi": float(hi)})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -1,0 +1,181 @@
+"""Fairness audits of rule hits: a rule set is a classifier too, one per rule kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._audit import FairnessAudit, audit
+
+__all__ = ["ANY_KIND", "RuleAudit", "audit_rules"]
+
+#: The flag of households hit by any rule of the set.
+ANY_KIND = "any"
+
+
+@dataclass(frozen=True)
+class RuleAudit:
+    """One :class:`FairnessAudit` per rule kind (and for any rule).
+
+    Attributes
+    ----------
+    audits : dict of str to FairnessAudit
+        Keyed by rule kind (``trigger``, ``cross_check``, ``exit``, ``outreach``: those
+        of the rule set) and ``"any"``.
+    flags : pandas.DataFrame
+        ``household_id`` and one boolean column per key of ``audits``: the household
+        was hit by at least one rule of that kind.
+    """
+
+    audits: dict[str, FairnessAudit]
+    flags: pd.DataFrame
+
+    @property
+    def by_group(self) -> pd.DataFrame:
+        """Return every kind's ``by_group``, stacked with a leading ``kind`` level."""
+        return pd.concat({k: a.by_group for k, a in self.audits.items()}, names=["kind"])
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return every kind's disparities, with a ``kind`` column first."""
+        parts = [a.disparities.assign(kind=k) for k, a in self.audits.items()]
+        out = pd.concat(parts, ignore_index=True)
+        return out[["kind", *[c for c in out.columns if c != "kind"]]]
+
+
+def _pandas(frame, name: str) -> pd.DataFrame:
+    if isinstance(frame, pd.DataFrame):
+        return frame
+    if hasattr(frame, "to_pandas"):
+        return frame.to_pandas()
+    raise TypeError(f"Got {name} of type {type(frame).__name__}; expected a DataFrame.")
+
+
+def audit_rules(
+    hits,
+    households,
+    sensitive_features,
+    y_true=None,
+    *,
+    label: str = "in_need",
+    reference=None,
+    min_group_size: int = 30,
+    band: tuple[float, float] = (0.8, 1.25),
+    n_boot: int = 500,
+    seed: int = 0,
+) -> RuleAudit:
+    """Audit rule hits by group: per rule kind, flag = hit by any rule of that kind.
+
+    Parameters
+    ----------
+    hits : needsid.rules.RuleHits
+        Hits of one rule set at one date.
+    households : pandas or polars DataFrame
+        The population audited, one row per household alive at ``hits.as_of``:
+        ``household_id`` and the group columns, e.g.
+        :func:`needsid.rules.household_attributes` ``(bundle, hits.as_of)``. Hits of
+        households not in it are ignored.
+    sensitive_features : str or list of str
+        Group columns of ``households``; several give intersections.
+    y_true : array-like or DataFrame, optional
+        The truth each flag is judged against: one value per row of ``households``, or
+        a frame with ``household_id`` and ``label``. None audits hit rates only.
+        The same truth serves every kind; audit exits against their own target (e.g.
+        "no longer in need") by calling again.
+    label : str, default="in_need"
+        Column of a ``y_true`` frame.
+    reference, min_group_size, band, n_boot, seed
+        As in :func:`audit`.
+
+    Returns
+    -------
+    RuleAudit
+
+    Examples
+    --------
+    >>> import needsid as ni
+    >>> from needsid.fairness import audit_rules
+    >>> from needsid.rules import household_attributes, load
+    >>> pop = ni.simulate(n_households=300, months=12, seed=0)
+    >>> hits = load("default").evaluate(pop.bundle, "2023-12-01")
+    >>> attrs = household_attributes(pop.bundle, "2023-12-01")
+    >>> ra = audit_rules(hits, attrs, "urban", n_boot=20)
+    >>> sorted(ra.audits)
+    ['any', 'cross_check', 'exit', 'outreach', 'trigger']
+    """
+    hh = _pandas(households, "households")
+    columns = (
+        [sensitive_features] if isinstance(sensitive_features, str) else list(sensitive_features)
+    )
+    missing = [c for c in ["household_id", *columns] if c not in hh.columns]
+    if missing:
+        raise ValueError(
+            f"Columns {missing!r} are not in households (it has {list(hh.columns)!r}); "
+            "pass household_id and the group columns, e.g. from "
+            "needsid.rules.household_attributes(bundle, hits.as_of)."
+        )
+    dup = hh["household_id"].duplicated()
+    if dup.any():
+        raise ValueError(
+            f"households has {int(dup.sum())} repeated household_id rows (e.g. row "
+            f"{int(np.flatnonzero(dup)[0])}); pass one row per household."
+        )
+    hh = hh.reset_index(drop=True)
+    y = _labels(y_true, hh, label)
+    frame = _pandas(hits.to_frame(), "hits")[["household_id", "kind"]].drop_duplicates()
+    kinds = list(dict.fromkeys(r["kind"] for r in hits.rules))
+    flags = pd.DataFrame({"household_id": hh["household_id"]})
+    for kind in [*kinds, ANY_KIND]:
+        ids = (
+            frame["household_id"]
+            if kind == ANY_KIND
+            else frame.loc[frame["kind"] == kind, "household_id"]
+        )
+        flags[kind] = hh["household_id"].isin(ids).to_numpy()
+    sf = hh[columns]
+    audits = {
+        kind: audit(
+            y,
+            flags[kind].to_numpy(),
+            sensitive_features=sf,
+            reference=reference,
+            min_group_size=min_group_size,
+            band=band,
+            n_boot=n_boot,
+            seed=seed,
+        )  # fmt: skip
+        for kind in [*kinds, ANY_KIND]
+    }
+    return RuleAudit(audits, flags)
+
+
+def _labels(y_true, hh: pd.DataFrame, label: str):
+    if y_true is None:
+        return None
+    if not isinstance(y_true, pd.DataFrame) and hasattr(y_true, "to_pandas"):
+        y_true = y_true.to_pandas()
+    if isinstance(y_true, pd.DataFrame):
+        missing = [c for c in ("household_id", label) if c not in y_true.columns]
+        if missing:
+            raise ValueError(
+                f"Columns {missing!r} are not in y_true (it has {list(y_true.columns)!r}); "
+                f"pass household_id and {label!r}, or set label=."
+            )
+        merged = hh[["household_id"]].merge(
+            y_true[["household_id", label]].drop_duplicates("household_id"),
+            on="household_id",
+            how="left",
+        )
+        absent = merged[label].isna().to_numpy()
+        if absent.any():
+            raise ValueError(
+                f"y_true has no {label!r} for {int(absent.sum())} of {len(hh)} households "
+                f"(e.g. households row {int(np.flatnonzero(absent)[0])}); label the same "
+                "population (labels.make at hits.as_of) or drop those rows from households."
+            )
+        return merged[label].to_numpy().astype(bool)
+    y = np.asarray(y_true)
+    if len(y) != len(hh):
+        raise ValueError(f"Got {len(y)} labels for {len(hh)} households.")
+    return y.astype(bool)
