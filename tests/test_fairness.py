@@ -108,3 +108,44 @@ def test_html_report_is_complete(tmp_path):
         assert section in text
     assert text.count("data:image/png;base64,") >= 2
     assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_fnr_ratio_intervals_have_near_nominal_coverage():
+    # 200 datasets from known group rates: FNR 0.30 (reference) and 0.45, so the true
+    # ratio is 1.5; the 95% interval should contain it in close to 95% of them
+    rng = np.random.default_rng(7)
+    true_ratio = 0.45 / 0.30
+    covered, reps = 0, 200
+    for _ in range(reps):
+        n = 1000
+        g = np.where(rng.random(n) < 0.5, "a", "b")
+        y = rng.random(n) < 0.4
+        p = y & (rng.random(n) >= np.where(g == "a", 0.30, 0.45))
+        a = audit(y, p, sensitive_features=g, reference="a", n_boot=100,
+                  seed=int(rng.integers(1e9)))  # fmt: skip
+        row = a.disparities.query("group == 'b' and metric == 'fnr'").iloc[0]
+        covered += row["ratio_lo"] <= true_ratio <= row["ratio_hi"]
+    assert 0.88 <= covered / reps <= 0.99, covered / reps
+
+
+def test_roc_by_group_matches_auc_per_group():
+    from sklearn.metrics import roc_auc_score
+
+    from needsid.fairness import plot_roc
+
+    rng = np.random.default_rng(4)
+    s = rng.random(300)
+    y = rng.random(300) < s
+    g = np.where(np.arange(300) < 150, "a", "b").astype(object)
+    g[:5] = "c"
+    y[:5] = True  # group c has one class only: no curve, named in the title
+    ax = plot_roc(y, s, g)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    for key in ("a", "b"):
+        m = g == key
+        assert f"{key} (AUC = {roc_auc_score(y[m], s[m]):.2f})" in legend
+    assert len(legend) == 2 and "one class only: c" in ax.get_title()
+    import matplotlib.pyplot as plt
+
+    plt.close(ax.figure)

@@ -96,18 +96,20 @@ def comparison(split):
     return compare_mitigations(
         GBMRiskModel(n_estimators=30, n_jobs=1), split, sensitive="invisible", capacity=0.1,
         capacity_groups="region_id", eg_estimator=EG_BASE, max_iter=3, n_boot=20, seed=0,
+        methods=(*MITIGATIONS, "outreach"), outreach_pool=split.test["invisibility_score"] >= 0.8,
     )  # fmt: skip
 
 
 def test_compare_mitigations_table_shape_and_capacity(comparison, split):
     t = comparison.table
     assert list(t.columns) == ["model", "metric", "estimate", "lo", "hi"]
-    assert list(t["model"].unique()) == list(MITIGATIONS)
+    assert list(t["model"].unique()) == [*MITIGATIONS, "outreach"]
     wide = comparison.to_frame()
     assert {"exclusion_error", "inclusion_error", "selection_rate", "fnr_max_ratio",
             "fnr[False]", "fnr[True]"} <= set(wide.columns)  # fmt: skip
     k = select_top(comparison.scores, 0.1, split.test["region_id"].to_numpy()).sum()
-    assert wide.loc["none", "flagged"] == k == wide.loc["group_topk", "flagged"]
+    for method in ("none", "group_topk", "outreach"):
+        assert wide.loc[method, "flagged"] == k
     # every estimate is recomputed from the flags it reports
     y = split.test["in_need"].to_numpy().astype(bool)
     inv = split.test["invisible"].to_numpy()
@@ -119,7 +121,9 @@ def test_compare_mitigations_table_shape_and_capacity(comparison, split):
         assert wide.loc[method, "fnr[True]"] == pytest.approx(a.by_group.loc["True", "fnr"])
         fnr = a.by_group["fnr"]
         assert wide.loc[method, "fnr_max_ratio"] == pytest.approx(fnr.max() / fnr.min())
-    top_k = t[t["model"].isin(["none", "group_topk"]) & (t["metric"] == "exclusion_error")]
+    top_k = t[
+        t["model"].isin(["none", "group_topk", "outreach"]) & (t["metric"] == "exclusion_error")
+    ]
     assert ((top_k["lo"] <= top_k["estimate"]) & (top_k["estimate"] <= top_k["hi"])).all()
 
 
@@ -127,6 +131,7 @@ def test_compare_mitigations_same_seed_same_table(split, comparison):
     again = compare_mitigations(
         GBMRiskModel(n_estimators=30, n_jobs=1), split, sensitive="invisible", capacity=0.1,
         capacity_groups="region_id", eg_estimator=EG_BASE, max_iter=3, n_boot=20, seed=0,
+        methods=(*MITIGATIONS, "outreach"), outreach_pool=split.test["invisibility_score"] >= 0.8,
     )  # fmt: skip
     pd.testing.assert_frame_equal(again.table, comparison.table)
 
@@ -135,6 +140,8 @@ def test_compare_mitigations_errors(split):
     model = GBMRiskModel(n_estimators=5)
     with pytest.raises(ValueError, match=re.escape("Got methods=['none', 'reweigh']")):
         compare_mitigations(model, split, sensitive="invisible", methods=("none", "reweigh"))
+    with pytest.raises(ValueError, match=re.escape("Method 'outreach' needs outreach_pool")):
+        compare_mitigations(model, split, sensitive="invisible", methods=("outreach",))
     with pytest.raises(ValueError, match=re.escape("Got constraint='demographic_parity'")):
         compare_mitigations(model, split, sensitive="invisible", constraint="demographic_parity")
     with pytest.raises(ValueError, match=re.escape("Sensitive columns ['ethnicity'] are not")):

@@ -27,10 +27,12 @@ __all__ = [
 ]
 
 MITIGATIONS = ("none", "group_topk", "threshold_optimizer", "exponentiated_gradient")
+#: ``outreach`` needs an ``outreach_pool``: it is offered, not run by default.
+KNOWN = (*MITIGATIONS, "outreach")
 CONSTRAINTS = ("true_positive_rate_parity", "equalized_odds")
 ALLOCATIONS = ("need", "size")
 #: Methods that rank by the base model's scores and flag exactly the capacity.
-_TOP_K = ("none", "group_topk")
+_TOP_K = ("none", "group_topk", "outreach")
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,8 @@ def compare_mitigations(
     eg_estimator=None,
     eps: float = 0.01,
     max_iter: int = 50,
+    outreach_pool=None,
+    outreach_share: float = 0.2,
     features=None,
     label: str = "in_need",
     postprocess_size: float = 0.25,
@@ -286,6 +290,9 @@ def compare_mitigations(
     - ``exponentiated_gradient``: fairlearn's ``ExponentiatedGradient`` on
       ``eg_estimator`` (default: a plain ``lightgbm.LGBMClassifier``, because it must
       accept ``sample_weight``), predictions drawn with ``seed``.
+    - ``outreach`` (when asked for): routing via coverage, ``outreach_share`` of the
+      capacity reserved for the ``outreach_pool`` (e.g. a high coverage feature
+      ``invisibility_score``), the rest by score (:func:`reserve_outreach`).
 
     The two fairlearn methods give hard predictions, not a fixed count: their
     ``selection_rate`` and ``flagged`` rows show how far they are from the capacity,
@@ -316,6 +323,10 @@ def compare_mitigations(
         Allowed constraint violation of ExponentiatedGradient.
     max_iter : int, default=50
         ExponentiatedGradient's iterations (one booster fitted per iteration).
+    outreach_pool : str or array-like of bool, optional
+        A boolean column of ``split.test`` or one value per test household; needed by
+        ``outreach``.
+    outreach_share : float, default=0.2
     features : list of str, optional
         Columns the models see (default ``split.features``), e.g. without a family.
     label : str, default="in_need"
@@ -329,9 +340,22 @@ def compare_mitigations(
     -------
     MitigationComparison
     """
-    unknown = [m for m in methods if m not in MITIGATIONS]
+    unknown = [m for m in methods if m not in KNOWN]
     if unknown or not len(methods):
-        raise ValueError(f"Got methods={list(methods)!r}; expected some of {MITIGATIONS}.")
+        raise ValueError(f"Got methods={list(methods)!r}; expected some of {KNOWN}.")
+    pool = None
+    if "outreach" in methods:
+        if outreach_pool is None:
+            raise ValueError(
+                "Method 'outreach' needs outreach_pool: a boolean column of split.test, "
+                "e.g. households with invisibility_score >= 0.8."
+            )
+        pool = np.asarray(
+            split.test[outreach_pool] if isinstance(outreach_pool, str) else outreach_pool
+        ).astype(bool)
+        if len(pool) != len(split.test):
+            raise ValueError(f"Got {len(pool)} outreach_pool values for {len(split.test)} "
+                             "test households.")  # fmt: skip
     if constraint not in CONSTRAINTS:
         raise ValueError(f"Got constraint={constraint!r}; expected one of {CONSTRAINTS}.")
     if allocation not in ALLOCATIONS:
@@ -368,13 +392,20 @@ def compare_mitigations(
     X_fit, y_fit, sf_fit = X_train.iloc[fit_idx], y_train[fit_idx], sf_train.iloc[fit_idx]
     model = clone(estimator).fit(X_fit, y_fit)
     scores = model.predict_proba(X_test)[:, 1]
+    sf = sf_test.to_numpy()
+
+    def top_k(name, idx):
+        cg = None if cap_groups is None else cap_groups[idx]
+        if name == "none":
+            return select_top(scores[idx], capacity, cg)
+        if name == "group_topk":
+            return allocate_top(scores[idx], capacity, sf[idx], by=allocation, capacity_groups=cg)
+        return reserve_outreach(scores[idx], pool[idx], capacity, outreach_share, cg)
+
     flags = {}
     for m in methods:
-        if m == "none":
-            flags[m] = select_top(scores, capacity, cap_groups)
-        elif m == "group_topk":
-            flags[m] = allocate_top(scores, capacity, sf_test, by=allocation,
-                                    capacity_groups=cap_groups)  # fmt: skip
+        if m in _TOP_K:
+            flags[m] = top_k(m, np.arange(len(y)))
         elif m == "threshold_optimizer":
             flags[m] = _fit_threshold_optimizer(
                 model, constraint, objective, X_train.iloc[post_idx], y_train[post_idx],
@@ -387,8 +418,7 @@ def compare_mitigations(
                 seed,
             )  # fmt: skip
     keys, codes = np.unique(sf_test.to_numpy(), return_inverse=True)
-    table = _bootstrap_table(flags, scores, y, codes, keys, capacity, cap_groups, sf_test,
-                             allocation, n_boot, seed)  # fmt: skip
+    table = _bootstrap_table(flags, top_k, y, codes, keys, n_boot, seed)
     return MitigationComparison(
         table, pd.DataFrame(flags), scores, capacity, tuple(str(k) for k in keys)
     )
@@ -414,22 +444,16 @@ def _metrics(y, flag, codes, keys) -> dict[str, float]:
     return out
 
 
-def _bootstrap_table(flags, scores, y, codes, keys, capacity, cap_groups, sf_test, allocation,
-                     n_boot, seed) -> pd.DataFrame:  # fmt: skip
+def _bootstrap_table(flags, top_k, y, codes, keys, n_boot, seed) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = len(y)
     boots = [rng.integers(0, n, n) for _ in range(n_boot)]
-    sf = sf_test.to_numpy()
     rows = []
     for name, flag in flags.items():
 
         def flags_of(idx, name=name, flag=flag):
-            if name not in _TOP_K:
-                return flag[idx]
-            cg = None if cap_groups is None else cap_groups[idx]
-            if name == "none":
-                return select_top(scores[idx], capacity, cg)
-            return allocate_top(scores[idx], capacity, sf[idx], by=allocation, capacity_groups=cg)
+            # fixed-count methods re-select within the resample, as evaluate.compare does
+            return top_k(name, idx) if name in _TOP_K else flag[idx]
 
         point = _metrics(y, flag, codes, keys)
         samples = pd.DataFrame(
