@@ -190,7 +190,10 @@ def serve(
     mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
     args = [mlflow_bin, "models", "serve", "-m", model, "--env-manager", "local",
             "-h", host, "-p", str(port), "-w", str(workers)]  # fmt: skip
-    os.execv(args[0], args)
+    # mlflow starts uvicorn by name: make this environment's scripts findable
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    os.execve(args[0], args, env)
 
 
 if __name__ == "__main__":  # pragma: no cover

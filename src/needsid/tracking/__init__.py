@@ -21,6 +21,7 @@ from ._runs import (
     resolve_model,
     train,
 )
+from ._serving import load_test, request_body
 
 __all__ = [
     "ConfigError",
@@ -35,10 +36,12 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "flag_households",
+    "load_test",
     "load_train_config",
     "model_from_json",
     "model_to_json",
     "promote",
+    "request_body",
     "pseudonymise",
     "rescore",
     "resolve_model",

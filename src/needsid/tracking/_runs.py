@@ -27,7 +27,7 @@ import yaml
 
 from .._dates import as_date, months_before
 from ..data import HouseholdData
-from ..evaluate import compare, select_top, temporal_split
+from ..evaluate import compare, rule_flags, select_top, temporal_split
 from ..features import build, load_spec
 from ..flagging import flag
 from ..models import ID_COLUMN, GBMRiskModel, PointsScorecard
@@ -56,8 +56,6 @@ DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 TRAIN_EXPERIMENT = "needsid-train"
 FLAG_EXPERIMENT = "needsid-flag"
 _CODE = Path(__file__).with_name("_flagging_model_code.py")
-# rule kinds whose hits are a flag on their own in the "rules only" baseline
-_RULE_FLAG_KINDS = ("trigger", "outreach")
 
 
 class TrackingError(RuntimeError):
@@ -125,13 +123,6 @@ def _rules_path(rules: str) -> Path:
 
 def _capacity(c: float):
     return int(c) if c >= 1 else float(c)
-
-
-def _rule_flags(rule_set, bundle, test_date, ids) -> np.ndarray:
-    hits = rule_set.evaluate(bundle, test_date).to_frame()
-    hits = hits if isinstance(hits, pl.DataFrame) else pl.from_pandas(hits)
-    hit = set(hits.filter(pl.col("kind").is_in(_RULE_FLAG_KINDS))["household_id"].to_list())
-    return np.fromiter((i in hit for i in ids), dtype=bool, count=len(ids))
 
 
 def _signature(features: list[str]):
@@ -243,20 +234,19 @@ def train(
         bundle, train_dates, test_date, horizon_months=cfg.horizon_months,
         test_size=cfg.test_size, seed=cfg.seed, spec=spec,
     )  # fmt: skip
-    y_train = split.train["in_need"].to_numpy().astype(int)
-    fitted = estimator.fit(split.X_train, y_train)
-    test_score = fitted.predict_proba(split.X_test)[:, 1]
-    top = select_top(test_score, _capacity(cfg.capacity))
-    threshold = float(test_score[top].min()) if top.any() else 1.0
-    rule_flags = (
-        _rule_flags(rule_set, bundle, test_date, split.test["household_id"].tolist())
+    flags = (
+        rule_flags(rule_set.evaluate(bundle, test_date, suppress=False), split)
         if rule_set is not None
         else None
     )
     comparison = compare(
-        {cfg.model.kind: _estimator(cfg)}, split, capacity=_capacity(cfg.capacity),
-        bundle=bundle, rule_flags=rule_flags, n_boot=cfg.n_boot, seed=cfg.seed,
+        {cfg.model.kind: estimator}, split, capacity=_capacity(cfg.capacity),
+        bundle=bundle, rule_flags=flags, n_boot=cfg.n_boot, seed=cfg.seed,
     )  # fmt: skip
+    fitted = comparison.fitted[cfg.model.kind]
+    test_score = comparison.scores[cfg.model.kind].to_numpy()
+    top = select_top(test_score, _capacity(cfg.capacity))
+    threshold = float(test_score[top].min()) if top.any() else 1.0
     fingerprint = bundle.fingerprint()
     commit, dirty = _git_commit()
     features = list(split.features)

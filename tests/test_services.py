@@ -1,0 +1,281 @@
+"""Real services on loopback: PostgreSQL + `mlflow server`, `mlflow models serve`, Spark.
+
+Each test starts what it needs and stops it afterwards. In CI (the CI variable set) a
+missing PostgreSQL is a failure, not a skip: `.ci/run` installs it.
+"""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+import needsid as ni
+from needsid import tracking
+
+pytestmark = [pytest.mark.service, pytest.mark.slow]
+
+AS_OF = "2025-07-01"
+SALT = "service-test-salt-0123456789"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"{proc.args[:3]} exited with {proc.returncode} before {url} came up"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def small_config(kind="gbm"):
+    params = {"n_estimators": 30, "num_leaves": 15, "n_jobs": 1} if kind == "gbm" else {}
+    return tracking.load_train_config(None, model={"kind": kind, "params": params}, n_boot=0)
+
+
+@pytest.fixture(scope="module")
+def sqlite_store(tmp_path_factory):
+    """A local store with a trained, promoted model and the test date's features."""
+    from mlflow import MlflowClient
+
+    root = tmp_path_factory.mktemp("svc")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    for name in ("needsid-train", "needsid-flag"):
+        client.create_experiment(name, artifact_location=(root / "artifacts").as_uri())
+    pop = ni.simulate(n_households=2000, months=36, seed=2)
+    pop.bundle.write(root / "data")
+    res = tracking.train(root / "data", AS_OF, config=small_config(), tracking_uri=uri)
+    tracking.promote(res.model_name, res.model_version, "champion", tracking_uri=uri)
+    X = ni.features.build(pop.bundle, AS_OF).to_pandas()
+    return {"root": root, "uri": uri, "pop": pop, "X": X, "version": res.model_version}
+
+
+def test_models_serve_scores_over_http_under_load(sqlite_store, capsys):
+    import mlflow
+
+    mlflow.set_tracking_uri(sqlite_store["uri"])
+    model = mlflow.pyfunc.load_model("models:/needsid-risk@champion")
+    cols = ["household_id", *model.unwrap_python_model().features]
+    X = sqlite_store["X"][cols]
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": sqlite_store["uri"]}
+    proc = subprocess.Popen(
+        [str(BIN / "needsid"), "serve", "--model", "models:/needsid-risk@champion",
+         "--port", str(port)],
+        env=env, cwd=sqlite_store["root"], start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ping", proc)
+        url = f"http://127.0.0.1:{port}/invocations"
+        # correctness: 64 households in one request score exactly as in-process
+        batch = X.head(64)
+        req = urllib.request.Request(
+            url, data=tracking.request_body(batch), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=60) as r:
+            served = pd.DataFrame(json.loads(r.read())["predictions"])
+        local = model.predict(batch)
+        assert served["household_id"].tolist() == local["household_id"].tolist()
+        np.testing.assert_array_equal(served["score"].to_numpy(), local["score"].to_numpy())
+        assert served["reasons"].tolist() == local["reasons"].tolist()
+        assert served["flag"].tolist() == local["flag"].tolist()
+        # bounded load: 2,000 single-household requests, 8 at a time
+        bodies = [tracking.request_body(X.iloc[[i]]) for i in range(200)]
+        stats = tracking.load_test(url, bodies, n_requests=2000, concurrency=8)
+        with capsys.disabled():
+            print(f"\nmlflow models serve, 2000 requests x 8 concurrent: {stats}")
+        assert stats["errors"] == 0, stats["first_error"]
+        assert stats["p50_ms"] <= stats["p99_ms"]
+    finally:
+        stop(proc)
+
+
+def spark_bundle(spark, bundle):
+    from pyspark.sql import functions as F
+
+    frames = []
+    for t in ("regions", "households", "members", "records"):
+        table = getattr(bundle, t)
+        sdf = spark.createDataFrame(
+            table.with_columns(pl.col(pl.Categorical).cast(pl.String)).to_pandas()
+        )
+        for name, dtype in table.schema.items():
+            if dtype == pl.Date:
+                sdf = sdf.withColumn(name, F.to_date(name))
+        frames.append(sdf)
+    return ni.HouseholdData(*frames)
+
+
+def test_spark_udf_scores_spark_features_like_in_process(sqlite_store, spark):
+    import mlflow
+    from pyspark.sql import functions as F
+
+    mlflow.set_tracking_uri(sqlite_store["uri"])
+    uri = f"models:/needsid-risk/{sqlite_store['version']}"
+    model = mlflow.pyfunc.load_model(uri)
+    features = model.unwrap_python_model().features
+    sdf = ni.features.build(spark_bundle(spark, sqlite_store["pop"].bundle), AS_OF)
+    sdf = sdf.select("household_id", *[F.col(c).cast("double").alias(c) for c in features])
+    udf = mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
+    scored = sdf.withColumn("score", udf(F.struct(*[F.col(c) for c in sdf.columns])))
+    got = scored.toPandas().sort_values("household_id").reset_index(drop=True)
+    # in-process on the very feature values Spark computed: bit-identical scores
+    local = model.predict(got.drop(columns="score"), params={"reasons": False})
+    np.testing.assert_array_equal(got["score"].to_numpy(), local["score"].to_numpy())
+    # and the Spark features agree with the in-memory ones
+    X = sqlite_store["X"].sort_values("household_id").reset_index(drop=True)
+    assert got["household_id"].tolist() == X["household_id"].tolist()
+    pandas_scores = model.predict(X[["household_id", *features]], params={"reasons": False})
+    np.testing.assert_allclose(got["score"].to_numpy(), pandas_scores["score"].to_numpy(),
+                               rtol=1e-9)  # fmt: skip
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    if found:
+        return Path(found[-1]).parent
+    exe = shutil.which("postgres")
+    return Path(exe).parent if exe else None
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """A throwaway PostgreSQL cluster on 127.0.0.1, run as the postgres user if root."""
+    pg = _pg_bin()
+    if pg is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; .ci/run installs Debian's postgresql")
+        pytest.skip("PostgreSQL server binaries not found (Debian package postgresql)")
+    root = tmp_path_factory.mktemp("pg")
+    data, sock = root / "data", root / "sock"
+    sock.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(root, "postgres")
+        shutil.chown(sock, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_user, str(pg / "initdb"), "-D", str(data), "-U", "postgres",
+                    "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)  # fmt: skip
+    port = free_port()
+    proc = subprocess.Popen(
+        [*as_user, str(pg / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port),
+         "-k", str(sock)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        for _ in range(120):
+            ok = subprocess.run([str(pg / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                                capture_output=True)  # fmt: skip
+            if ok.returncode == 0:
+                break
+            time.sleep(0.5)
+        else:
+            raise TimeoutError("PostgreSQL did not start")
+        subprocess.run([str(pg / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                        "postgres", "mlflow"], check=True, capture_output=True)  # fmt: skip
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/mlflow"
+    finally:
+        stop(proc)
+
+
+def start_mlflow_server(backend: str, artifacts: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--backend-store-uri", backend,
+         "--artifacts-destination", str(artifacts), "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/health", proc)
+    return proc, url
+
+
+def test_mlflow_server_on_postgres_train_register_promote_flag(postgres, tmp_path):
+    import mlflow
+    from mlflow import MlflowClient
+
+    proc, url = start_mlflow_server(postgres, tmp_path / "artifacts")
+    try:
+        pop = ni.simulate(n_households=1500, months=36, seed=3)
+        pop.bundle.write(tmp_path / "data")
+        (tmp_path / "train.yaml").write_text(
+            "model: {kind: gbm, params: {n_estimators: 20, n_jobs: 1}}\nn_boot: 0\n"
+        )
+        env = {**os.environ, "MLFLOW_TRACKING_URI": url, "NEEDSID_SALT": SALT}
+        cli = str(BIN / "needsid")
+
+        def run(*args):
+            done = subprocess.run([cli, *args], env=env, cwd=tmp_path, capture_output=True,
+                                  text=True, timeout=600)  # fmt: skip
+            assert done.returncode == 0, done.stdout + done.stderr
+            return done.stdout
+
+        run("train", "--data", "data", "--as-of", AS_OF, "--config", "train.yaml")
+        run("promote", "--name", "needsid-risk", "--version", "1", "--alias", "champion",
+            "--reason", "postgres test")  # fmt: skip
+        run("flag", "--data", "data", "--as-of", AS_OF, "--model", "models:/needsid-risk@champion",
+            "--capacity", "0.05", "--out", "flags.parquet")  # fmt: skip
+        table = pl.read_parquet(tmp_path / "flags.parquet")
+        assert table["model_version"].unique().to_list() == ["1"]
+        client = MlflowClient(tracking_uri=url)
+        mv = client.get_model_version_by_alias("needsid-risk", "champion")
+        assert mv.tags["champion.reason"] == "postgres test"
+        runs = client.search_runs([client.get_experiment_by_name("needsid-flag").experiment_id])
+        assert len(runs) == 1 and runs[0].data.params["model_version"] == "1"
+        assert any(a.path == "flag_manifest.parquet"
+                   for a in client.list_artifacts(runs[0].info.run_id))  # fmt: skip
+        # the server stops mid-run: the table is still written, the error says where
+        mlflow.set_tracking_uri(url)
+        model = mlflow.pyfunc.load_model("models:/needsid-risk/1")
+        stop(proc)
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+        try:
+            with pytest.raises(tracking.TrackingError, match="is written to"):
+                tracking.flag_households(
+                    tmp_path / "data", AS_OF, "models:/needsid-risk/1", 0.05,
+                    tmp_path / "offline.parquet", loaded_model=model, tracking_uri=url,
+                    salt=SALT,
+                )  # fmt: skip
+        finally:
+            del os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]
+        assert pl.read_parquet(tmp_path / "offline.parquet").equals(table)
+    finally:
+        stop(proc)
