@@ -28,6 +28,7 @@ format: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --nbmake notebooks -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python experiments/bench_simulate.py
