@@ -196,5 +196,350 @@ def serve(
     os.execve(args[0], args, env)
 
 
+# -- features, rules, compare, audit (issue 8) ------------------------------------------------
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; give the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _print_frame(frame, title: str, *, digits: int = 3) -> None:
+    """Print a pandas or polars frame as a rich table (floats rounded)."""
+    import pandas as pd
+
+    frame = frame if isinstance(frame, pd.DataFrame) else frame.to_pandas()
+    table = Table(title=title)
+    for i, col in enumerate(frame.columns):
+        numeric = pd.api.types.is_numeric_dtype(frame[col]) and frame[col].dtype != bool
+        table.add_column(
+            str(col),
+            justify="right" if numeric else "left",
+            overflow="fold",
+            no_wrap=i == 0,  # the row's name (model, rule id, feature) stays on one line
+        )
+
+    def cell(v) -> str:
+        if v is None or (not isinstance(v, str | list | tuple) and pd.isna(v)):
+            return ""
+        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+    for row in frame.itertuples(index=False):
+        table.add_row(*[cell(v) for v in row])
+    console.print(table)
+
+
+def _need(**options) -> None:
+    missing = [f"--{k.replace('_', '-')}" for k, v in options.items() if v is None]
+    if missing:
+        raise _fail(f"missing option(s) {', '.join(missing)}; see --help.")
+
+
+def _read_bundle(data: Path):
+    from .data import HouseholdData
+
+    try:
+        return HouseholdData.read(data)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(f"--data {str(data)!r}: {exc}") from None
+
+
+@app.command()
+def features(
+    data: Path = typer.Option(
+        None, help="HouseholdData folder (from `needsid simulate` or yours)."
+    ),
+    as_of: str = typer.Option(
+        None, help="Build from records known before this date, e.g. 2025-01-01."
+    ),
+    spec: Path = typer.Option(
+        None, help="Feature spec YAML (see configs/features/); default: the packaged spec."
+    ),
+    out: Path = typer.Option(None, help="Parquet file to write, one row per household."),
+    describe: bool = typer.Option(
+        False, "--describe", help="Only print the feature catalogue of the spec, then stop."
+    ),
+) -> None:
+    """Build one row of features per household alive at a date, and save it as Parquet.
+
+    Only records known before --as-of are read, so the table is what a caseworker could
+    have known that day. With --describe, print what each feature means instead
+    (name, family, window in months, meaning); --data, --as-of and --out are not needed.
+
+    Example: needsid features --data data/sim --as-of 2025-01-01 --out features.parquet
+    """
+    from ._cli_configs import ConfigError, load_feature_spec
+    from .features import build
+    from .features import describe as _describe
+
+    try:
+        feature_spec = load_feature_spec(spec)
+    except (ConfigError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    if describe:
+        _print_frame(_describe(feature_spec), f"features ({spec or 'default spec'})")
+        return
+    _need(data=data, as_of=as_of, out=out)
+    bundle = _read_bundle(data)
+    try:
+        with console.status(f"building features as of {as_of} ..."):
+            X = build(bundle, as_of, feature_spec)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    _write_atomic(out, X.write_parquet)
+    console.print(f"wrote {X.height:,} households x {X.width - 1} features to {out}")
+
+
+@app.command()
+def rules(
+    data: Path = typer.Option(..., help="HouseholdData folder."),
+    as_of: str = typer.Option(..., help="Evaluate on records known before this date."),
+    rules: str = typer.Option(
+        "default",
+        "--rules",
+        help="Rule set YAML (see configs/rules/default.yaml); default: the packaged set.",
+    ),
+    out: Path = typer.Option(
+        None,
+        help="Parquet file for every hit with its evidence (holds household ids: keep it local).",
+    ),
+) -> None:
+    """Evaluate a rule set (triggers, cross-checks, exits, outreach) and count its hits.
+
+    Prints, for every rule, how many hits it had and how many distinct households they
+    concern. Households already flagged by the same rule in the months before are not
+    repeated (the rule set's suppression). With --out, also writes one row per hit with
+    the record ids and values that made the rule fire.
+
+    Example: needsid rules --data data/sim --as-of 2025-01-01 --out hits.parquet
+    """
+    from .rules import RuleSetError, load
+
+    try:
+        rule_set = load(rules)
+    except (RuleSetError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    bundle = _read_bundle(data)
+    try:
+        with console.status(f"evaluating {len(rule_set.ids)} rules as of {as_of} ..."):
+            hits = rule_set.evaluate(bundle, as_of)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    _print_frame(
+        hits.summary(),
+        f"rule set {rule_set.id} {rule_set.version} as of {as_of}: {len(hits):,} hits, "
+        f"{hits.n_households:,} households",
+    )
+    if out is not None:
+        _write_atomic(out, hits.to_frame().write_parquet)
+        console.print(f"wrote {len(hits):,} hits to {out}")
+
+
+@app.command()
+def compare(
+    data: Path = typer.Option(..., help="HouseholdData folder."),
+    config: Path = typer.Option(
+        ..., help="Comparison config YAML (see configs/experiments/compare.yaml)."
+    ),
+) -> None:
+    """Compare risk models with the status quo and the rules alone, at a fixed capacity.
+
+    Each model in the config is trained on the households of the training dates and
+    tested on other households at the test date; every model flags the same number of
+    households (the capacity). Prints one row per model (coverage, precision, exclusion
+    error ...), writes the table with 95% bootstrap intervals to the config's `out`
+    (CSV), and, if the config names a `report`, an HTML report that opens without a
+    server.
+
+    Example: needsid compare --data data/sim --config configs/experiments/compare.yaml
+    """
+    from ._cli_configs import CompareConfig, ConfigError, load_config
+
+    try:
+        cfg = load_config(CompareConfig, config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    from ._cli_configs import load_feature_spec
+    from .evaluate import compare as _compare
+    from .evaluate import rule_flags, temporal_split
+    from .rules import RuleSetError, load
+
+    try:
+        feature_spec = load_feature_spec(cfg.features)
+        rule_set = load(cfg.rules) if cfg.rules else None
+        estimators = {name: m.estimator() for name, m in cfg.models.items()}
+    except (ConfigError, RuleSetError, FileNotFoundError) as exc:
+        raise _fail(f"{config}: {exc}") from None
+    bundle = _read_bundle(data)
+    hits = None
+    try:
+        with console.status("building features and labels ...") as status:
+            split = temporal_split(
+                bundle, cfg.train_as_of, cfg.test_as_of, horizon_months=cfg.horizon_months,
+                test_size=cfg.test_size, seed=cfg.seed, spec=feature_spec,
+            )  # fmt: skip
+            if rule_set is not None:
+                status.update(f"evaluating the rules as of {cfg.test_as_of} ...")
+                hits = rule_set.evaluate(bundle, cfg.test_as_of, suppress=False)
+            status.update(f"fitting {len(estimators)} model(s), bootstrapping ...")
+            cmp = _compare(
+                estimators, split, capacity=cfg.capacity_value, bundle=bundle,
+                rule_flags=None if hits is None else rule_flags(hits, split),
+                n_boot=cfg.n_boot, seed=cfg.seed,
+            )  # fmt: skip
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    wide = cmp.to_frame().reset_index()
+    _print_frame(
+        wide,
+        f"{len(split.test):,} test households as of {cfg.test_as_of}, capacity {cfg.capacity:g}",
+    )
+    _write_atomic(cfg.out, lambda tmp: cmp.to_frame(wide=False).to_csv(tmp, index=False))
+    console.print(f"wrote {cfg.out} (estimates with 95% intervals)")
+    if cfg.report is not None:
+        from . import __version__
+        from .models import PointsScorecard
+        from .report import build_report
+
+        card = next((m for m in cmp.fitted.values() if isinstance(m, PointsScorecard)), None)
+        meta = {
+            "command": "needsid compare",
+            "config": str(config),
+            "train_as_of": ", ".join(d.isoformat() for d in cfg.train_as_of),
+            "test_as_of": cfg.test_as_of.isoformat(),
+            "horizon_months": cfg.horizon_months,
+            "capacity": cfg.capacity_value,
+            "test households": len(split.test),
+            "rule set": "none" if rule_set is None else f"{rule_set.id} {rule_set.version}",
+            "needsid": __version__,
+        }
+        cfg.report.parent.mkdir(parents=True, exist_ok=True)
+        with console.status("writing the report ..."):
+            build_report(cfg.report, comparison=cmp, scorecard=card, rule_hits=hits, meta=meta)
+        console.print(f"wrote {cfg.report}")
+
+
+def _audit_table(result, by: list[str]):
+    """One row per group: size, share flagged, ratio to the reference with its interval."""
+    table = result.by_group.reset_index()[[*by, "n", "selection_rate", "small"]]
+    d = result.disparities
+    d = d[d["metric"] == "selection_rate"].reset_index(drop=True)  # in by_group's order
+    failing = set(result.failing().index)
+    sel = result.disparities.index[result.disparities["metric"] == "selection_rate"]
+    verdicts = []
+    for i, row in d.iterrows():
+        key = row["group"] if isinstance(row["group"], tuple) else (row["group"],)
+        if key == tuple(result.reference):
+            v = "reference"
+        elif sel[i] in failing:
+            v = "FAIL"
+        else:
+            v = "ok" if row["within_band"] else "warn"
+        verdicts.append(v + (" (small)" if row["small"] else ""))
+    return table.assign(
+        flagged=(table["n"] * table["selection_rate"]).round().astype(int),
+        ratio=d["ratio"].to_numpy(),
+        interval=[
+            f"{lo:.2f}-{hi:.2f}" for lo, hi in zip(d["ratio_lo"], d["ratio_hi"], strict=True)
+        ],
+        verdict=verdicts,
+    )[[*by, "n", "flagged", "selection_rate", "ratio", "interval", "verdict"]].rename(
+        columns={"n": "households", "selection_rate": "share", "interval": "95% interval"}
+    )
+
+
+@app.command()
+def audit(
+    data: Path = typer.Option(..., help="HouseholdData folder the flags were made from."),
+    flags: Path = typer.Option(..., help="Flag table Parquet (from `needsid flag`)."),
+    by: list[str] = typer.Option(
+        None,
+        help="Household attribute to compare: region_id, urban, minority or head_sex. "
+        "Repeat for intersections (e.g. --by urban --by minority) [config: urban, minority].",
+    ),
+    config: Path = typer.Option(
+        None, help="Audit config YAML (optional; see configs/experiments/audit.yaml)."
+    ),
+    html: Path = typer.Option(None, help="Also write a self-contained HTML audit report."),
+) -> None:
+    """Check whether some groups are flagged much less (or more) often than others.
+
+    Compares the share of households flagged (the selection rate) in each group with the
+    largest group's (the reference), with 95% bootstrap intervals. Verdicts: ok (ratio
+    inside the tolerance band, default 0.8 to 1.25); warn (outside the band, but the
+    interval includes 1, so it may be chance); FAIL (outside the band and the interval
+    excludes 1). Groups under 30 households are marked small. Who really needed help is
+    not known yet, so exclusion errors are not audited here.
+
+    Example: needsid audit --data data/sim --flags flags.parquet --by urban
+    """
+    import polars as pl
+
+    from ._cli_configs import AuditConfig, ConfigError, load_config
+    from .fairness import audit as _audit
+    from .rules import household_attributes
+
+    try:
+        cfg = load_config(AuditConfig, config, by=by or None)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        table = pl.read_parquet(flags)
+    except (FileNotFoundError, OSError, pl.exceptions.PolarsError) as exc:
+        raise _fail(f"--flags {str(flags)!r}: cannot read a Parquet flag table ({exc}).") from None
+    missing = [c for c in ("household_id", "as_of", "flag") if c not in table.columns]
+    if missing:
+        raise _fail(
+            f"--flags {str(flags)!r} has no column(s) {missing}; expected a flag table "
+            "from `needsid flag`."
+        )
+    dates = table["as_of"].unique().to_list()
+    if len(dates) != 1:
+        raise _fail(f"--flags {str(flags)!r}: expected one as_of date, found {len(dates)}.")
+    bundle = _read_bundle(data)
+    with console.status("joining household attributes, bootstrapping ..."):
+        attrs = household_attributes(bundle, dates[0])
+        rows = table.select(pl.col("household_id").cast(pl.String), "flag").join(
+            attrs.with_columns(pl.col("household_id").cast(pl.String)),
+            on="household_id",
+            how="inner",
+        )
+        dropped = table.height - rows.height
+        if rows.height == 0:
+            raise _fail(
+                f"no household of {flags} is in {data} at {dates[0]}; wrong --data folder?"
+            )
+        groups = rows.select(cfg.by).with_columns(pl.all().cast(pl.String)).to_pandas()
+        result = _audit(
+            None, rows["flag"].to_numpy().astype(bool), sensitive_features=groups,
+            band=cfg.band, min_group_size=cfg.min_group_size, n_boot=cfg.n_boot, seed=cfg.seed,
+        )  # fmt: skip
+    if dropped:
+        console.print(f"{dropped:,} flagged rows not alive at {dates[0]} in {data}: left out")
+    _print_frame(
+        _audit_table(result, cfg.by),
+        f"share flagged by {' x '.join(cfg.by)} ({rows.height:,} households), ratio to "
+        f"the largest group, band {cfg.band[0]:g}-{cfg.band[1]:g}",
+    )
+    if html is not None:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        result.to_html(html)
+        console.print(f"wrote {html}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -1,0 +1,254 @@
+"""Configs of the ``needsid`` commands: YAML files validated by pydantic, unknown keys are errors.
+
+``needsid compare`` reads a :class:`CompareConfig` (``configs/experiments/compare.yaml``),
+``needsid audit`` an optional :class:`AuditConfig` (``configs/experiments/audit.yaml``);
+``needsid features --spec`` reads a feature spec, reported the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ._dates import months_after
+
+__all__ = [
+    "AUDIT_COLUMNS",
+    "MODEL_KINDS",
+    "AuditConfig",
+    "CompareConfig",
+    "ConfigError",
+    "ModelEntry",
+    "load_config",
+    "load_feature_spec",
+]
+
+#: Model kinds ``needsid compare`` can fit, and the estimator class of each (by name).
+MODEL_KINDS = {"gbm": "GBMRiskModel", "scorecard": "PointsScorecard", "ebm": "EBMRiskModel"}
+#: Rows ``needsid compare`` adds itself; a model may not take one of these names.
+_BASELINES = ("status quo", "rules only", "oracle")
+#: Household attributes an audit can group by (``needsid.rules.household_attributes``).
+AUDIT_COLUMNS = ("region_id", "urban", "minority", "head_sex")
+
+
+class ConfigError(ValueError):
+    """A configuration file has unknown keys or bad values (all listed at once)."""
+
+
+# A separate class from ``needsid.tracking.ConfigError``: importing that package loads
+# MLflow, which ``needsid compare`` and ``needsid audit`` do not need.
+
+
+def _estimator_class(kind: str):
+    from . import models
+
+    return getattr(models, MODEL_KINDS[kind])
+
+
+class ModelEntry(BaseModel):
+    """One model of a comparison: its kind and the estimator's keyword arguments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["gbm", "scorecard", "ebm"]
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_params(self) -> ModelEntry:
+        cls = _estimator_class(self.kind)
+        allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        unknown = [p for p in self.params if p not in allowed]
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {unknown!r} for kind {self.kind!r}; "
+                f"{cls.__name__} takes {allowed!r}"
+            )
+        return self
+
+    def estimator(self):
+        """Return the unfitted estimator."""
+        return _estimator_class(self.kind)(**self.params)
+
+
+def _check_capacity(v: float) -> float:
+    if v > 1 and v != int(v):
+        raise ValueError(
+            f"got {v!r}; expected a share in (0, 1] (e.g. 0.05) or a whole number of households"
+        )
+    return v
+
+
+class CompareConfig(BaseModel):
+    """What ``needsid compare`` does; see ``configs/experiments/compare.yaml``.
+
+    Every training label window ``[date, date + horizon_months)`` must end by
+    ``test_as_of`` so that nothing leaks into the test households' features.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    train_as_of: list[dt.date] = Field(min_length=1)
+    test_as_of: dt.date
+    horizon_months: int = Field(6, ge=1, le=24)
+    test_size: float = Field(0.3, gt=0, lt=1)
+    seed: int = 0
+    capacity: float = Field(0.05, gt=0)
+    models: dict[str, ModelEntry] = Field(min_length=1)
+    n_boot: int = Field(200, ge=0, le=2000)
+    features: str | None = None
+    rules: str | None = "default"
+    out: Path
+    report: Path | None = None
+
+    @field_validator("capacity")
+    @classmethod
+    def _capacity(cls, v: float) -> float:
+        return _check_capacity(v)
+
+    @field_validator("models")
+    @classmethod
+    def _names(cls, v: dict[str, ModelEntry]) -> dict[str, ModelEntry]:
+        taken = [n for n in v if n in _BASELINES]
+        if taken:
+            raise ValueError(
+                f"model name(s) {taken!r} are the baselines' rows {list(_BASELINES)!r}; "
+                "choose other names"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _no_leak(self) -> CompareConfig:
+        late = [
+            d.isoformat()
+            for d in self.train_as_of
+            if months_after(d, self.horizon_months) > self.test_as_of
+        ]
+        if late:
+            raise ValueError(
+                f"train_as_of {late} have label windows of horizon_months="
+                f"{self.horizon_months} that reach past test_as_of="
+                f"{self.test_as_of.isoformat()}; use earlier training dates or a shorter horizon"
+            )
+        return self
+
+    @property
+    def capacity_value(self) -> float | int:
+        """The capacity as ``compare`` expects it: a share (float) or a count (int)."""
+        return int(self.capacity) if self.capacity > 1 else float(self.capacity)
+
+
+class AuditConfig(BaseModel):
+    """What ``needsid audit`` does; every field has a default (the config file is optional)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: list[str] = Field(default_factory=lambda: ["urban", "minority"], min_length=1)
+    band: tuple[float, float] = (0.8, 1.25)
+    min_group_size: int = Field(30, ge=1)
+    n_boot: int = Field(200, ge=0, le=2000)
+    seed: int = 0
+
+    @field_validator("by")
+    @classmethod
+    def _columns(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if c not in AUDIT_COLUMNS]
+        if bad:
+            raise ValueError(
+                f"{bad!r} not household attribute(s); expected some of {list(AUDIT_COLUMNS)!r}"
+            )
+        if len(set(v)) != len(v):
+            raise ValueError(f"{v!r} names a column twice")
+        return v
+
+    @field_validator("band")
+    @classmethod
+    def _band(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] < 1 < v[1]:
+            raise ValueError(f"{list(v)!r}: expected [low, high] with 0 < low < 1 < high")
+        return v
+
+
+def _describe(err: dict) -> str:
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {where!r}"
+    if err["type"] == "missing":
+        return f"missing key {where!r}"
+    msg = err["msg"].removeprefix("Value error, ")
+    # pydantic's own messages do not show the value; ours (value_error) already do
+    if err["type"] != "value_error" and isinstance(err.get("input"), str | int | float):
+        return f"{where}: {msg} (got {err['input']!r})"
+    return f"{where}: {msg}"
+
+
+def _read_yaml(path, what: str) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{what} {str(p)!r} not found.")
+    try:
+        raw = yaml.safe_load(p.read_text("utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping of keys to values at the top level.")
+    return raw
+
+
+def _validate(cls: type[BaseModel], raw: dict, where: str):
+    try:
+        return cls(**raw)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{where}: {problems}") from None
+
+
+def load_config(cls: type[BaseModel], path=None, **overrides):
+    """Read a YAML config (or the defaults), apply overrides, validate.
+
+    Parameters
+    ----------
+    cls : CompareConfig or AuditConfig
+        The model to validate against.
+    path : str or Path, optional
+        The YAML file; None uses the model's defaults.
+    **overrides
+        Top-level keys to replace (None values are ignored), e.g. command-line options.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and every unknown key or bad value.
+
+    Examples
+    --------
+    >>> load_config(AuditConfig, by=["urban"]).by
+    ['urban']
+    >>> load_config(AuditConfig, colour="red")
+    Traceback (most recent call last):
+    ...
+    needsid._cli_configs.ConfigError: defaults: unknown key 'colour'
+    """
+    raw = _read_yaml(path, f"{cls.__name__} file") if path is not None else {}
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return _validate(cls, raw, str(path) if path is not None else "defaults")
+
+
+def load_feature_spec(path=None):
+    """Read a feature spec YAML (None: the packaged default), errors as :class:`ConfigError`."""
+    from .features import FeatureSpec, load_spec
+
+    if path is None:
+        return load_spec(None)
+    return _validate(FeatureSpec, _read_yaml(path, "Feature spec"), str(path))

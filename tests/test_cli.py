@@ -1,0 +1,283 @@
+"""The features, rules, compare and audit commands on a small simulated folder."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import needsid as ni
+from needsid.cli import app
+from needsid.flagging import flag
+
+pytestmark = pytest.mark.slow  # about 30 s: one simulation, one small comparison
+
+runner = CliRunner()
+AS_OF = "2024-07-01"
+
+COMPARE_YAML = """\
+train_as_of: ["2023-07-01", "2024-01-01"]
+test_as_of: "2024-07-01"
+horizon_months: 6
+test_size: 0.3
+seed: 0
+capacity: 0.1
+models:
+  lgbm: {{kind: gbm, params: {{n_estimators: 20, n_jobs: 1, min_child_samples: 10}}}}
+  card: {{kind: scorecard, params: {{max_features: 4}}}}
+n_boot: 10
+rules: default
+out: {out}
+{extra}
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "sim"
+    ni.simulate(n_households=800, months=24, seed=0).bundle.write(path)
+    return path
+
+
+def run(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def plain(text: str) -> str:
+    """The output without rich's line wrapping, to look for a message in it."""
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.mark.parametrize("command", ["features", "rules", "compare", "audit"])
+def test_help_exits_0(command):
+    code, out = run(command, "--help")
+    assert code == 0, out
+    assert "Example: needsid " + command in plain(out)
+
+
+# -- features -----------------------------------------------------------------------------
+
+
+def test_features_writes_one_row_per_household(folder, tmp_path):
+    out = tmp_path / "sub" / "X.parquet"
+    code, text = run("features", "--data", folder, "--as-of", AS_OF, "--out", out)
+    assert code == 0, text
+    X = pl.read_parquet(out)
+    expected = ni.features.describe()["name"].tolist()
+    assert X.columns == ["household_id", *expected]
+    assert X.height == X["household_id"].n_unique() > 700
+    assert [p.name for p in out.parent.iterdir()] == ["X.parquet"]  # no temporary left
+
+
+def test_features_with_a_spec_file(folder, tmp_path):
+    out = tmp_path / "X.parquet"
+    spec = "configs/features/quick.yaml"
+    code, text = run("features", "--data", folder, "--as-of", AS_OF, "--spec", spec, "--out", out)
+    assert code == 0, text
+    assert pl.read_parquet(out).columns[1:] == ni.features.describe(spec)["name"].tolist()
+
+
+def test_features_describe_prints_the_catalogue():
+    code, text = run("features", "--describe")
+    assert code == 0, text
+    assert "net_income_pc" in text and "meaning" in text
+
+
+def test_features_spec_errors_name_the_key_and_value(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("windows: [3, 12]\ncolour: red\nlookback_months: -4\n")
+    code, text = run("features", "--describe", "--spec", spec)
+    assert code == 1
+    assert "unknown key 'colour'" in plain(text)
+    assert "lookback_months" in text
+    assert "Traceback" not in text
+
+
+def test_features_needs_data_as_of_and_out(folder):
+    code, text = run("features", "--data", folder)
+    assert code == 1
+    assert "--as-of, --out" in plain(text)
+
+
+def test_features_bad_date_is_named(folder, tmp_path):
+    code, text = run("features", "--data", folder, "--as-of", "July", "--out", tmp_path / "X")
+    assert code == 1
+    assert "'July'" in text
+
+
+# -- rules --------------------------------------------------------------------------------
+
+
+def test_rules_prints_summary_and_writes_hits(folder, tmp_path):
+    out = tmp_path / "hits.parquet"
+    code, text = run("rules", "--data", folder, "--as-of", AS_OF, "--out", out)
+    assert code == 0, text
+    rule_set = ni.rules.load("default")
+    expected = rule_set.evaluate(ni.HouseholdData.read(folder), AS_OF).to_frame()
+    hits = pl.read_parquet(out)
+    assert hits.columns == expected.columns
+    assert hits.height == expected.height
+    assert f"{expected.height} hits" in text
+    assert all(rule_id in text for rule_id in rule_set.ids)  # every rule listed, hit or not
+
+
+def test_rules_bad_rule_set_is_named(folder, tmp_path):
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(
+        "id: x\nversion: '1'\ndescription: d\nrules:\n"
+        "  - id: r1\n    kind: trigger\n    template: no_such_template\n"
+    )
+    code, text = run("rules", "--data", folder, "--as-of", AS_OF, "--rules", bad)
+    assert code == 1
+    assert "r1" in text and "no_such_template" in plain(text)
+    code, text = run("rules", "--data", folder, "--as-of", AS_OF, "--rules", tmp_path / "nope.y")
+    assert code == 1
+    assert "nope.y" in text
+
+
+def test_rules_missing_data_folder(tmp_path):
+    code, text = run("rules", "--data", tmp_path / "nowhere", "--as-of", AS_OF)
+    assert code == 1
+    assert "nowhere" in text and "Traceback" not in text
+
+
+# -- compare ------------------------------------------------------------------------------
+
+
+def test_compare_writes_table_and_report(folder, tmp_path):
+    out, report = tmp_path / "res" / "cmp.csv", tmp_path / "res" / "cmp.html"
+    config = tmp_path / "compare.yaml"
+    config.write_text(COMPARE_YAML.format(out=out, extra=f"report: {report}"))
+    code, text = run("compare", "--data", folder, "--config", config)
+    assert code == 0, text
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["model", "metric", "estimate", "lo", "hi"]
+    assert list(table["model"].unique()) == ["lgbm", "card", "status quo", "rules only"]
+    for name in ("lgbm", "card", "status quo", "rules only"):
+        assert name in text
+    html = report.read_text("utf-8")
+    assert 'id="scorecard"' in html and 'id="rules"' in html
+    assert sorted(p.name for p in out.parent.iterdir()) == ["cmp.csv", "cmp.html"]
+
+
+def test_compare_packaged_config_is_valid():
+    from needsid._cli_configs import CompareConfig, load_config
+
+    cfg = load_config(CompareConfig, "configs/experiments/compare.yaml")
+    assert set(cfg.models) == {"lightgbm", "scorecard"}
+    assert cfg.report is not None
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ("colour: red", "unknown key 'colour'"),
+        ("horizon_months: 60", "horizon_months"),
+        ("test_size: 1.5", "test_size"),
+        ("capacity: 2.5", "capacity: got 2.5"),
+        ("models_extra: 1", "unknown key 'models_extra'"),
+    ],
+)
+def test_compare_config_errors_name_the_key(folder, tmp_path, extra, named):
+    config = tmp_path / "compare.yaml"
+    config.write_text(COMPARE_YAML.format(out=tmp_path / "c.csv", extra=extra))
+    code, text = run("compare", "--data", folder, "--config", config)
+    assert code == 1
+    assert named in plain(text)
+    assert str(config) in plain(text) and "Traceback" not in text
+    assert not (tmp_path / "c.csv").exists()
+
+
+def test_compare_model_errors_name_the_model(folder, tmp_path):
+    config = tmp_path / "compare.yaml"
+    text = COMPARE_YAML.format(out=tmp_path / "c.csv", extra="")
+    text = text.replace("kind: scorecard", "kind: xgboost").replace("n_jobs: 1", "n_job: 1")
+    config.write_text(text)
+    code, out = run("compare", "--data", folder, "--config", config)
+    assert code == 1
+    out = plain(out)
+    assert "models.card.kind" in out and "'xgboost'" in out
+    assert "models.lgbm" in out and "['n_job']" in out
+
+
+def test_compare_leaky_dates_are_refused(folder, tmp_path):
+    config = tmp_path / "compare.yaml"
+    text = COMPARE_YAML.format(out=tmp_path / "c.csv", extra="")
+    config.write_text(text.replace('"2024-01-01"]', '"2024-03-01"]'))
+    code, out = run("compare", "--data", folder, "--config", config)
+    assert code == 1
+    assert "['2024-03-01']" in plain(out) and "test_as_of=2024-07-01" in plain(out)
+
+
+# -- audit --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flags_file(folder, tmp_path_factory):
+    """A flag table from random scores: the audit reads flags, whatever made them."""
+    attrs = ni.rules.household_attributes(ni.HouseholdData.read(folder), AS_OF)
+    rng = np.random.default_rng(0)
+    scores = attrs.select("household_id").with_columns(
+        pl.Series("score", rng.uniform(size=attrs.height))
+    )
+    path = tmp_path_factory.mktemp("flags") / "flags.parquet"
+    flag(scores, capacity=0.2, as_of=AS_OF).write_parquet(path)
+    return path
+
+
+def test_audit_prints_groups_and_writes_html(folder, flags_file, tmp_path):
+    html = tmp_path / "audit.html"
+    code, text = run("audit", "--data", folder, "--flags", flags_file, "--html", html)
+    assert code == 0, text
+    assert "share flagged by urban x minority (8" in plain(text)
+    assert re.search(r"\bok\b|warn|FAIL", text)
+    assert html.read_text("utf-8").lstrip().lower().startswith("<!doctype html")
+
+
+def test_audit_by_option_overrides_config(folder, flags_file, tmp_path):
+    config = tmp_path / "audit.yaml"
+    config.write_text("by: [region_id]\nn_boot: 20\n")
+    code, text = run(
+        "audit", "--data", folder, "--flags", flags_file, "--config", config, "--by", "head_sex"
+    )
+    assert code == 0, text
+    assert "share flagged by head_sex" in plain(text)
+    assert re.search(r"\bF\b", text) and re.search(r"\bM\b", text)
+
+
+def test_audit_packaged_config_is_the_default():
+    from needsid._cli_configs import AuditConfig, load_config
+
+    assert load_config(AuditConfig, "configs/experiments/audit.yaml") == AuditConfig()
+
+
+@pytest.mark.parametrize(
+    ("config_text", "by", "named"),
+    [
+        ("band: [0.8, 1.25]\nstrata: 3\n", None, "unknown key 'strata'"),
+        ("band: [1.2, 0.9]\n", None, "band: [1.2, 0.9]"),
+        ("n_boot: -1\n", None, "n_boot"),
+        ("", "income", "['income'] not household attribute(s)"),
+    ],
+)
+def test_audit_config_errors_name_the_key(folder, flags_file, tmp_path, config_text, by, named):
+    config = tmp_path / "audit.yaml"
+    config.write_text(config_text)
+    args = ["audit", "--data", folder, "--flags", flags_file, "--config", config]
+    code, text = run(*args, *(["--by", by] if by else []))
+    assert code == 1
+    assert named in plain(text) and "Traceback" not in text
+
+
+def test_audit_refuses_a_table_that_is_not_a_flag_table(folder, tmp_path):
+    other = tmp_path / "x.parquet"
+    pl.DataFrame({"household_id": ["a"], "score": [0.1]}).write_parquet(other)
+    code, text = run("audit", "--data", folder, "--flags", other)
+    assert code == 1
+    assert "['as_of', 'flag']" in plain(text)
+    code, text = run("audit", "--data", folder, "--flags", tmp_path / "missing.parquet")
+    assert code == 1
+    assert "missing.parquet" in plain(text)
