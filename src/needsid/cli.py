@@ -404,10 +404,13 @@ def compare(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     wide = cmp.to_frame().reset_index()
+    wide.columns = [str(c).replace("_", " ") for c in wide.columns]  # headers wrap at words
     _print_frame(
         wide,
         f"{len(split.test):,} test households as of {cfg.test_as_of}, capacity {cfg.capacity:g}",
     )
+    if cmp.fixed:
+        console.print(f"{' and '.join(cmp.fixed)}: at their own caseload, not the capacity")
     _write_atomic(cfg.out, lambda tmp: cmp.to_frame(wide=False).to_csv(tmp, index=False))
     console.print(f"wrote {cfg.out} (estimates with 95% intervals)")
     if cfg.report is not None:
@@ -469,7 +472,8 @@ def audit(
     by: list[str] = typer.Option(
         None,
         help="Household attribute to compare: region_id, urban, minority or head_sex. "
-        "Repeat for intersections (e.g. --by urban --by minority) [config: urban, minority].",
+        "Repeat for intersections (e.g. --by urban --by minority). Default: the config's "
+        "`by` (urban and minority).",
     ),
     config: Path = typer.Option(
         None, help="Audit config YAML (optional; see configs/experiments/audit.yaml)."
