@@ -63,13 +63,14 @@ def main() -> None:
     frame = X.merge(y[["household_id", "in_need"]], on="household_id")
     names = list(ni.features.describe()["name"])
     del pop
+    load_start = os.getloadavg()[0]
     rng = np.random.default_rng(args.seed)
     rows = rng.integers(0, len(frame), args.rows)
     X1 = frame[names].iloc[rows].reset_index(drop=True).astype(np.float64)
     y1 = frame["in_need"].to_numpy()[rows].astype(int)
     print(
         f"{args.rows:,} rows x {len(names)} features (from {len(frame):,} simulated "
-        f"households at {as_of}), base rate {y1.mean():.3f}; load {os.getloadavg()[0]:.1f}",
+        f"households at {as_of}), base rate {y1.mean():.3f}; load {load_start:.1f}",
         flush=True,
     )
 
@@ -97,7 +98,8 @@ def main() -> None:
         "features": len(names),
         "n_jobs": args.n_jobs,
         "cpu_count": os.cpu_count(),
-        "load_average_at_start": os.getloadavg()[0],
+        "load_average_start": load_start,
+        "load_average_end": os.getloadavg()[0],
         "fit_wall_s": fit_wall,
         "fit_cpu_s": fit_cpu,
         "fit_under_120s": fit_wall < 120,
