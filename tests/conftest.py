@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from datetime import date
 
 import polars as pl
@@ -136,15 +138,24 @@ def spark():
     del pyspark
     from pyspark.sql import SparkSession
 
+    # Python UDF workers (mlflow's spark_udf) must run in this interpreter (the venv), not
+    # the first python3 on PATH; pyspark reads PYSPARK_PYTHON when the context starts
+    old = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
     session = (
         SparkSession.builder.master("local[1]")
         .appName("needsid-tests")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "2g")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()
     )
     yield session
     session.stop()
+    if old is None:
+        os.environ.pop("PYSPARK_PYTHON", None)
+    else:
+        os.environ["PYSPARK_PYTHON"] = old

@@ -86,7 +86,7 @@ def train(
     ),
     as_of: str = typer.Option(..., help="Last date the run may read, e.g. 2025-07-01."),
     horizon: int = typer.Option(
-        None, help="Months ahead a household must be in need [config: 6]."
+        None, help="Months ahead a household must be in need (default: the config's, 6)."
     ),
     config: Path = typer.Option(None, help="Training config YAML (see configs/train/)."),
     name: str = typer.Option("needsid-risk", help="Registered model name."),
