@@ -14,7 +14,9 @@ intervals from ``needsid.fairness.audit``, for:
   score; the rest by score as before. Same total capacity.
 
 Then ``needsid.fairness.compare_mitigations`` on the same split (model without coverage
-features): no mitigation, per-group top-k, ThresholdOptimizer, ExponentiatedGradient.
+features, fitted on 75% of the training households; ThresholdOptimizer's thresholds on
+the other 25%): no mitigation, per-group top-k, ThresholdOptimizer,
+ExponentiatedGradient (``max_iter`` from the config) and the outreach slice.
 
 Writes experiments/results/fairness_invisibility.csv and fairness_mitigation.csv.
 
@@ -34,7 +36,7 @@ import yaml
 
 import needsid as ni
 from needsid.evaluate import select_top, temporal_split
-from needsid.fairness import audit, compare_mitigations, reserve_outreach
+from needsid.fairness import MITIGATIONS, audit, compare_mitigations, reserve_outreach
 from needsid.models import GBMRiskModel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,6 +152,7 @@ def main() -> None:
         capacity_groups="region_id" if m["capacity_scope"] == "per_region" else None,
         constraint=m["constraint"], allocation=m["allocation"], objective=m["objective"],
         eps=m["eps"], max_iter=m["max_iter"], features=feature_sets["no_coverage"],
+        methods=(*MITIGATIONS, "outreach"), outreach_pool=pool, outreach_share=out_cfg["share"],
         n_boot=m["n_boot"], seed=cfg["simulation"]["seed"], n_jobs=cfg["n_jobs"],
     )  # fmt: skip
     print(f"mitigations compared in {time.perf_counter() - t:.0f} s")
