@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -178,14 +179,16 @@ def _pg_bin() -> Path | None:
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
+def postgres():
     """A throwaway PostgreSQL cluster on 127.0.0.1, run as the postgres user if root."""
     pg = _pg_bin()
     if pg is None:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not installed; .ci/run installs Debian's postgresql")
         pytest.skip("PostgreSQL server binaries not found (Debian package postgresql)")
-    root = tmp_path_factory.mktemp("pg")
+    # not under pytest's tmp folder: its parent is private to root, and the server runs
+    # as the postgres user
+    root = Path(tempfile.mkdtemp(prefix="needsid-pg-"))
     data, sock = root / "data", root / "sock"
     sock.mkdir()
     as_user: list[str] = []
@@ -215,6 +218,7 @@ def postgres(tmp_path_factory):
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/mlflow"
     finally:
         stop(proc)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def start_mlflow_server(backend: str, artifacts: Path) -> tuple[subprocess.Popen, str]:
