@@ -47,8 +47,8 @@ class ConfigError(ValueError):
     """A configuration file has unknown keys or bad values (all listed at once)."""
 
 
-# A separate class from ``needsid.tracking.ConfigError``: importing that package loads
-# MLflow, which ``needsid compare`` and ``needsid audit`` do not need.
+# ``needsid.tracking`` re-exports this class for ``needsid train``; it lives here, away
+# from MLflow, so that the other commands load quickly.
 
 
 def _estimator_class(kind: str):

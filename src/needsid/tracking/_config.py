@@ -1,27 +1,28 @@
-"""The training configuration: a YAML file validated by pydantic (unknown keys are errors)."""
+"""The training configuration: a YAML file validated by pydantic (unknown keys are errors).
+
+It shares the loader, the model entry and :class:`ConfigError` with the other commands'
+configs (``needsid._cli_configs``).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["ConfigError", "TrainConfig", "load_train_config"]
+from .._cli_configs import ConfigError, ModelEntry, _check_capacity, load_config
 
-
-class ConfigError(ValueError):
-    """A configuration file has unknown keys or bad values (all listed at once)."""
+__all__ = ["ConfigError", "TrainConfig", "TrainModel", "load_train_config"]
 
 
-class ModelConfig(BaseModel):
-    """Which risk model, and its parameters (passed to the estimator)."""
+class TrainModel(ModelEntry):
+    """The registered model: its kind and the estimator's keyword arguments.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Only kinds with a pickle-free saved form can be registered: LightGBM (its own text
+    format) and the points scorecard (JSON).
+    """
 
     kind: Literal["gbm", "scorecard"] = "gbm"
-    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class TrainConfig(BaseModel):
@@ -34,7 +35,7 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    model: TrainModel = Field(default_factory=TrainModel)
     horizon_months: int = Field(6, ge=1, le=24)
     train_origins: int = Field(2, ge=1, le=12)
     step_months: int = Field(6, ge=1, le=24)
@@ -53,18 +54,7 @@ class TrainConfig(BaseModel):
     @field_validator("capacity")
     @classmethod
     def _capacity(cls, v: float) -> float:
-        if v > 1 and v != int(v):
-            raise ValueError(
-                f"capacity={v!r}: a share in (0, 1] (e.g. 0.05) or a whole number of households"
-            )
-        return v
-
-
-def _describe(err: dict) -> str:
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    if err["type"] == "extra_forbidden":
-        return f"unknown key {where!r}"
-    return f"{where}: {err['msg']}"
+        return _check_capacity(v)
 
 
 def load_train_config(path=None, **overrides) -> TrainConfig:
@@ -81,20 +71,15 @@ def load_train_config(path=None, **overrides) -> TrainConfig:
     ------
     ConfigError
         Naming the file and every unknown key or bad value.
+
+    Examples
+    --------
+    >>> load_train_config(capacity=500).capacity
+    500.0
+    >>> try:
+    ...     load_train_config(model={"kind": "ebm"})
+    ... except ConfigError as err:
+    ...     print(str(err).split(": ", 1)[1])
+    model.kind: Input should be 'gbm' or 'scorecard' (got 'ebm')
     """
-    raw: dict = {}
-    where = "defaults"
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"Training config {str(p)!r} not found.")
-        raw = yaml.safe_load(p.read_text("utf-8")) or {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{p}: expected a mapping of keys to values at the top level.")
-        where = str(p)
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return TrainConfig(**raw)
-    except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{where}: {problems}") from None
+    return load_config(TrainConfig, path, **overrides)

@@ -30,7 +30,7 @@ from ..data import HouseholdData
 from ..evaluate import compare, rule_flags, select_top, temporal_split
 from ..features import build, load_spec
 from ..flagging import flag
-from ..models import ID_COLUMN, GBMRiskModel, PointsScorecard
+from ..models import ID_COLUMN
 from ..rules import DEFAULT_RULES
 from ..rules import load as load_rules
 from ._config import TrainConfig, load_train_config
@@ -101,11 +101,7 @@ def _read(data) -> tuple[HouseholdData, str | None]:
 
 
 def _estimator(cfg: TrainConfig):
-    cls = {"gbm": GBMRiskModel, "scorecard": PointsScorecard}[cfg.model.kind]
-    try:
-        return cls(**cfg.model.params)
-    except TypeError as exc:
-        raise ValueError(f"model.params for kind {cfg.model.kind!r}: {exc}") from None
+    return cfg.model.estimator()
 
 
 def _dates(as_of: dt.date, cfg: TrainConfig) -> tuple[list[dt.date], dt.date]:
