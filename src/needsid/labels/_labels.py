@@ -252,7 +252,13 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int):
         need_education=pl.col("dropout"),
         need_employment=pl.col("unemp").is_not_null()
         & (pl.col("hired").is_null() | (pl.col("hired") < pl.col("unemp"))),
-        need_tekun=(pl.col("able") == 0) & (pl.col("size") > 0) & (pl.col("wages") == 0),
+        # tekun: no one able to work and no income source on record (wages, pensions or a
+        # surveyed income above the dibao standard)
+        need_tekun=(pl.col("able") == 0)
+        & (pl.col("size") > 0)
+        & (pl.col("wages") == 0)
+        & (pl.col("pensions") == 0)
+        & (pl.col("survey_pc").fill_null(0.0) < pl.col("dibao_standard")),
         need_acute=(pl.col("oop") > ACUTE_OOP) | (pl.col("disaster") > ACUTE_DISASTER),
     )
     out = out.with_columns(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .._cli_configs import ConfigError, ModelEntry, _check_capacity, load_config
 
@@ -19,10 +19,22 @@ class TrainModel(ModelEntry):
     """The registered model: its kind and the estimator's keyword arguments.
 
     Only kinds with a pickle-free saved form can be registered: LightGBM (its own text
-    format) and the points scorecard (JSON).
+    format) and the points scorecard (JSON). A LightGBM model's calibration defaults to
+    ``"sigmoid"`` here: the flagging model ranks households against a capacity, and a
+    strictly increasing map keeps the booster's ranking, where isotonic calibration's
+    plateaus tie many households at the top (ties would then be broken by row order).
     """
 
     kind: Literal["gbm", "scorecard"] = "gbm"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ranking_calibration(cls, data):
+        if isinstance(data, dict) and data.get("kind", "gbm") == "gbm":
+            params = dict(data.get("params") or {})
+            params.setdefault("calibration", "sigmoid")
+            data = {**data, "params": params}
+        return data
 
 
 class TrainConfig(BaseModel):
@@ -76,6 +88,8 @@ def load_train_config(path=None, **overrides) -> TrainConfig:
     --------
     >>> load_train_config(capacity=500).capacity
     500.0
+    >>> load_train_config().model.params
+    {'calibration': 'sigmoid'}
     >>> try:
     ...     load_train_config(model={"kind": "ebm"})
     ... except ConfigError as err:
