@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
+from _config import parse_args
 
 import needsid as ni
 from needsid.features import load_spec
@@ -164,7 +165,7 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=1_000_000)
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parse_args(parser, "bench_features")
     r: dict = {"households": args.households, "months": args.months, "seed": args.seed}
     r["loadavg_start"] = os.getloadavg()
 

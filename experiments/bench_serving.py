@@ -20,6 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _config import parse_args
+
 import needsid as ni
 from needsid import tracking
 
@@ -32,7 +34,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--out", default="experiments/results/bench_serving.json")
-    args = ap.parse_args()
+    args = parse_args(ap, "bench_serving")
 
     import mlflow
     from mlflow import MlflowClient

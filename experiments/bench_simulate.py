@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from _config import parse_args
+
 CHILD = """
 import json, sys, time
 import needsid as ni
@@ -50,7 +52,7 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("experiments/results/bench_simulate.json")
     )
-    args = parser.parse_args()
+    args = parse_args(parser, "bench_simulate")
     rows = []
     for n in sorted(args.households):
         start = time.perf_counter()

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _config import parse_args
 
 import needsid as ni
 from needsid._dates import months_after
@@ -52,7 +53,7 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
+    args = parse_args(parser, "bench_training")
 
     pop = ni.simulate(args.households, args.months, seed=args.seed, n_jobs=args.n_jobs)
     as_of = months_after(pop.start, args.months - 6)

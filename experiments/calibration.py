@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from _config import parse_args
+
 import needsid as ni
 
 
@@ -17,7 +19,7 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("experiments/results/calibration.csv"))
-    args = parser.parse_args()
+    args = parse_args(parser, "calibration")
     pop = ni.simulate(n_households=args.households, months=args.months, seed=args.seed)
     report = ni.simulation.calibration_report(pop)
     print("| target | published | tolerance | measured | within |")

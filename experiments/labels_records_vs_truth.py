@@ -7,6 +7,7 @@ import argparse
 import json
 
 import polars as pl
+from _config import parse_args
 
 import needsid as ni
 
@@ -18,7 +19,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--as-of", default="2025-01-01")
     ap.add_argument("--horizon", type=int, default=6)
-    args = ap.parse_args()
+    args = parse_args(ap, "labels_records_vs_truth")
     pop = ni.simulate(n_households=args.households, months=args.months, seed=args.seed)
     truth = ni.labels.make(pop, as_of=args.as_of, horizon_months=args.horizon)
     records = ni.labels.make(pop.bundle, as_of=args.as_of, horizon_months=args.horizon)

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _config import parse_args
 from lightgbm import LGBMClassifier
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
@@ -156,7 +157,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    args = parse_args(parser, "real_data")
     cr = args.data / "costa-rica-poverty" / "train.csv"
     ph = args.data / "philippines-fies" / "family-income-expenditure.csv.gz"
     if not cr.is_file() and not ph.is_file():

@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+from _config import parse_args
 
 import needsid as ni
 from needsid.rules import household_attributes, load
@@ -230,7 +231,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bench-households", type=int, default=0)
     parser.add_argument("--bench-months", type=int, default=24)
-    args = parser.parse_args()
+    args = parse_args(parser, "rules_precision_recall")
 
     rules = load(RULES)
     pop = ni.simulate(args.households, args.months, seed=args.seed)

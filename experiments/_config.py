@@ -1,0 +1,38 @@
+"""Experiment scripts read their settings from a YAML file in configs/experiments/.
+
+Each key is one of the script's command-line options (``--bench-households`` is
+``bench_households``); an option given on the command line wins over the file.
+"""
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "experiments"
+
+
+def parse_args(parser: argparse.ArgumentParser, name: str) -> argparse.Namespace:
+    """Parse the command line with defaults from ``configs/experiments/<name>.yaml``."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=CONFIGS / f"{name}.yaml",
+        help="YAML file of option values (default: %(default)s)",
+    )
+    first, _ = parser.parse_known_args()
+    raw = yaml.safe_load(first.config.read_text("utf-8")) or {}
+    if not isinstance(raw, dict):
+        parser.error(f"{first.config}: expected a mapping of option names to values")
+    actions = {a.dest: a for a in parser._actions if a.dest not in ("help", "config")}
+    unknown = sorted(k for k in raw if k.replace("-", "_") not in actions)
+    if unknown:
+        parser.error(f"{first.config}: unknown key(s) {unknown}; known: {sorted(actions)}")
+    defaults = {}
+    for key, value in raw.items():
+        action = actions[key.replace("-", "_")]
+        if isinstance(value, str) and callable(action.type):
+            value = action.type(value)
+        defaults[action.dest] = value
+    parser.set_defaults(**defaults)
+    return parser.parse_args()
