@@ -31,6 +31,7 @@ __all__ = [
     "CompareConfig",
     "ConfigError",
     "ModelEntry",
+    "SimulateConfig",
     "load_config",
     "load_feature_spec",
 ]
@@ -178,6 +179,46 @@ class AuditConfig(BaseModel):
         if not 0 < v[0] < 1 < v[1]:
             raise ValueError(f"{list(v)!r}: expected [low, high] with 0 < low < 1 < high")
         return v
+
+
+def _merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+class SimulateConfig(BaseModel):
+    """What ``needsid simulate`` draws; see ``configs/simulate/default.yaml``.
+
+    ``parameters`` overrides any of the calibrated generative parameters
+    (:class:`needsid.simulation.SimulationConfig`), nested keys included.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    households: int = Field(50_000, ge=1)
+    months: int = Field(36, ge=1, le=240)
+    seed: int = 0
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("parameters")
+    @classmethod
+    def _parameters(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from .simulation import SimulationConfig, default_config
+
+        merged = _merge(default_config().model_dump(), v)
+        try:
+            SimulationConfig(**merged)
+        except ValidationError as exc:
+            raise ValueError("; ".join(_describe(e) for e in exc.errors())) from None
+        return v
+
+    def simulation_config(self):
+        """Return the calibrated defaults with ``parameters`` applied."""
+        from .simulation import SimulationConfig, default_config
+
+        return SimulationConfig(**_merge(default_config().model_dump(), self.parameters))
 
 
 def _describe(err: dict) -> str:

@@ -17,6 +17,11 @@ app = typer.Typer(
 console = Console()
 
 
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
 @app.command()
 def demo(
     households: int = typer.Option(50_000, help="Households to simulate."),
@@ -37,17 +42,30 @@ def demo(
 
 @app.command()
 def simulate(
-    households: int = typer.Option(50_000, help="Households at the start."),
-    months: int = typer.Option(36, help="Months to simulate."),
-    seed: int = typer.Option(0, help="Random seed."),
+    households: int = typer.Option(None, help="Households at the start [default: 50000]."),
+    months: int = typer.Option(None, help="Months to simulate [default: 36]."),
+    seed: int = typer.Option(None, help="Random seed [default: 0]."),
     out: Path = typer.Option(..., help="Folder to write the HouseholdData tables to (Parquet)."),
+    config: Path = typer.Option(
+        None,
+        help="YAML with households, months, seed and parameter overrides "
+        "(see configs/simulate/default.yaml); options given here win.",
+    ),  # fmt: skip
     overwrite: bool = typer.Option(False, help="Replace the folder if it exists."),
 ) -> None:
     """Simulate a population and write its HouseholdData folder (the truth stays out)."""
+    from ._cli_configs import ConfigError, SimulateConfig, load_config
     from .simulation import simulate as _simulate
 
+    try:
+        cfg = load_config(SimulateConfig, config, households=households, months=months, seed=seed)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
     with console.status("simulating ..."):
-        pop = _simulate(n_households=households, months=months, seed=seed)
+        pop = _simulate(
+            n_households=cfg.households, months=cfg.months, seed=cfg.seed,
+            config=cfg.simulation_config(),
+        )  # fmt: skip
     pop.bundle.write(out, overwrite=overwrite)
     console.print(f"wrote {pop.bundle.households.height:,} households to {out}")
 
@@ -72,11 +90,6 @@ def validate(
         console.print(table)
         raise typer.Exit(code=1) from None
     console.print(f"{folder}: valid")
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=1)
 
 
 @app.command()
