@@ -217,6 +217,53 @@ def _sum(col: str):
 
 
 def _events_part(records, as_of: dt.date, spec: FeatureSpec, lit):
+    if records.implementation is not nw.Implementation.POLARS:
+        return _events_part_wide(records, as_of, spec, lit)
+    return _events_part_per_kind(records, as_of, spec, lit)
+
+
+def _events_part_wide(records, as_of: dt.date, spec: FeatureSpec, lit):
+    """Count and sum the event kinds over every window, in one wide group-by.
+
+    Used for engines without common-subplan elimination (Spark, DuckDB): there the
+    per-kind version would re-run the record attribution once per kind.
+    """
+    kind, ed = nw.col("kind"), nw.col("event_date")
+    amount = nw.col("amount").fill_null(0.0)
+    tw = spec.trend_window
+    cut = _cutoffs(as_of, lit, *spec.windows, tw, 2 * tw)
+    a_no = as_of.year * 12 + as_of.month - 1
+    cols, sums = {}, []
+    for k, with_sum in spec.events.items():
+        is_k = kind == k
+        for w in spec.windows:
+            cols[f"n_{k}_{w}m"] = (is_k & (ed >= cut[w])).cast(nw.Int64)
+            if with_sum:
+                cols[f"sum_{k}_{w}m"] = nw.when(is_k & (ed >= cut[w])).then(amount).otherwise(0.0)
+                sums.append(f"sum_{k}_{w}m")
+        cols[f"_now_{k}"] = (is_k & (ed >= cut[tw])).cast(nw.Int64)
+        cols[f"_before_{k}"] = (is_k & (ed >= cut[2 * tw]) & (ed < cut[tw])).cast(nw.Int64)
+        cols[f"_last_{k}"] = nw.when(is_k).then(_month_no("event_date"))
+    events = records.filter(kind.is_in(list(spec.events)))
+    agg = (
+        events.with_columns(**cols)
+        .group_by("household_id")
+        .agg(
+            *[
+                _sum(c) if c in sums else nw.col(c).sum()
+                for c in cols
+                if not c.startswith("_last")
+            ],
+            *[nw.col(c).max() for c in cols if c.startswith("_last")],
+        )
+    )
+    return agg.with_columns(
+        **{f"months_since_{k}": nw.lit(a_no) - nw.col(f"_last_{k}") for k in spec.events},
+        **{f"trend_{k}": nw.col(f"_now_{k}") - nw.col(f"_before_{k}") for k in spec.events},
+    )
+
+
+def _events_part_per_kind(records, as_of: dt.date, spec: FeatureSpec, lit):
     """Count and sum each event kind over every window: one small group-by per kind.
 
     A household has few events of a kind, so one group-by per kind over that kind's rows
