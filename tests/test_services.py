@@ -261,7 +261,9 @@ def test_mlflow_server_on_postgres_train_register_promote_flag(postgres, tmp_pat
             "--capacity", "0.05", "--out", "flags.parquet")  # fmt: skip
         table = pl.read_parquet(tmp_path / "flags.parquet")
         assert table["model_version"].unique().to_list() == ["1"]
-        client = MlflowClient(tracking_uri=url)
+        # registry_uri too: earlier tests in this process point the global registry at
+        # their own SQLite store
+        client = MlflowClient(tracking_uri=url, registry_uri=url)
         mv = client.get_model_version_by_alias("needsid-risk", "champion")
         assert mv.tags["champion.reason"] == "postgres test"
         runs = client.search_runs([client.get_experiment_by_name("needsid-flag").experiment_id])
@@ -270,6 +272,7 @@ def test_mlflow_server_on_postgres_train_register_promote_flag(postgres, tmp_pat
                    for a in client.list_artifacts(runs[0].info.run_id))  # fmt: skip
         # the server stops mid-run: the table is still written, the error says where
         mlflow.set_tracking_uri(url)
+        mlflow.set_registry_uri(url)
         model = mlflow.pyfunc.load_model("models:/needsid-risk/1")
         stop(proc)
         os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
