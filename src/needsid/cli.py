@@ -214,21 +214,10 @@ def serve(
 
 def _write_atomic(path: Path, write) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
-    import os
-    import tempfile
+    from ._io import umask_mode, write_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, write, mode=umask_mode())  # mkstemp makes it 0600; the usual mode
 
 
 def _print_frame(frame, title: str, *, digits: int = 3) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .._io import write_atomic
 
 
 def plot_metric(audit, metric: str = "fnr", ax=None):
@@ -121,11 +121,4 @@ td,th{{border:1px solid #ccc;padding:2px 6px;font-size:12px}}</style></head><bod
 {audit.disparities.to_html(index=False, float_format=lambda x: f"{x:.3f}")}
 <h2 id="plots">Plots</h2>{plots}
 </body></html>"""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(body)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, body)

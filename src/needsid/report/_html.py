@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import html
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from numbers import Integral, Real
 from pathlib import Path
 
 import pandas as pd
+
+from .._io import write_atomic as _write_atomic
 
 NOT_PROVIDED = "not provided"
 
@@ -130,12 +130,5 @@ def page(title: str, sections: Sequence[tuple[str, str, str]]) -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file next to ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes it owner-only; a report is meant to be shared
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # a report is meant to be shared: not mkstemp's owner-only mode
+    _write_atomic(path, text, mode=0o644)

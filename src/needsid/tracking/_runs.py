@@ -26,6 +26,7 @@ import polars as pl
 import yaml
 
 from .._dates import as_date, months_before
+from .._io import write_atomic
 from ..data import HouseholdData
 from ..evaluate import compare, rule_flags, select_top, temporal_split
 from ..features import build, load_spec
@@ -450,16 +451,7 @@ def _parquet_bytes(table: pl.DataFrame) -> bytes:
 
 def _write_atomic(path: Path, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, payload)
 
 
 @dataclass(frozen=True)
