@@ -9,7 +9,10 @@ last simulated month) times, on the same bundle:
 3. a hand-vectorised numpy lower bound for the event counts: one mask + ``np.bincount``
    per window over integer codes prepared beforehand (preparation not timed).
 
-Values of 2 and 3 are checked against needsid's. Peak RSS is reported at the end. Results
+Values of 2 and 3 are checked against needsid's. Peak RSS is reported twice: for this
+whole process (simulation, needsid, the pandas copy of the tables and the bincount
+inputs together) and for a fresh process that only reads the bundle from Parquet and
+runs ``build`` (needsid's own footprint; target < 8 GB). Results
 go to experiments/results/bench_features.json, one entry per size (the file is updated).
 
     .venv/bin/python experiments/bench_features.py --households 1000000 --months 24
@@ -23,7 +26,9 @@ import gc
 import json
 import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +42,22 @@ from needsid.features import load_spec
 
 OUT = Path(__file__).parent / "results" / "bench_features.json"
 NONE_SINCE = 999
+
+
+# run in a child process: read the bundle written as Parquet, build, report own peak RSS
+CHILD = """
+import json, resource, sys, time
+import needsid as ni
+t = time.perf_counter()
+bundle = ni.HouseholdData.read(sys.argv[1])
+read_s = time.perf_counter() - t
+t = time.perf_counter()
+X = ni.features.build(bundle, sys.argv[2])
+build_s = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({"read_s": read_s, "build_s": build_s, "peak_rss_gb": peak,
+                  "households": X.height, "features": X.width - 1}))
+"""
 
 
 def rss_gb() -> float:
@@ -185,6 +206,20 @@ def main() -> None:
         f"simulated {args.households:,} households x {args.months} months in "
         f"{r['simulate_s']:.1f} s: {r['records']:,} records, {r['members']:,} member "
         f"spells; RSS {r['rss_after_simulate_gb']:.2f} GB; as_of {as_of}"
+    )
+
+    # needsid's own footprint: read the Parquet folder and build, in a fresh process
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle.write(Path(tmp) / "bundle")
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD, str(Path(tmp) / "bundle"), as_of.isoformat()],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+    fresh = json.loads(child.stdout.strip().splitlines()[-1])
+    r.update(fresh_process=fresh)
+    print(
+        f"fresh process: read {fresh['read_s']:.1f} s + build {fresh['build_s']:.1f} s, "
+        f"peak RSS {fresh['peak_rss_gb']:.2f} GB (target < 8 GB)"
     )
 
     spec = load_spec()

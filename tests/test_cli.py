@@ -177,7 +177,7 @@ def test_compare_packaged_config_is_valid():
         ("colour: red", "unknown key 'colour'"),
         ("horizon_months: 60", "horizon_months"),
         ("test_size: 1.5", "test_size"),
-        ("capacity: 2.5", "capacity: got 2.5"),
+        ("capacity: 2.5", "capacity: Got capacity=2.5"),
         ("models_extra: 1", "unknown key 'models_extra'"),
     ],
 )
@@ -317,3 +317,61 @@ def test_simulate_config_errors_name_the_key(tmp_path):
     out = " ".join(res.output.split())
     assert "househlds" in out and "invisible_entry_factor" in out and "n_regons" in out
     assert not (tmp_path / "x").exists()
+
+
+# -- flag and serve configs, progress ------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["flag", "serve"])
+def test_flag_and_serve_packaged_configs_are_the_defaults(command):
+    from needsid._cli_configs import FlagConfig, ServeConfig, load_config
+
+    cls = {"flag": FlagConfig, "serve": ServeConfig}[command]
+    assert load_config(cls, f"configs/{command}/default.yaml") == load_config(cls)
+
+
+def test_flag_config_errors_name_every_key_and_write_nothing(folder, tmp_path, monkeypatch):
+    cfg = tmp_path / "flag.yaml"
+    cfg.write_text("capacity: 2.5\ncolour: red\n")
+    out = tmp_path / "flags.parquet"
+    code, text = run("flag", "--data", folder, "--as-of", AS_OF, "--out", out, "--config", cfg)
+    assert code == 1
+    assert "capacity: Got capacity=2.5" in plain(text) and "unknown key 'colour'" in plain(text)
+    assert not out.exists()
+    # an option on the command line wins over the file: a good capacity mends it, and
+    # the command fails later, on the model missing from an empty store
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("NEEDSID_SALT", "a-test-salt-of-16-chars")
+    cfg.write_text("capacity: 2.5\nmodel: models:/nope@champion\n")
+    code, text = run("flag", "--data", folder, "--as-of", AS_OF, "--out", out,
+                     "--config", cfg, "--capacity", "0.5")  # fmt: skip
+    assert code == 1 and "capacity" not in plain(text) and "nope" in plain(text), text
+    assert not out.exists()
+
+
+def test_serve_config_errors_are_named_before_anything_starts(tmp_path):
+    cfg = tmp_path / "serve.yaml"
+    cfg.write_text("port: 70000\nworkers: 0\n")
+    code, text = run("serve", "--config", cfg)
+    assert code == 1
+    assert "port" in plain(text) and "workers" in plain(text)
+
+
+def test_progress_shows_steps_and_loops_then_restores_logging():
+    import io
+    import logging
+
+    from rich.console import Console
+
+    from needsid._progress import logger, show_progress, step, track
+
+    before = (logger.level, list(logger.handlers), logger.propagate)
+    buf = io.StringIO()
+    with show_progress(Console(file=buf, width=100, force_terminal=False)):
+        step("reading the data")
+        assert list(track(range(3), "fitting the models")) == [0, 1, 2]
+    out = buf.getvalue()
+    assert "reading the data" in out and "fitting the models" in out and "3/3" in out
+    assert (logger.level, list(logger.handlers), logger.propagate) == before
+    assert not logger.isEnabledFor(logging.DEBUG)  # quiet again: no handler, no cost

@@ -84,7 +84,9 @@ def test_reliability_and_coverage():
 
 def test_compare_has_baselines_and_intervals(pop, split):
     # features keep "unknown" as NaN (no survey, no deposit record): impute for a logit
-    model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=500))
+    model = make_pipeline(
+        SimpleImputer(keep_empty_features=True), StandardScaler(), LogisticRegression(max_iter=500)
+    )
     c = compare({"logit": model}, split, capacity=0.05, bundle=pop.bundle, n_boot=30)
     t = c.table
     assert set(t["model"]) == {"logit", "status quo", "oracle"}
@@ -182,7 +184,9 @@ def test_rule_flags_align_with_test_households(split, rule_hits):
 
 
 def test_rule_flags_feed_compare_and_check_dates(pop, split, rule_hits):
-    model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=500))
+    model = make_pipeline(
+        SimpleImputer(keep_empty_features=True), StandardScaler(), LogisticRegression(max_iter=500)
+    )
     flags = rule_flags(rule_hits, split)
     c = compare({"logit": model}, split, rule_flags=flags, n_boot=5)
     wide = c.to_frame()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,7 +31,9 @@ __all__ = [
     "AuditConfig",
     "CompareConfig",
     "ConfigError",
+    "FlagConfig",
     "ModelEntry",
+    "ServeConfig",
     "SimulateConfig",
     "load_config",
     "load_feature_spec",
@@ -83,12 +86,14 @@ class ModelEntry(BaseModel):
         return _estimator_class(self.kind)(**self.params)
 
 
-def _check_capacity(v: float) -> float:
-    if v > 1 and v != int(v):
-        raise ValueError(
-            f"got {v!r}; expected a share in (0, 1] (e.g. 0.05) or a whole number of households"
-        )
-    return v
+def _as_capacity(v: float) -> float | int:
+    from .evaluate import as_capacity
+
+    return as_capacity(v)  # a ValueError here becomes the config error naming the key
+
+
+#: A config's capacity: a share in (0, 1] (float) or, above 1, a whole count (made an int).
+Capacity = Annotated[float, Field(gt=0), AfterValidator(_as_capacity)]
 
 
 class CompareConfig(BaseModel):
@@ -105,18 +110,13 @@ class CompareConfig(BaseModel):
     horizon_months: int = Field(6, ge=1, le=24)
     test_size: float = Field(0.3, gt=0, lt=1)
     seed: int = 0
-    capacity: float = Field(0.05, gt=0)
+    capacity: Capacity = 0.05
     models: dict[str, ModelEntry] = Field(min_length=1)
     n_boot: int = Field(200, ge=0, le=2000)
     features: str | None = None
     rules: str | None = "default"
     out: Path
     report: Path | None = None
-
-    @field_validator("capacity")
-    @classmethod
-    def _capacity(cls, v: float) -> float:
-        return _check_capacity(v)
 
     @field_validator("models")
     @classmethod
@@ -143,11 +143,6 @@ class CompareConfig(BaseModel):
                 f"{self.test_as_of.isoformat()}; use earlier training dates or a shorter horizon"
             )
         return self
-
-    @property
-    def capacity_value(self) -> float | int:
-        """The capacity as ``compare`` expects it: a share (float) or a count (int)."""
-        return int(self.capacity) if self.capacity > 1 else float(self.capacity)
 
 
 class AuditConfig(BaseModel):
@@ -179,6 +174,27 @@ class AuditConfig(BaseModel):
         if not 0 < v[0] < 1 < v[1]:
             raise ValueError(f"{list(v)!r}: expected [low, high] with 0 < low < 1 < high")
         return v
+
+
+class FlagConfig(BaseModel):
+    """What ``needsid flag`` does; see ``configs/flag/default.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field("models:/needsid-risk@champion", min_length=1)
+    capacity: Capacity = 0.05
+    by: str | None = None
+
+
+class ServeConfig(BaseModel):
+    """What ``needsid serve`` starts; see ``configs/serve/default.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field("models:/needsid-risk@champion", min_length=1)
+    host: str = "127.0.0.1"
+    port: int = Field(5001, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
 
 
 def _merge(base: dict, update: dict) -> dict:

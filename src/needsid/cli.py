@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -15,6 +16,23 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+
+
+@contextmanager
+def _progress(first_step: str | None):
+    """Show the library's steps (``needsid._progress``) as progress bars in the block."""
+    from ._progress import show_progress
+
+    with show_progress(console) as progress:
+        if first_step is not None:
+            _step(first_step)
+        yield progress
+
+
+def _step(message: str) -> None:
+    from ._progress import step
+
+    step(message)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -31,7 +49,7 @@ def demo(
     from ._demo import run_demo
 
     start = time.perf_counter()
-    with console.status("simulating, building features, training ..."):
+    with _progress("simulating, building features, training"):
         result = run_demo(n_households=households, seed=seed)
     table = Table(title="needsid demo", show_header=False)
     for label, value in result.rows():
@@ -42,9 +60,9 @@ def demo(
 
 @app.command()
 def simulate(
-    households: int = typer.Option(None, help="Households at the start [default: 50000]."),
-    months: int = typer.Option(None, help="Months to simulate [default: 36]."),
-    seed: int = typer.Option(None, help="Random seed [default: 0]."),
+    households: int = typer.Option(None, help="Households at the start (default: 50000)."),
+    months: int = typer.Option(None, help="Months to simulate (default: 36)."),
+    seed: int = typer.Option(None, help="Random seed (default: 0)."),
     out: Path = typer.Option(..., help="Folder to write the HouseholdData tables to (Parquet)."),
     config: Path = typer.Option(
         None,
@@ -61,7 +79,7 @@ def simulate(
         cfg = load_config(SimulateConfig, config, households=households, months=months, seed=seed)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    with console.status("simulating ..."):
+    with _progress("simulating"):
         pop = _simulate(
             n_households=cfg.households, months=cfg.months, seed=cfg.seed,
             config=cfg.simulation_config(),
@@ -113,7 +131,7 @@ def train(
     from .tracking import train as _train
 
     try:
-        with console.status("building features, training, comparing, logging ..."):
+        with _progress("reading the data"):
             result = _train(data, as_of, horizon_months=horizon, config=config, name=name)
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
@@ -152,10 +170,19 @@ def promote(
 def flag(
     data: Path = typer.Option(..., help="HouseholdData folder."),
     as_of: str = typer.Option(..., help="Flag as of this date, e.g. 2025-07-01."),
-    model: str = typer.Option("models:/needsid-risk@champion", help="Registered model URI."),
-    capacity: float = typer.Option(0.05, help="Share (e.g. 0.05) or count (e.g. 500) to verify."),
     out: Path = typer.Option(..., help="Parquet file for the flag table."),
+    model: str = typer.Option(
+        None, help="Registered model URI (default: models:/needsid-risk@champion)."
+    ),
+    capacity: float = typer.Option(
+        None, help="Share (e.g. 0.05) or count (e.g. 500) a county can verify (default: 0.05)."
+    ),
     by: str = typer.Option(None, help="Apply the capacity per group, e.g. region_id."),
+    config: Path = typer.Option(
+        None,
+        help="YAML with model, capacity and by (see configs/flag/default.yaml); "
+        "options given here win.",
+    ),  # fmt: skip
 ) -> None:
     """Flag households for help with a registered model and its rule set.
 
@@ -163,14 +190,16 @@ def flag(
     model version ...) and logs a run whose manifest holds salted pseudonyms only
     (salt from NEEDSID_SALT).
     """
+    from ._cli_configs import ConfigError, FlagConfig, load_config
     from .tracking import TrackingError, flag_households
 
-    cap = int(capacity) if capacity >= 1 else capacity
-    if capacity >= 1 and capacity != int(capacity):
-        raise _fail(f"--capacity {capacity}: a share in (0, 1] or a whole number of households")
     try:
-        with console.status("building features, scoring, evaluating rules ..."):
-            result = flag_households(data, as_of, model, cap, out, groups=by)
+        cfg = load_config(FlagConfig, config, model=model, capacity=capacity, by=by)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        with _progress("loading the model and reading the data"):
+            result = flag_households(data, as_of, cfg.model, cfg.capacity, out, groups=cfg.by)
     except TrackingError as exc:
         raise _fail(str(exc)) from None
     except (FileNotFoundError, ValueError) as exc:
@@ -186,10 +215,17 @@ def flag(
 
 @app.command()
 def serve(
-    model: str = typer.Option("models:/needsid-risk@champion", help="Registered model URI."),
-    port: int = typer.Option(5001, help="Port on 127.0.0.1."),
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    workers: int = typer.Option(1, help="Server worker processes."),
+    model: str = typer.Option(
+        None, help="Registered model URI (default: models:/needsid-risk@champion)."
+    ),
+    port: int = typer.Option(None, help="Port (default: 5001)."),
+    host: str = typer.Option(None, help="Interface to listen on (default: 127.0.0.1)."),
+    workers: int = typer.Option(None, help="Server worker processes (default: 1)."),
+    config: Path = typer.Option(
+        None,
+        help="YAML with model, host, port and workers (see configs/serve/default.yaml); "
+        "options given here win.",
+    ),  # fmt: skip
 ) -> None:
     """Serve the flagging model over HTTP (`mlflow models serve`, this environment).
 
@@ -200,9 +236,15 @@ def serve(
     import shutil
     import sys
 
+    from ._cli_configs import ConfigError, ServeConfig, load_config
+
+    try:
+        cfg = load_config(ServeConfig, config, model=model, host=host, port=port, workers=workers)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
     mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
-    args = [mlflow_bin, "models", "serve", "-m", model, "--env-manager", "local",
-            "-h", host, "-p", str(port), "-w", str(workers)]  # fmt: skip
+    args = [mlflow_bin, "models", "serve", "-m", cfg.model, "--env-manager", "local",
+            "-h", cfg.host, "-p", str(cfg.port), "-w", str(cfg.workers)]  # fmt: skip
     # mlflow starts uvicorn by name: make this environment's scripts findable
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -298,7 +340,7 @@ def features(
     _need(data=data, as_of=as_of, out=out)
     bundle = _read_bundle(data)
     try:
-        with console.status(f"building features as of {as_of} ..."):
+        with _progress(f"building features as of {as_of}"):
             X = build(bundle, as_of, feature_spec)
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -337,7 +379,7 @@ def rules(
         raise _fail(str(exc)) from None
     bundle = _read_bundle(data)
     try:
-        with console.status(f"evaluating {len(rule_set.ids)} rules as of {as_of} ..."):
+        with _progress(f"evaluating {len(rule_set.ids)} rules as of {as_of}"):
             hits = rule_set.evaluate(bundle, as_of)
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -389,17 +431,16 @@ def compare(
     bundle = _read_bundle(data)
     hits = None
     try:
-        with console.status("building features and labels ...") as status:
+        with _progress(None):
             split = temporal_split(
                 bundle, cfg.train_as_of, cfg.test_as_of, horizon_months=cfg.horizon_months,
                 test_size=cfg.test_size, seed=cfg.seed, spec=feature_spec,
             )  # fmt: skip
             if rule_set is not None:
-                status.update(f"evaluating the rules as of {cfg.test_as_of} ...")
+                _step(f"evaluating {len(rule_set.ids)} rules at {cfg.test_as_of}")
                 hits = rule_set.evaluate(bundle, cfg.test_as_of, suppress=False)
-            status.update(f"fitting {len(estimators)} model(s), bootstrapping ...")
             cmp = _compare(
-                estimators, split, capacity=cfg.capacity_value, bundle=bundle,
+                estimators, split, capacity=cfg.capacity, bundle=bundle,
                 rule_flags=None if hits is None else rule_flags(hits, split),
                 n_boot=cfg.n_boot, seed=cfg.seed,
             )  # fmt: skip
@@ -427,13 +468,13 @@ def compare(
             "train_as_of": ", ".join(d.isoformat() for d in cfg.train_as_of),
             "test_as_of": cfg.test_as_of.isoformat(),
             "horizon_months": cfg.horizon_months,
-            "capacity": cfg.capacity_value,
+            "capacity": cfg.capacity,
             "test households": len(split.test),
             "rule set": "none" if rule_set is None else f"{rule_set.id} {rule_set.version}",
             "needsid": __version__,
         }
         cfg.report.parent.mkdir(parents=True, exist_ok=True)
-        with console.status("writing the report ..."):
+        with _progress("writing the report"):
             build_report(cfg.report, comparison=cmp, scorecard=card, rule_hits=hits, meta=meta)
         console.print(f"wrote {cfg.report}")
 
@@ -517,7 +558,7 @@ def audit(
     if len(dates) != 1:
         raise _fail(f"--flags {str(flags)!r}: expected one as_of date, found {len(dates)}.")
     bundle = _read_bundle(data)
-    with console.status("joining household attributes, bootstrapping ..."):
+    with _progress("joining household attributes, bootstrapping"):
         attrs = household_attributes(bundle, dates[0])
         rows = table.select(pl.col("household_id").cast(pl.String), "flag").join(
             attrs.with_columns(pl.col("household_id").cast(pl.String)),

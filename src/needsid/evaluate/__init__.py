@@ -3,6 +3,7 @@
 from ._compare import Comparison, compare
 from ._metrics import (
     TargetingMetrics,
+    as_capacity,
     coverage_curve,
     reliability_table,
     select_top,
@@ -17,6 +18,7 @@ __all__ = [
     "Comparison",
     "TargetingMetrics",
     "TemporalSplit",
+    "as_capacity",
     "compare",
     "coverage_curve",
     "plot_calibration",

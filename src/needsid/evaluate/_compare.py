@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from .._progress import step, track
 from ._metrics import select_top, targeting_metrics
 from ._split import TemporalSplit
 
@@ -119,6 +120,7 @@ def compare(
     y = split.test[label].to_numpy().astype(bool)
     scores, fitted, seconds = {}, {}, {}
     for name, model in models.items():
+        step(f"fitting {name} on {len(split.train):,} rows")
         start = time.perf_counter()
         fitted[name] = clone(model).fit(split.X_train, split.train[label].to_numpy().astype(int))
         seconds[name] = time.perf_counter() - start
@@ -150,7 +152,7 @@ def _table(scores: pd.DataFrame, fixed, y, capacity, g, n_boot: int, seed: int) 
     n = len(y)
     boots = [rng.integers(0, n, n) for _ in range(n_boot)]
     rows = []
-    for name in scores.columns:
+    for name in track(scores.columns, f"metrics and {n_boot} bootstrap resamples per row"):
         s = scores[name].to_numpy()
         flags = s.astype(bool) if name in fixed else None
         k = int(flags.sum()) if flags is not None else capacity

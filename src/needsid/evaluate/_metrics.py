@@ -10,6 +10,7 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 __all__ = [
+    "as_capacity",
     "TargetingMetrics",
     "coverage_curve",
     "reliability_table",
@@ -18,17 +19,38 @@ __all__ = [
 ]
 
 
-def _capacity_count(capacity, n: int) -> int:
+def as_capacity(capacity) -> float | int:
+    """Check a capacity and return it as a share (float) or a count of households (int).
+
+    An int of 1 or more is a count and a number in (0, 1] a share. A whole float above 1,
+    as a YAML file or a command line gives one (``500.0``), is a count.
+
+    Examples
+    --------
+    >>> as_capacity(0.05), as_capacity(500), as_capacity(500.0), as_capacity(1.0)
+    (0.05, 500, 500, 1.0)
+    >>> as_capacity(2.5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Got capacity=2.5; expected a share in (0, 1] (e.g. 0.05) or a whole ...
+    """
     if isinstance(capacity, bool) or not isinstance(capacity, Real):
         raise TypeError(f"Got capacity={capacity!r}; expected a share in (0, 1] or a count >= 1.")
     if isinstance(capacity, Integral) and capacity >= 1:
-        return min(int(capacity), n)
+        return int(capacity)
     if 0 < capacity <= 1:
-        return int(round(capacity * n))
+        return float(capacity)
+    if capacity > 1 and float(capacity).is_integer():
+        return int(capacity)
     raise ValueError(
         f"Got capacity={capacity!r}; expected a share in (0, 1] (e.g. 0.05) or a whole "
         "number of households (e.g. 500)."
     )
+
+
+def _capacity_count(capacity, n: int) -> int:
+    c = as_capacity(capacity)
+    return min(c, n) if isinstance(c, int) else int(round(c * n))
 
 
 def select_top(scores, capacity, groups=None) -> np.ndarray:

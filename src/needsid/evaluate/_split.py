@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .. import features, labels
+from .._progress import track
 
 __all__ = ["TemporalSplit", "temporal_split"]
 
@@ -109,11 +110,14 @@ def temporal_split(
         return out
 
     names = tuple(features.describe(spec)["name"])
-    test = frame(test_date)
-    test = test[_in_test_group(test["household_id"], test_size, seed)].reset_index(drop=True)
-    parts = []
-    for d in train_dates:
+    parts, test = [], None
+    dates = [test_date, *train_dates]
+    for d in track(dates, f"features and labels at {len(dates)} dates"):
         f = frame(d)
-        parts.append(f[~_in_test_group(f["household_id"], test_size, seed)])
+        in_test = _in_test_group(f["household_id"], test_size, seed)
+        if d == test_date:
+            test = f[in_test].reset_index(drop=True)
+        else:
+            parts.append(f[~in_test])
     train = pd.concat(parts, ignore_index=True)
     return TemporalSplit(train, test, names, train_dates, test_date, horizon_months)

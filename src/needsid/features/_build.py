@@ -98,7 +98,7 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
     records = _attributed(frames["records"], frames["members"], current, d)
     fam = set(spec.families)
     # each family reads only the record kinds it needs: most records are wages
-    needs_size = bool(fam & {"composition", "income", "assets"})
+    needs_size = bool(fam & {"composition", "income", "assets", "benefits"})
     parts = [_composition(current, records, as_of, lit)] if needs_size else []
     if "events" in fam:
         parts.append(_events_part(records, as_of, spec, lit))
@@ -323,7 +323,7 @@ def _income_part(records, as_of: dt.date, spec: FeatureSpec, lit):
     kind, ed = nw.col("kind"), nw.col("event_date")
     amount = nw.col("amount").fill_null(0.0)
     iw = spec.income_window
-    wage_windows = {3, 6, 12, iw.urban, iw.rural}
+    wage_windows = {1, 3, 6, 12, iw.urban, iw.rural}
     cut = _cutoffs(as_of, lit, *wage_windows)
     wage = kind == "wage"
     cols = {f"_wage_{w}m": nw.when(wage & (ed >= cut[w])).then(amount).otherwise(0.0)
@@ -397,7 +397,24 @@ def _assets_part(records, as_of: dt.date, spec: FeatureSpec, lit):
     deposits = _latest(
         _recent(records, as_of, spec, lit, "deposit_balance"), ["household_id"], "amount"
     )
-    return [assets, deposits.select("household_id", nw.col("amount").alias("_deposit"))]
+    # banks report once a year: the last 12 months against the 12 before show a fall
+    cut = _cutoffs(as_of, lit, 12, 24)
+    ed = nw.col("event_date")
+    balance = kind == "deposit_balance"
+    yearly = (
+        records.filter(balance & (ed >= cut[24]))
+        .with_columns(
+            _dep_now=nw.when(ed >= cut[12]).then(amount).otherwise(None),
+            _dep_before=nw.when(ed < cut[12]).then(amount).otherwise(None),
+        )
+        .group_by("household_id")
+        .agg(nw.col("_dep_now").mean(), nw.col("_dep_before").mean())
+    )
+    return [
+        assets,
+        deposits.select("household_id", nw.col("amount").alias("_deposit")),
+        yearly,
+    ]
 
 
 def _coverage_part(records, as_of: dt.date, spec: FeatureSpec, lit):
@@ -466,9 +483,25 @@ def _benefit_months(records, as_of: dt.date, spec: FeatureSpec, lit):
         .group_by("household_id")
         .agg(nw.col("kind").count().alias("n_programmes_12m"))
     )
-    return per_kind.join(overlaps, on="household_id", how="left").join(
+    out = per_kind.join(overlaps, on="household_id", how="left").join(
         programmes, on="household_id", how="left"
     )
+    if "benefit_dibao" not in spec.benefits:
+        return out
+    # dibao tops income up to the standard, so the amount paid tells the assessed income
+    dibao = (
+        records.filter(
+            (nw.col("kind") == "benefit_dibao")
+            & (nw.col("event_date") >= lit(months_before(as_of, 3)))
+        )
+        .with_columns(month_no=_month_no("event_date"))
+        .group_by("household_id")
+        .agg(
+            _sum("amount").alias("_dibao_paid_3m"),
+            nw.col("month_no").n_unique().alias("_dibao_months_3m"),
+        )
+    )
+    return out.join(dibao, on="household_id", how="left")
 
 
 def _derived(out, spec: FeatureSpec):
@@ -504,6 +537,7 @@ def _derived(out, spec: FeatureSpec):
         }
     if "income" in fam:
         new |= {
+            "wage_pc_1m": nw.col("_wage_1m") / size1,
             "wage_pc_3m": nw.col("_wage_3m") / size1 / 3,
             "wage_pc_12m": nw.col("_wage_12m") / size1 / 12,
             # wages of the last 3 months minus the 3 before, per person per month
@@ -520,6 +554,13 @@ def _derived(out, spec: FeatureSpec):
         }
     if "assets" in fam:
         new["deposit_to_standard"] = nw.col("_deposit") / (nw.col("dibao_standard") * size1 * 12)
+        new["deposit_change_12m"] = nw.when(nw.col("_dep_before") > 0).then(
+            nw.col("_dep_now") / nw.col("_dep_before")
+        )
+    if "benefits" in fam and "benefit_dibao" in spec.benefits:
+        new["dibao_paid_to_standard"] = nw.col("_dibao_paid_3m") / (
+            nw.col("_dibao_months_3m") * size1 * nw.col("dibao_standard")
+        )
     if "coverage" in fam:
         new |= {
             "invisibility_score": 1 - nw.col("_core_seen").fill_null(0) / len(spec.core_sources),
@@ -530,8 +571,18 @@ def _derived(out, spec: FeatureSpec):
     out = out.with_columns(**new) if new else out
     if "income" not in fam:
         return out
+    line = nw.col("dibao_standard") * nw.col("low_income_multiplier")
     out = out.with_columns(
         rigid_expenditure_pc=nw.col("medical_oop_pc_12m") + nw.col("education_cost_pc_12m"),
+        # last month against the household's own 12-month average: a fall shows here
+        # whatever share of the household's income its recorded wages are
+        wage_1m_to_12m=nw.when(nw.col("_wage_12m") > 0)
+        .then(12 * nw.col("_wage_1m") / nw.col("_wage_12m"))
+        .otherwise(None),
+        wage_1m_to_low_income_line=nw.col("wage_pc_1m") / line,
+        wage_12m_to_low_income_line=nw.col("wage_pc_12m") / line,
+        pension_to_low_income_line=nw.col("pension_pc") / line,
+        survey_income_to_low_income_line=nw.col("survey_income_pc") / line,
     )
     out = out.with_columns(
         net_income_pc=nw.col("wage_pc_rule")

@@ -33,6 +33,7 @@ _FIXED = {
             "rule",
             "recorded wages per person per month over the dibao rules' window (3 urban, 12 rural)",
         ),
+        ("wage_pc_1m", 1, "recorded wages per person, last month"),
         ("wage_pc_3m", 3, "recorded wages per person per month, last 3 months"),
         ("wage_pc_12m", 12, "recorded wages per person per month, last 12 months"),
         ("wage_trend_pc", 6, "wages per person per month: last 3 months minus the 3 before"),
@@ -44,6 +45,23 @@ _FIXED = {
             "latest employee pensions per person per month (resident pensions excluded)",
         ),
         ("survey_income_pc", "lookback", "latest village income survey, per person per month"),
+        (
+            "wage_1m_to_12m",
+            12,
+            "last month's wages / the household's monthly wage average over 12 months",
+        ),
+        (
+            "wage_1m_to_low_income_line",
+            1,
+            "wage_pc_1m / (dibao standard x low-income multiplier)",
+        ),
+        ("wage_12m_to_low_income_line", 12, "wage_pc_12m / the low-income line"),
+        ("pension_to_low_income_line", "lookback", "pension_pc / the low-income line"),
+        (
+            "survey_income_to_low_income_line",
+            "lookback",
+            "survey_income_pc / the low-income line",
+        ),
         ("medical_oop_pc_12m", 12, "medical out-of-pocket cost per person per month"),
         ("education_cost_pc_12m", 12, "education cost per person per month"),
         ("rigid_expenditure_pc", 12, "medical + education cost per person per month"),
@@ -61,6 +79,12 @@ _FIXED = {
         ("has_business", None, "a business registration on record"),
         ("housing_unsafe", None, "the housing department rated the dwelling unsafe"),
         ("deposit_to_standard", "lookback", "latest deposits / (dibao standard x size x 12)"),
+        (
+            "deposit_change_12m",
+            24,
+            "deposits reported in the last 12 months / those of the 12 before (null if either "
+            "is missing)",
+        ),
     ],
     "coverage": [
         ("n_sources_recent", "lookback", "departments with any record in the look-back"),
@@ -113,6 +137,16 @@ def feature_table(spec: FeatureSpec) -> pd.DataFrame:
                         family,
                         12,
                         f"months with a {kind} payment, last 12 months",
+                    )
+                )
+            if "benefit_dibao" in spec.benefits:
+                rows.append(
+                    (
+                        "dibao_paid_to_standard",
+                        family,
+                        3,
+                        "dibao paid per person per paid month, last 3 months, / the dibao "
+                        "standard (a top-up: high when assessed income is low; null if unpaid)",
                     )
                 )
             rows.append(("n_programmes_12m", family, 12, "programmes paid in the last 12 months"))

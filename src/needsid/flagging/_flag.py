@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
 from .._dates import as_date
-from ..evaluate import select_top
+from ..evaluate import as_capacity, select_top
 
 __all__ = ["BANDS", "FLAG_COLUMNS", "ROUTES", "flag", "reason_text", "risk_band"]
 
@@ -202,17 +201,6 @@ def _reasons_frame(reasons) -> pl.DataFrame:
     )
 
 
-def _check_capacity(capacity) -> float:
-    if isinstance(capacity, bool) or not isinstance(capacity, Real):
-        raise TypeError(f"Got capacity={capacity!r}; expected a share in (0, 1] or a count >= 1.")
-    if not ((isinstance(capacity, Integral) and capacity >= 1) or 0 < capacity <= 1):
-        raise ValueError(
-            f"Got capacity={capacity!r}; expected a share in (0, 1] (e.g. 0.05) or a whole "
-            "number of households (e.g. 500)."
-        )
-    return float(capacity)
-
-
 def flag(
     scores,
     hits=None,
@@ -294,7 +282,7 @@ def flag(
                d False               none    medium
     """
     as_of = as_date(as_of)
-    cap = _check_capacity(capacity)
+    cap = as_capacity(capacity)
     if sorted(route_order) != sorted(ROUTES) or len(route_order) != len(ROUTES):
         raise ValueError(f"Got route_order={route_order!r}; expected an order of {list(ROUTES)}.")
     if not 0 <= invisibility_threshold <= 1:
@@ -308,7 +296,7 @@ def flag(
             raise ValueError(f"{what}={col!r} is not a column of scores; it has {s.columns!r}.")
     score = s["score"].to_numpy()
     g = None if groups is None else s[groups].cast(pl.String).fill_null("(missing)").to_numpy()
-    top = select_top(score, capacity if cap >= 1 else cap, g) if len(s) else np.zeros(0, bool)
+    top = select_top(score, cap, g) if len(s) else np.zeros(0, bool)
     s = s.with_columns(pl.Series("_model", top))
     thr = (
         s.filter(pl.col("_model"))
@@ -359,7 +347,7 @@ def flag(
             pl.lit(model_name, dtype=pl.String).alias("model_name"),
             pl.lit(model_version, dtype=pl.String).alias("model_version"),
             pl.lit(rule_set_version, dtype=pl.String).alias("rule_set_version"),
-            pl.lit(cap, dtype=pl.Float64).alias("capacity"),
+            pl.lit(float(cap), dtype=pl.Float64).alias("capacity"),
             pl.lit(groups, dtype=pl.String).alias("capacity_by"),
             pl.col("rule_ids").cast(pl.String),
         )

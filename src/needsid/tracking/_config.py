@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .._cli_configs import ConfigError, ModelEntry, _check_capacity, load_config
+from .._cli_configs import Capacity, ConfigError, ModelEntry, load_config
 
 __all__ = ["ConfigError", "TrainConfig", "TrainModel", "load_train_config"]
 
@@ -53,7 +53,7 @@ class TrainConfig(BaseModel):
     step_months: int = Field(6, ge=1, le=24)
     test_size: float = Field(0.3, gt=0, lt=1)
     seed: int = 0
-    capacity: float = Field(0.05, gt=0)
+    capacity: Capacity = 0.05
     features: str | None = None
     rules: str | None = "default"
     bands: dict[str, float] = Field(
@@ -62,11 +62,6 @@ class TrainConfig(BaseModel):
     invisibility_threshold: float = Field(0.8, ge=0, le=1)
     top_reasons: int = Field(3, ge=1, le=20)
     n_boot: int = Field(100, ge=0, le=2000)
-
-    @field_validator("capacity")
-    @classmethod
-    def _capacity(cls, v: float) -> float:
-        return _check_capacity(v)
 
 
 def load_train_config(path=None, **overrides) -> TrainConfig:

@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +28,9 @@ import yaml
 
 from .._dates import as_date, months_before
 from .._io import write_atomic
+from .._progress import step
 from ..data import HouseholdData
-from ..evaluate import compare, rule_flags, select_top, temporal_split
+from ..evaluate import as_capacity, compare, rule_flags, select_top, temporal_split
 from ..features import build, load_spec
 from ..flagging import flag
 from ..models import ID_COLUMN
@@ -116,10 +118,6 @@ def _rules_path(rules: str) -> Path:
     if rules == "default":
         return DEFAULT_RULES
     return Path(rules)
-
-
-def _capacity(c: float):
-    return int(c) if c >= 1 else float(c)
 
 
 def _signature(features: list[str]):
@@ -231,18 +229,20 @@ def train(
         bundle, train_dates, test_date, horizon_months=cfg.horizon_months,
         test_size=cfg.test_size, seed=cfg.seed, spec=spec,
     )  # fmt: skip
+    if rule_set is not None:
+        step(f"evaluating {len(rule_set.ids)} rules at {test_date.isoformat()}")
     flags = (
         rule_flags(rule_set.evaluate(bundle, test_date, suppress=False), split)
         if rule_set is not None
         else None
     )
     comparison = compare(
-        {cfg.model.kind: estimator}, split, capacity=_capacity(cfg.capacity),
+        {cfg.model.kind: estimator}, split, capacity=cfg.capacity,
         bundle=bundle, rule_flags=flags, n_boot=cfg.n_boot, seed=cfg.seed,
     )  # fmt: skip
     fitted = comparison.fitted[cfg.model.kind]
     test_score = comparison.scores[cfg.model.kind].to_numpy()
-    top = select_top(test_score, _capacity(cfg.capacity))
+    top = select_top(test_score, cfg.capacity)
     threshold = float(test_score[top].min()) if top.any() else 1.0
     fingerprint = bundle.fingerprint()
     commit, dirty = _git_commit()
@@ -257,6 +257,7 @@ def train(
         "horizon_months": cfg.horizon_months,
         "model_kind": cfg.model.kind,
     }
+    step("logging the run and registering the model in MLflow")
     uri = _use_store(tracking_uri)
     mlflow.set_experiment(TRAIN_EXPERIMENT)
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
@@ -401,24 +402,43 @@ def resolve_model(model_uri: str, tracking_uri: str | None = None) -> tuple[str 
     uri = _use_store(tracking_uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     body = model_uri[len("models:/") :]
-    if "@" in body:
-        name, alias = body.split("@", 1)
-        version = str(client.get_model_version_by_alias(name, alias).version)
-    else:
+    if "@" not in body:  # a pinned version: nothing to resolve, no call to the store
         name, _, version = body.partition("/")
+        return name, version, model_uri
+    name, alias = body.split("@", 1)
+    with _not_found_as_value_error(model_uri, uri):
+        version = str(client.get_model_version_by_alias(name, alias).version)
     return name, version, f"models:/{name}/{version}"
+
+
+@contextmanager
+def _not_found_as_value_error(model_uri: str, uri: str):
+    """Turn the registry's "no such model / alias / version" into a ValueError naming it."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise
+        raise ValueError(
+            f"Model {model_uri!r} is not in the registry at {uri}: {exc.message} "
+            "(see `needsid train` and `needsid promote`)."
+        ) from None
 
 
 def _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version) -> pl.DataFrame:
     impl = pyfunc_model.unwrap_python_model()
     settings = impl.settings
     spec = load_spec(yaml.safe_load(Path(impl.artifacts["features"]).read_text("utf-8")))
+    step(f"building features at {as_of.isoformat()}")
     X = build(bundle, as_of, spec=spec)
     X = X if isinstance(X, pd.DataFrame) else X.to_pandas()
     missing = sorted(set(settings["features"]) - set(X.columns))
     if missing:  # pragma: no cover - the spec shipped with the model builds them
         raise ValueError(f"The model needs features the bundle did not give: {missing[:5]!r}")
     X = X[[ID_COLUMN, *settings["features"]]]
+    step(f"scoring {len(X):,} households")
     pred = pyfunc_model.predict(X, params={"reasons": False})
     scores = pl.from_pandas(pred[["household_id", "score"]])
     if "invisibility_score" in X.columns:
@@ -429,6 +449,8 @@ def _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version) ->
         regions = bundle.to_polars().households.select("household_id", groups)
         scores = scores.join(regions, on="household_id", how="left")
     rules_path = impl.artifacts.get("rules")
+    if rules_path:
+        step("evaluating the model's rule set")
     hits = load_rules(rules_path).evaluate(bundle, as_of) if rules_path else None
     invis = "invisibility_score" if "invisibility_score" in scores.columns else None
     common = dict(
@@ -439,6 +461,7 @@ def _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version) ->
     table = flag(scores, hits, capacity, **common)
     flagged = table.filter(pl.col("flag") & pl.col("score").is_not_null())["household_id"]
     rows = X[X[ID_COLUMN].isin(flagged.to_list())].set_index(ID_COLUMN)
+    step(f"reasons for {len(rows):,} flagged households")
     explained = impl.risk_model.explain(rows[settings["features"]], top=settings["top_reasons"])
     return flag(scores, hits, capacity, reasons=explained, **common)
 
@@ -509,9 +532,13 @@ def flag_households(
     as_of = as_date(as_of)
     uri = _use_store(tracking_uri)
     name, version, pinned = resolve_model(model, uri)
-    pyfunc_model = loaded_model or mlflow.pyfunc.load_model(pinned)
+    if loaded_model is None:
+        with _not_found_as_value_error(model, uri):
+            loaded_model = mlflow.pyfunc.load_model(pinned)
+    pyfunc_model = loaded_model
     bundle, data_path = _read(data)
     table = _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version)
+    step("writing the flag table and logging its manifest")
     payload = _parquet_bytes(table)
     sha = hashlib.sha256(payload).hexdigest()
     path = None
@@ -603,8 +630,8 @@ def rescore(run_id: str, data=None, *, tracking_uri: str | None = None) -> Resco
             f"The data's fingerprint differs from run {run_id}'s "
             f"({tags['data.fingerprint'][:12]}...): re-scoring needs the same data."
         )
-    cap = float(p["capacity"])
-    cap = int(cap) if cap >= 1 else cap
+    # logged as str(capacity): "500" is a count, "0.05" or "1.0" a share
+    cap = as_capacity(int(p["capacity"]) if p["capacity"].isdigit() else float(p["capacity"]))
     groups = None if p["groups"] == "None" else p["groups"]
     model = mlflow.pyfunc.load_model(p["model_uri"])
     name = None if p["model_name"] == "None" else p["model_name"]
