@@ -81,8 +81,8 @@ def load_train_config(path=None, **overrides) -> TrainConfig:
 
     Examples
     --------
-    >>> load_train_config(capacity=500).capacity
-    500.0
+    >>> load_train_config(capacity=500).capacity  # a count of households
+    500
     >>> load_train_config().model.params
     {'calibration': 'sigmoid'}
     >>> try:
