@@ -10,6 +10,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from ._json import header, read_document, restore_header
+
 __all__ = ["GBMJSONMixin"]
 
 FORMAT = "needsid.GBMRiskModel"
@@ -62,16 +64,7 @@ class GBMJSONMixin:
                 "intercept": float(cal.intercept_[0]),
             }
         doc = {
-            "format": FORMAT,
-            "version": VERSION,
-            "params": params,
-            "classes": self.classes_.tolist(),
-            "n_features_in": int(self.n_features_in_),
-            "feature_names_in": (
-                [str(n) for n in self.feature_names_in_]
-                if hasattr(self, "feature_names_in_")
-                else None
-            ),
+            **header(self, FORMAT, VERSION, params),
             "feature_importances": _floats(self.feature_importances_),
             "calibration": calibration,
             "booster": self.estimator_.booster_.model_to_string(),
@@ -92,22 +85,8 @@ class GBMJSONMixin:
         GBMRiskModel
             Fitted; ``predict_proba`` and ``explain`` work, ``fit`` starts afresh.
         """
-        doc = json.loads(text)
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise ValueError(
-                f"Got a JSON document without format={FORMAT!r}; expected the output of "
-                "GBMRiskModel.to_json()."
-            )
-        if doc.get("version") != VERSION:
-            raise ValueError(
-                f"Got a model saved in format version {doc.get('version')!r}; this needsid "
-                f"reads version {VERSION}. Save it again with a matching needsid."
-            )
-        model = cls(**doc["params"])
-        model.classes_ = np.asarray(doc["classes"])
-        model.n_features_in_ = doc["n_features_in"]
-        if doc["feature_names_in"] is not None:
-            model.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
+        doc = read_document(text, FORMAT, VERSION, "GBMRiskModel.to_json()")
+        model = restore_header(cls, doc)
         model.feature_importances_ = np.asarray(doc["feature_importances"])
         model.estimator_ = _BoosterHolder(Booster(model_str=doc["booster"]))
         cal = doc["calibration"]

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from ._json import header, read_document, restore_header
+
 __all__ = ["FORMAT", "ScorecardJSONMixin"]
 
 FORMAT = "needsid.PointsScorecard"
@@ -32,12 +34,7 @@ class ScorecardJSONMixin:
         names = self._feature_names()
         table = self.risk_table_.astype(object).where(self.risk_table_.notna(), None)
         doc = {
-            "format": FORMAT,
-            "version": VERSION,
-            "params": params,
-            "classes": self.classes_.tolist(),
-            "n_features_in": int(self.n_features_in_),
-            "feature_names_in": names if hasattr(self, "feature_names_in_") else None,
+            **header(self, FORMAT, VERSION, params),
             "information_values": {k: float(v) for k, v in self.information_values_.items()},
             "features": [
                 {
@@ -70,22 +67,8 @@ class ScorecardJSONMixin:
         PointsScorecard
             Fitted; predicts exactly as the saved card did.
         """
-        doc = json.loads(text)
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise ValueError(
-                f"Got a JSON document without format={FORMAT!r}; expected the output of "
-                "PointsScorecard.to_json()."
-            )
-        if doc.get("version") != VERSION:
-            raise ValueError(
-                f"Got a scorecard saved in format version {doc.get('version')!r}; this "
-                f"needsid reads version {VERSION}. Save it again with a matching needsid."
-            )
-        model = cls(**doc["params"])
-        model.classes_ = np.asarray(doc["classes"])
-        model.n_features_in_ = doc["n_features_in"]
-        if doc["feature_names_in"] is not None:
-            model.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
+        doc = read_document(text, FORMAT, VERSION, "PointsScorecard.to_json()")
+        model = restore_header(cls, doc)
         model.information_values_ = pd.Series(doc["information_values"], name="iv")
         model._set_features(
             [

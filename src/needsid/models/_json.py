@@ -1,0 +1,55 @@
+"""The parts every saved model's JSON shares: format header, version, fitted shape."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+__all__ = ["header", "read_document", "restore_header"]
+
+
+def header(model, fmt: str, version: int, params: dict) -> dict:
+    """Format, version, parameters and the fitted shape of ``model``, as JSON values."""
+    names = getattr(model, "feature_names_in_", None)
+    return {
+        "format": fmt,
+        "version": version,
+        "params": params,
+        "classes": model.classes_.tolist(),
+        "n_features_in": int(model.n_features_in_),
+        "feature_names_in": None if names is None else [str(n) for n in names],
+    }
+
+
+def read_document(text: str, fmt: str, version: int, writer: str) -> dict:
+    """Parse ``text`` and check it is a ``fmt`` document of ``version``.
+
+    Examples
+    --------
+    >>> read_document('{"format": "x"}', "needsid.M", 1, "M.to_json()")
+    Traceback (most recent call last):
+    ...
+    ValueError: Got a JSON document without format='needsid.M'; expected the output of M.to_json().
+    """
+    doc = json.loads(text)
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise ValueError(
+            f"Got a JSON document without format={fmt!r}; expected the output of {writer}."
+        )
+    if doc.get("version") != version:
+        raise ValueError(
+            f"Got a {fmt} document in format version {doc.get('version')!r}; this needsid "
+            f"reads version {version}. Save it again with a matching needsid."
+        )
+    return doc
+
+
+def restore_header(cls, doc: dict):
+    """Return a ``cls`` with the saved parameters and fitted shape; the caller adds the rest."""
+    model = cls(**doc["params"])
+    model.classes_ = np.asarray(doc["classes"])
+    model.n_features_in_ = doc["n_features_in"]
+    if doc["feature_names_in"] is not None:
+        model.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
+    return model
