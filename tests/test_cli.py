@@ -373,5 +373,6 @@ def test_progress_shows_steps_and_loops_then_restores_logging():
         assert list(track(range(3), "fitting the models")) == [0, 1, 2]
     out = buf.getvalue()
     assert "reading the data" in out and "fitting the models" in out and "3/3" in out
+    assert "/?" not in out and "1/1" not in out  # a step of unknown length shows no count
     assert (logger.level, list(logger.handlers), logger.propagate) == before
     assert not logger.isEnabledFor(logging.DEBUG)  # quiet again: no handler, no cost

@@ -66,7 +66,23 @@ class _RichHandler(logging.Handler):
             return
         self.finish()
         total = getattr(record, "needsid_total", None)
-        self.task = self.progress.add_task(record.getMessage(), total=total)
+        self.task = self.progress.add_task(
+            record.getMessage(), total=total, loop=total is not None
+        )
+
+
+def _count_column():
+    """``done/total`` for a loop; nothing for a step of unknown length."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class CountColumn(ProgressColumn):
+        def render(self, task) -> Text:
+            if task.total is None or not task.fields.get("loop", False):
+                return Text("")
+            return Text(f"{task.completed:.0f}/{task.total:.0f}", style="progress.download")
+
+    return CountColumn()
 
 
 @contextmanager
@@ -77,7 +93,6 @@ def show_progress(console=None):
     """
     from rich.progress import (
         BarColumn,
-        MofNCompleteColumn,
         Progress,
         SpinnerColumn,
         TextColumn,
@@ -88,7 +103,7 @@ def show_progress(console=None):
         SpinnerColumn(finished_text="[green]✓"),
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        _count_column(),
         TimeElapsedColumn(),
         console=console,
     )
