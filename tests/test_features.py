@@ -39,11 +39,38 @@ def test_hand_computed_values_on_the_tiny_bundle(tiny_bundle):
     # the snapshot says grade 2, but no certificate is on record: not counted
     assert h2["n_severe_disability"] == 0
     assert h2["months_benefit_dibao_12m"] == 1 and h2["n_programmes_12m"] == 1
+    # dibao of 1,090 for one person in one month, against the standard of 1,090
+    assert h2["dibao_paid_to_standard"] == pytest.approx(1.0)
+    assert h1["dibao_paid_to_standard"] is None  # not on dibao: unknown, not zero
+    # no wage last month, against a 12-month average of 4,200 / 12
+    assert h1["wage_pc_1m"] == 0 and h1["wage_1m_to_12m"] == 0
+    assert h1["wage_12m_to_low_income_line"] == pytest.approx(4200 / 3 / 12 / (1090 * 1.5))
+    assert h2["wage_1m_to_12m"] is None  # no wage in 12 months: no baseline to compare
+    assert h1["deposit_change_12m"] is None  # no bank report at all
     assert (h2["n_application_1m"], h2["n_application_3m"]) == (0, 1)
     assert (h4["hh_size"], h4["n_elderly"], h4["n_disability_certified"]) == (2, 1, 1)
     assert h4["n_severe_disability"] == 0  # certified grade 3
     assert h4["months_since_record"] == 2024 * 12 + 5 - (2023 * 12 + 7)  # vehicle, Aug 2023
     assert h4["n_properties"] == 0 and h4["vehicle_value"] == 0
+
+
+def test_deposit_change_compares_the_latest_report_with_the_one_before(tiny_bundle):
+    def deposit(rid, day, amount):
+        return tiny_bundle.records.head(1).with_columns(
+            record_id=pl.lit(rid), household_id=pl.lit("H1"), person_id=pl.lit(None),
+            source=pl.lit("banking"), kind=pl.lit("deposit_balance"),
+            event_date=pl.lit(day), known_date=pl.lit(day + dt.timedelta(days=2)),
+            amount=pl.lit(amount),
+        )  # fmt: skip
+
+    extra = [deposit("R90", dt.date(2023, 6, 10), 10_000.0),
+             deposit("R91", dt.date(2024, 5, 20), 4_000.0)]  # fmt: skip
+    records = pl.concat([tiny_bundle.records, *extra], how="vertical_relaxed")
+    b = HouseholdData(tiny_bundle.regions, tiny_bundle.households, tiny_bundle.members, records)
+    # both reports fall in the last 12 months: the latest (4,000) against the one before
+    assert _row(build(b, AS_OF), "H1")["deposit_change_12m"] == pytest.approx(0.4)
+    # the newer report not yet known: only the old one, so no change to report
+    assert _row(build(b, dt.date(2024, 5, 21)), "H1")["deposit_change_12m"] is None
 
 
 def test_records_follow_the_person_to_the_household_of_the_day(tiny_bundle):

@@ -394,26 +394,20 @@ def _assets_part(records, as_of: dt.date, spec: FeatureSpec, lit):
             nw.col("housing_unsafe").max(),
         )
     )
-    deposits = _latest(
-        _recent(records, as_of, spec, lit, "deposit_balance"), ["household_id"], "amount"
+    recent = _recent(records, as_of, spec, lit, "deposit_balance")
+    deposits = _latest(recent, ["household_id"], "amount")
+    # banks report once a year: the report before the latest is at least 6 months older
+    last = recent.group_by("household_id").agg(nw.col("event_date").max().alias("_d1"))
+    older = (
+        recent.join(last, on="household_id", how="inner")
+        .filter(_month_no("event_date") <= _month_no("_d1") - 6)
+        .drop("_d1")
     )
-    # banks report once a year: the last 12 months against the 12 before show a fall
-    cut = _cutoffs(as_of, lit, 12, 24)
-    ed = nw.col("event_date")
-    balance = kind == "deposit_balance"
-    yearly = (
-        records.filter(balance & (ed >= cut[24]))
-        .with_columns(
-            _dep_now=nw.when(ed >= cut[12]).then(amount).otherwise(None),
-            _dep_before=nw.when(ed < cut[12]).then(amount).otherwise(None),
-        )
-        .group_by("household_id")
-        .agg(nw.col("_dep_now").mean(), nw.col("_dep_before").mean())
-    )
+    before = _latest(older, ["household_id"], "amount")
     return [
         assets,
         deposits.select("household_id", nw.col("amount").alias("_deposit")),
-        yearly,
+        before.select("household_id", nw.col("amount").alias("_dep_before")),
     ]
 
 
@@ -555,7 +549,7 @@ def _derived(out, spec: FeatureSpec):
     if "assets" in fam:
         new["deposit_to_standard"] = nw.col("_deposit") / (nw.col("dibao_standard") * size1 * 12)
         new["deposit_change_12m"] = nw.when(nw.col("_dep_before") > 0).then(
-            nw.col("_dep_now") / nw.col("_dep_before")
+            nw.col("_deposit") / nw.col("_dep_before")
         )
     if "benefits" in fam and "benefit_dibao" in spec.benefits:
         new["dibao_paid_to_standard"] = nw.col("_dibao_paid_3m") / (

@@ -81,9 +81,9 @@ _FIXED = {
         ("deposit_to_standard", "lookback", "latest deposits / (dibao standard x size x 12)"),
         (
             "deposit_change_12m",
-            24,
-            "deposits reported in the last 12 months / those of the 12 before (null if either "
-            "is missing)",
+            "lookback",
+            "latest reported deposits / the report before it, at least 6 months older (banks "
+            "report yearly; null without two reports)",
         ),
     ],
     "coverage": [
