@@ -1,9 +1,10 @@
 """Latency of the served flagging model, and in-process batch scoring speed.
 
-Trains a small model into a throwaway SQLite store, starts `needsid serve` (that is,
-`mlflow models serve --env-manager local`) on 127.0.0.1, sends N single-household
-requests C at a time, and reports p50/p90/p99 latency and errors. Then times in-process
-scoring of all households (pyfunc predict with and without reasons) in the same run.
+Trains a small model with configs/train/default.yaml into a throwaway SQLite store,
+starts `needsid serve` (that is, `mlflow models serve --env-manager local`) on
+127.0.0.1, sends N single-household requests C at a time, and reports p50/p90/p99
+latency and errors. Then times in-process scoring of all households (pyfunc predict
+with and without reasons) in the same run.
 
     python experiments/bench_serving.py --households 5000 --requests 2000 --concurrency 8
 """
@@ -34,6 +35,12 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--out", default="experiments/results/bench_serving.json")
+    ap.add_argument(
+        "--train-config",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "configs" / "train" / "default.yaml",
+        help="training config of the served model (default: %(default)s)",
+    )
     args = parse_args(ap, "bench_serving")
 
     import mlflow
@@ -46,9 +53,8 @@ def main() -> None:
             name, artifact_location=(tmp / "artifacts").as_uri()
         )
     pop = ni.simulate(n_households=args.households, months=36, seed=0)
-    cfg = tracking.load_train_config(
-        None, model={"kind": "gbm", "params": {"n_jobs": 2}}, n_boot=0
-    )
+    # the model `needsid train` makes by default (depth cap, sigmoid calibration)
+    cfg = tracking.load_train_config(args.train_config, n_boot=0)
     res = tracking.train(pop.bundle, AS_OF, config=cfg, tracking_uri=uri)
     tracking.promote(res.model_name, res.model_version, "champion", tracking_uri=uri)
     mlflow.set_tracking_uri(uri)
@@ -88,6 +94,8 @@ def main() -> None:
         proc.wait(timeout=30)
     result = {
         "households": len(X),
+        "train_config": str(args.train_config),
+        "model_params": cfg.model.params,
         "features": len(cols) - 1,
         "in_process_score_rows_per_s": len(X) / score_s,
         "in_process_score_and_reasons_rows_per_s": len(X) / explain_s,
