@@ -40,6 +40,16 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _config(cls, path, **overrides):
+    """Load a command's config (``needsid._cli_configs``); a bad one ends the command."""
+    from ._cli_configs import ConfigError, load_config
+
+    try:
+        return load_config(cls, path, **overrides)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
 @app.command()
 def demo(
     households: int = typer.Option(50_000, help="Households to simulate."),
@@ -72,13 +82,10 @@ def simulate(
     overwrite: bool = typer.Option(False, help="Replace the folder if it exists."),
 ) -> None:
     """Simulate a population and write its HouseholdData folder (the truth stays out)."""
-    from ._cli_configs import ConfigError, SimulateConfig, load_config
+    from ._cli_configs import SimulateConfig
     from .simulation import simulate as _simulate
 
-    try:
-        cfg = load_config(SimulateConfig, config, households=households, months=months, seed=seed)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
+    cfg = _config(SimulateConfig, config, households=households, months=months, seed=seed)
     with _progress("simulating"):
         pop = _simulate(
             n_households=cfg.households, months=cfg.months, seed=cfg.seed,
@@ -190,19 +197,14 @@ def flag(
     model version ...) and logs a run whose manifest holds salted pseudonyms only
     (salt from NEEDSID_SALT).
     """
-    from ._cli_configs import ConfigError, FlagConfig, load_config
+    from ._cli_configs import FlagConfig
     from .tracking import TrackingError, flag_households
 
-    try:
-        cfg = load_config(FlagConfig, config, model=model, capacity=capacity, by=by)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
+    cfg = _config(FlagConfig, config, model=model, capacity=capacity, by=by)
     try:
         with _progress("loading the model and reading the data"):
             result = flag_households(data, as_of, cfg.model, cfg.capacity, out, groups=cfg.by)
-    except TrackingError as exc:
-        raise _fail(str(exc)) from None
-    except (FileNotFoundError, ValueError) as exc:
+    except (TrackingError, FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
     routes = result.table.group_by("route").len().sort("route")
     table = Table(title=f"{out}: {result.table.height:,} households (run {result.run_id})")
@@ -236,12 +238,9 @@ def serve(
     import shutil
     import sys
 
-    from ._cli_configs import ConfigError, ServeConfig, load_config
+    from ._cli_configs import ServeConfig
 
-    try:
-        cfg = load_config(ServeConfig, config, model=model, host=host, port=port, workers=workers)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
+    cfg = _config(ServeConfig, config, model=model, host=host, port=port, workers=workers)
     mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
     args = [mlflow_bin, "models", "serve", "-m", cfg.model, "--env-manager", "local",
             "-h", cfg.host, "-p", str(cfg.port), "-w", str(cfg.workers)]  # fmt: skip
@@ -411,13 +410,9 @@ def compare(
 
     Example: needsid compare --data data/sim --config configs/experiments/compare.yaml
     """
-    from ._cli_configs import CompareConfig, ConfigError, load_config
+    from ._cli_configs import CompareConfig, ConfigError, load_feature_spec
 
-    try:
-        cfg = load_config(CompareConfig, config)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
-    from ._cli_configs import load_feature_spec
+    cfg = _config(CompareConfig, config)
     from .evaluate import compare as _compare
     from .evaluate import rule_flags, temporal_split
     from .rules import RuleSetError, load
@@ -536,14 +531,11 @@ def audit(
     """
     import polars as pl
 
-    from ._cli_configs import AuditConfig, ConfigError, load_config
+    from ._cli_configs import AuditConfig
     from .fairness import audit as _audit
     from .rules import household_attributes
 
-    try:
-        cfg = load_config(AuditConfig, config, by=by or None)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
+    cfg = _config(AuditConfig, config, by=by or None)
     try:
         table = pl.read_parquet(flags)
     except (FileNotFoundError, OSError, pl.exceptions.PolarsError) as exc:
