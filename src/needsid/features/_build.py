@@ -113,8 +113,9 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
         parts.append(_benefit_months(records, as_of, spec, lit))
     if "coverage" in fam:
         parts.append(_coverage_part(records, as_of, spec, lit))
+    # a left join copies every column gathered so far: the widest parts go last
     out = base
-    for part in parts:
+    for part in sorted(parts, key=lambda p: len(p.collect_schema())):
         out = out.join(part, on="household_id", how="left")
     out = _derived(out, spec)
     names = list(feature_table(spec)["name"])
@@ -130,11 +131,12 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
 def _attributed(records, members, current, d):
     """Known records, each assigned to its person's household at as_of where there is one."""
     known = records.filter(nw.col("known_date") < d)
-    # only people who lived in more than one household can carry records elsewhere: a
-    # small right-hand side keeps this join cheap on tens of millions of records
+    # only people with more than one spell can carry records elsewhere: a small
+    # right-hand side keeps this join cheap on tens of millions of records (counting
+    # spells is cheaper than counting distinct households and selects a superset)
     moved = (
         members.group_by("person_id")
-        .agg(nw.col("household_id").n_unique().alias("_n"))
+        .agg(nw.len().alias("_n"))
         .filter(nw.col("_n") > 1)
         .select("person_id")
     )
