@@ -19,7 +19,9 @@ ways: left out (the strict bound) and counted as the numpy version's work.
 Values of 2 and 3 are checked against needsid's. Peak RSS is reported twice: for this
 whole process (simulation, needsid, the pandas copy of the tables and the bincount
 inputs together) and for a fresh process that only reads the bundle from Parquet and
-runs ``build`` (needsid's own footprint; target < 8 GB). Results
+runs ``build`` (needsid's own footprint; target < 8 GB), and for a fresh process that
+builds inside DuckDB on the Parquet files within ``--duckdb-memory-limit`` (out of
+core; its values are checked against polars'). Results
 go to experiments/results/bench_features.json, one entry per size (the file is updated).
 
     .venv/bin/python experiments/bench_features.py --households 1000000 --months 24
@@ -64,6 +66,24 @@ build_s = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 print(json.dumps({"read_s": read_s, "build_s": build_s, "peak_rss_gb": peak,
                   "households": X.height, "features": X.width - 1}))
+"""
+
+
+# the same, out of core: DuckDB reads the Parquet files in place within a memory limit
+CHILD_DUCKDB = """
+import json, resource, sys, tempfile, time
+import duckdb
+import needsid as ni
+with tempfile.TemporaryDirectory() as spill:
+    con = duckdb.connect(config={"memory_limit": sys.argv[3], "temp_directory": spill})
+    con.execute("PRAGMA disable_progress_bar")
+    t = time.perf_counter()
+    rel = ni.features.build(ni.HouseholdData.scan(sys.argv[1], connection=con), sys.argv[2])
+    rel.write_parquet(sys.argv[4])
+    build_s = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps({"build_and_write_s": build_s, "peak_rss_gb": peak,
+                  "memory_limit": sys.argv[3]}))
 """
 
 
@@ -227,6 +247,11 @@ def main() -> None:
         default=3,
         help="runs of the events build and bincount; fastest kept",
     )
+    parser.add_argument(
+        "--duckdb-memory-limit",
+        default="2GB",
+        help="DuckDB's memory_limit for the out-of-core build (fresh process)",
+    )
     args = parse_args(parser, "bench_features")
     r: dict = {
         "households": args.households,
@@ -255,17 +280,31 @@ def main() -> None:
     )
 
     # needsid's own footprint: read the Parquet folder and build, in a fresh process
-    with tempfile.TemporaryDirectory() as tmp:
-        bundle.write(Path(tmp) / "bundle")
-        child = subprocess.run(
-            [sys.executable, "-c", CHILD, str(Path(tmp) / "bundle"), as_of.isoformat()],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+    tmp = tempfile.TemporaryDirectory()
+    folder = Path(tmp.name) / "bundle"
+    bundle.write(folder)
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, str(folder), as_of.isoformat()],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
     fresh = json.loads(child.stdout.strip().splitlines()[-1])
     r.update(fresh_process=fresh)
     print(
         f"fresh process: read {fresh['read_s']:.1f} s + build {fresh['build_s']:.1f} s, "
         f"peak RSS {fresh['peak_rss_gb']:.2f} GB (target < 8 GB)"
+    )
+
+    duck_out = Path(tmp.name) / "duckdb_features.parquet"
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD_DUCKDB, str(folder), as_of.isoformat(),
+         args.duckdb_memory_limit, str(duck_out)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    duck = json.loads(child.stdout.strip().splitlines()[-1])
+    r.update(duckdb_process=duck)
+    print(
+        f"fresh process, DuckDB on the Parquet files (memory_limit {args.duckdb_memory_limit})"
+        f": build + write {duck['build_and_write_s']:.1f} s, peak RSS {duck['peak_rss_gb']:.2f} GB"
     )
 
     spec = load_spec()
@@ -280,12 +319,20 @@ def main() -> None:
     )
     print(f"needsid build, events family ({Xe.width - 1} cols):  {r['needsid_events_s']:7.2f} s")
     # float sums may differ in the last bits between runs (parallel summation order)
+    X_all = X
     X = X.select("household_id", *cols)
     assert Xe["household_id"].equals(X["household_id"])
     r["events_only_matches_full"] = compare(
         "needsid events-only vs full", {c: Xe[c].to_numpy() for c in cols}, X
     )
     del Xe
+    D = pl.read_parquet(duck_out)
+    tmp.cleanup()
+    assert D["household_id"].equals(X_all["household_id"]), "DuckDB covers other households"
+    r["duckdb_matches"] = compare(
+        "DuckDB (fresh process) vs polars", {c: D[c].to_numpy() for c in D.columns[1:]}, X_all
+    )
+    del D, X_all
     ids = X["household_id"]
 
     # numpy bincount lower bound for the counts
@@ -371,7 +418,7 @@ def main() -> None:
     del pdb, P
     gc.collect()
 
-    r["values_match"] = {"pandas": ok_pd, "bincount": ok_bc}
+    r["values_match"] = {"pandas": ok_pd, "bincount": ok_bc, "duckdb": r["duckdb_matches"]}
     r["pandas_over_needsid"] = r["pandas_s"] / r["needsid_s"]
     r["pandas_over_needsid_events"] = r["pandas_s"] / r["needsid_events_s"]
     r["needsid_events_over_bincount"] = r["needsid_events_s"] / r["bincount_all_records_s"]
@@ -415,7 +462,7 @@ def main() -> None:
     tmp.write_text(json.dumps(runs, indent=2))
     tmp.replace(OUT)
     print(f"wrote {OUT}")
-    if not (ok_pd and ok_bc):
+    if not (ok_pd and ok_bc and r["duckdb_matches"]):
         sys.exit(1)
 
 

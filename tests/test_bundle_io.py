@@ -117,6 +117,28 @@ def test_read_ambiguous_table(tiny_bundle, tmp_path):
         HouseholdData.read(target)
 
 
+def test_scan_gives_duckdb_relations_with_the_same_content(tiny_bundle, tmp_path):
+    import duckdb
+
+    target = tiny_bundle.write(tmp_path / "b")
+    con = duckdb.connect()
+    scanned = HouseholdData.scan(target, connection=con)
+    assert scanned.backend == "duckdb"
+    assert all(isinstance(t, duckdb.DuckDBPyRelation) for t in scanned.tables.values())
+    assert scanned.fingerprint() == tiny_bundle.fingerprint()
+    # without a connection it opens its own, which outlives the call
+    assert HouseholdData.scan(target).to_polars().fingerprint() == tiny_bundle.fingerprint()
+
+
+def test_scan_names_missing_parquet_files(tiny_bundle, tmp_path):
+    target = tiny_bundle.write(tmp_path / "b", format="csv")
+    msg = "regions.parquet, households.parquet, members.parquet, records.parquet missing"
+    with pytest.raises(FileNotFoundError, match=re.escape(msg)):
+        HouseholdData.scan(target)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        HouseholdData.scan(tmp_path / "nope")
+
+
 def test_bad_backend_and_format(tiny_bundle, tmp_path):
     with pytest.raises(
         ValueError, match=re.escape("Got backend='arrow'; expected one of pandas, polars.")

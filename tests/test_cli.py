@@ -80,6 +80,44 @@ def test_features_with_a_spec_file(folder, tmp_path):
     assert pl.read_parquet(out).columns[1:] == ni.features.describe(spec)["name"].tolist()
 
 
+def test_features_on_duckdb_under_a_memory_limit_equal_polars(folder, tmp_path):
+    args = ("features", "--data", folder, "--as-of", AS_OF, "--out")
+    code, text = run(*args, tmp_path / "p.parquet")
+    assert code == 0, text
+    code, text = run(
+        *args, tmp_path / "d.parquet", "--engine", "duckdb", "--memory-limit", "200MB"
+    )
+    assert code == 0, text
+    assert "x 143 features" in text
+    polars_out, duck_out = (pl.read_parquet(tmp_path / f) for f in ("p.parquet", "d.parquet"))
+    assert duck_out.schema == polars_out.schema
+    assert duck_out["household_id"].equals(polars_out["household_id"])
+    np.testing.assert_allclose(duck_out.drop("household_id").to_numpy(),
+                               polars_out.drop("household_id").to_numpy(), rtol=1e-9)  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.parquet", "p.parquet"]
+
+
+def test_features_engine_errors_are_named_and_write_nothing(folder, tmp_path):
+    out = tmp_path / "X.parquet"
+    args = ("features", "--data", folder, "--as-of", AS_OF, "--out", out)
+    for extra, message in [
+        (("--engine", "spark"), "--engine 'spark': expected polars or duckdb"),
+        (("--memory-limit", "1GB"), "--memory-limit applies to --engine duckdb only"),
+        (("--engine", "duckdb", "--memory-limit", "lots"), "--memory-limit 'lots'"),
+        (("--engine", "duckdb", "--memory-limit", "2MB"), "DuckDB ran out of memory"),
+    ]:
+        code, text = run(*args, *extra)
+        assert code == 1, (extra, text)
+        assert message in plain(text), (extra, text)
+        assert "Traceback" not in text
+        assert not out.exists()
+    csv_folder = ni.HouseholdData.read(folder).write(tmp_path / "csv", format="csv")
+    code, text = run("features", "--data", csv_folder, "--as-of", AS_OF, "--out", out,
+                     "--engine", "duckdb")  # fmt: skip
+    assert code == 1 and "scan reads Parquet bundles only" in plain(text)
+    assert not out.exists()
+
+
 def test_features_describe_prints_the_catalogue():
     code, text = run("features", "--describe")
     assert code == 0, text

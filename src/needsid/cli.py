@@ -316,12 +316,21 @@ def features(
     describe: bool = typer.Option(
         False, "--describe", help="Only print the feature catalogue of the spec, then stop."
     ),
+    engine: str = typer.Option(
+        "polars",
+        help="polars (in memory, fastest) or duckdb (Parquet bundles larger than memory: "
+        "reads the files in place and spills to disk within --memory-limit).",
+    ),
+    memory_limit: str = typer.Option(
+        None, help="With --engine duckdb: DuckDB's memory limit, e.g. 4GB (default: 80% of RAM)."
+    ),
 ) -> None:
     """Build one row of features per household alive at a date, and save it as Parquet.
 
     Only records known before --as-of are read, so the table is what a caseworker could
     have known that day. With --describe, print what each feature means instead
     (name, family, window in months, meaning); --data, --as-of and --out are not needed.
+    Both engines give the same values.
 
     Example: needsid features --data data/sim --as-of 2025-01-01 --out features.parquet
     """
@@ -337,14 +346,65 @@ def features(
         _print_frame(_describe(feature_spec), f"features ({spec or 'default spec'})")
         return
     _need(data=data, as_of=as_of, out=out)
-    bundle = _read_bundle(data)
-    try:
-        with _progress(f"building features as of {as_of}"):
-            X = build(bundle, as_of, feature_spec)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    _write_atomic(out, X.write_parquet)
-    console.print(f"wrote {X.height:,} households x {X.width - 1} features to {out}")
+    if engine not in ("polars", "duckdb"):
+        raise _fail(f"--engine {engine!r}: expected polars or duckdb.")
+    if memory_limit is not None and engine != "duckdb":
+        raise _fail("--memory-limit applies to --engine duckdb only.")
+    if engine == "duckdb":
+        height, width = _features_duckdb(data, as_of, feature_spec, out, memory_limit)
+    else:
+        bundle = _read_bundle(data)
+        try:
+            with _progress(f"building features as of {as_of}"):
+                X = build(bundle, as_of, feature_spec)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        _write_atomic(out, X.write_parquet)
+        height, width = X.height, X.width - 1
+    console.print(f"wrote {height:,} households x {width} features to {out}")
+
+
+def _features_duckdb(data: Path, as_of: str, spec, out: Path, memory_limit: str | None):
+    """Build features inside DuckDB on the Parquet files in place; return the output shape."""
+    import tempfile
+
+    import duckdb
+    import polars as pl
+
+    from .data import HouseholdData
+    from .features import build
+
+    with tempfile.TemporaryDirectory(prefix="needsid-duckdb-") as spill:
+        config = {"temp_directory": spill}
+        if memory_limit is not None:
+            config["memory_limit"] = memory_limit
+        try:
+            con = duckdb.connect(config=config)
+        except duckdb.Error as exc:
+            raise _fail(f"--memory-limit {memory_limit!r}: {exc}") from None
+        con.execute("PRAGMA disable_progress_bar")  # the command draws its own
+        try:
+            bundle = HouseholdData.scan(data, connection=con)
+        except FileNotFoundError as exc:
+            raise _fail(f"--data {str(data)!r}: {exc}") from None
+        try:
+            with _progress(f"building features as of {as_of} in DuckDB"):
+                rel = build(bundle, as_of, spec)
+                width = len(rel.columns) - 1
+                _write_atomic(out, rel.write_parquet)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        except duckdb.OutOfMemoryException as exc:
+            raise _fail(
+                f"DuckDB ran out of memory ({str(exc).splitlines()[0]}); raise "
+                "--memory-limit. Nothing was written."
+            ) from None
+        except duckdb.Error as exc:
+            raise _fail(f"DuckDB could not build the features: {exc}") from None
+        finally:
+            con.close()
+    height = pl.scan_parquet(out).select(pl.len()).collect().item()
+    return height, width
 
 
 @app.command()

@@ -192,6 +192,52 @@ class HouseholdData:
         bundle = cls(**frames)
         return bundle.to_pandas() if backend == "pandas" else bundle
 
+    @classmethod
+    def scan(cls, path: str | os.PathLike, *, connection=None) -> HouseholdData:
+        """Open a Parquet bundle folder as DuckDB relations, without reading it into memory.
+
+        For building features on more data than fits in memory:
+        :func:`needsid.features.build` runs on the relations inside DuckDB, which spills
+        to disk within the connection's ``memory_limit``, and returns a relation to
+        write with ``write_parquet``. Validation and the other tools need an eager
+        bundle: :meth:`read` it, or :meth:`to_polars` the scanned one.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A folder with ``<table>.parquet`` for each table (CSV bundles: convert them
+            with ``HouseholdData.read(path).write(new_path)`` first).
+        connection : duckdb.DuckDBPyConnection, optional
+            Where the relations live, e.g. ``duckdb.connect(config={"memory_limit":
+            "4GB", "temp_directory": "/scratch/spill"})``; None opens a new in-memory
+            database with DuckDB's defaults (it spills to ``.tmp`` in the working
+            folder) and no progress bar.
+
+        Returns
+        -------
+        HouseholdData
+            Tables as ``duckdb.DuckDBPyRelation``.
+        """
+        import duckdb
+
+        folder = Path(path)
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"Bundle folder {str(folder)!r} does not exist or is not a folder."
+            )
+        files = {name: folder / f"{name}.parquet" for name in TABLES}
+        missing = [name for name, f in files.items() if not f.is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"Cannot scan {str(folder)!r}: {', '.join(f'{n}.parquet' for n in missing)} "
+                "missing. scan reads Parquet bundles only; convert a CSV bundle with "
+                "HouseholdData.read(path).write(new_path)."
+            )
+        if connection is None:
+            connection = duckdb.connect()
+            connection.execute("PRAGMA disable_progress_bar")
+        return cls(**{name: connection.read_parquet(str(f)) for name, f in files.items()})
+
     def write(
         self, path: str | os.PathLike, *, format: str = "parquet", overwrite: bool = False
     ) -> Path:
