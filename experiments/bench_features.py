@@ -54,8 +54,10 @@ NONE_SINCE = 999
 
 
 # run in a child process: read the bundle written as Parquet, build, report own peak RSS
+# peak RSS from VmHWM, the high-water mark of this process image: getrusage's ru_maxrss
+# would carry over the parent's peak across fork and exec
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import needsid as ni
 t = time.perf_counter()
 bundle = ni.HouseholdData.read(sys.argv[1])
@@ -63,7 +65,7 @@ read_s = time.perf_counter() - t
 t = time.perf_counter()
 X = ni.features.build(bundle, sys.argv[2])
 build_s = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 2**20
 print(json.dumps({"read_s": read_s, "build_s": build_s, "peak_rss_gb": peak,
                   "households": X.height, "features": X.width - 1}))
 """
@@ -71,7 +73,7 @@ print(json.dumps({"read_s": read_s, "build_s": build_s, "peak_rss_gb": peak,
 
 # the same, out of core: DuckDB reads the Parquet files in place within a memory limit
 CHILD_DUCKDB = """
-import json, resource, sys, tempfile, time
+import json, sys, tempfile, time
 import duckdb
 import needsid as ni
 with tempfile.TemporaryDirectory() as spill:
@@ -81,7 +83,7 @@ with tempfile.TemporaryDirectory() as spill:
     rel = ni.features.build(ni.HouseholdData.scan(sys.argv[1], connection=con), sys.argv[2])
     rel.write_parquet(sys.argv[4])
     build_s = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+peak = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 2**20
 print(json.dumps({"build_and_write_s": build_s, "peak_rss_gb": peak,
                   "memory_limit": sys.argv[3]}))
 """

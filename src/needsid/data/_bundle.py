@@ -110,7 +110,7 @@ class HouseholdData:
 
     @property
     def backend(self) -> str:
-        """``"pandas"`` or ``"polars"``: the kind of DataFrame the tables are."""
+        """The kind of table: ``"pandas"``, ``"polars"``, or lazy ``"duckdb"``, ``"pyspark"``."""
         return _frame_kind(self.regions)
 
     @classmethod
