@@ -89,6 +89,14 @@ print(json.dumps({"build_and_write_s": build_s, "peak_rss_gb": peak,
 """
 
 
+def run_child(code: str, *argv) -> dict:
+    """Run ``code`` in a fresh Python process; return the JSON its last line prints."""
+    child = subprocess.run(
+        [sys.executable, "-c", code, *map(str, argv)], check=True, capture_output=True, text=True
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 def rss_gb() -> float:
     """Current resident set size, GB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -285,11 +293,7 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     folder = Path(tmp.name) / "bundle"
     bundle.write(folder)
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder), as_of.isoformat()],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    fresh = json.loads(child.stdout.strip().splitlines()[-1])
+    fresh = run_child(CHILD, folder, as_of.isoformat())
     r.update(fresh_process=fresh)
     print(
         f"fresh process: read {fresh['read_s']:.1f} s + build {fresh['build_s']:.1f} s, "
@@ -297,12 +301,7 @@ def main() -> None:
     )
 
     duck_out = Path(tmp.name) / "duckdb_features.parquet"
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD_DUCKDB, str(folder), as_of.isoformat(),
-         args.duckdb_memory_limit, str(duck_out)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    duck = json.loads(child.stdout.strip().splitlines()[-1])
+    duck = run_child(CHILD_DUCKDB, folder, as_of.isoformat(), args.duckdb_memory_limit, duck_out)
     r.update(duckdb_process=duck)
     print(
         f"fresh process, DuckDB on the Parquet files (memory_limit {args.duckdb_memory_limit})"
