@@ -95,6 +95,9 @@ def test_features_on_duckdb_under_a_memory_limit_equal_polars(folder, tmp_path):
     np.testing.assert_allclose(duck_out.drop("household_id").to_numpy(),
                                polars_out.drop("household_id").to_numpy(), rtol=1e-9)  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.parquet", "p.parquet"]
+    code, text = run(*args, tmp_path / "d2.parquet", "--engine", "duckdb")
+    assert code == 0, text
+    assert (tmp_path / "d2.parquet").read_bytes() == (tmp_path / "d.parquet").read_bytes()
 
 
 def test_features_engine_errors_are_named_and_write_nothing(folder, tmp_path):
