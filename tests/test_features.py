@@ -225,6 +225,26 @@ def test_unknown_spec_key_is_an_error(tmp_path):
         load_spec(tmp_path / "nope.yaml")
 
 
+def test_missing_and_mistyped_columns_are_all_named_at_once(tiny_bundle):
+    b = tiny_bundle
+    bad = HouseholdData(
+        b.regions.drop("dibao_standard"),
+        b.households,
+        b.members.drop("birth_date"),
+        b.records.with_columns(pl.col("event_date").cast(pl.String), pl.col("amount").cast(str)),
+    )
+    expected = (
+        "Cannot build features: regions.dibao_standard is missing; members.birth_date is "
+        "missing; records.event_date should hold date values, not String; records.amount "
+        "should hold float values, not String."
+    )
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        build(bad, AS_OF)
+    # only the columns the builders read are required
+    assert build(HouseholdData(b.regions, b.households, b.members,
+                               b.records.drop("record_id")), AS_OF).height == 3  # fmt: skip
+
+
 def test_bad_as_of_is_named(tiny_bundle):
     with pytest.raises(ValueError, match=re.escape("Got as_of='soon'; expected a date")):
         build(tiny_bundle, "soon")

@@ -14,13 +14,24 @@ import datetime as dt
 import narwhals as nw
 
 from .._dates import as_date, months_before
-from ..data import HouseholdData
+from ..data import TABLES, HouseholdData
+from ..data._validate import _fits
 from ._describe import feature_table
 from ._spec import FeatureSpec, load_spec
 
 __all__ = ["build"]
 
 NONE_SINCE = 999  # "months since" when there was no such record
+
+# the contract columns the builders read, by table
+NEEDS = {
+    "regions": ("region_id", "urban", "dibao_standard", "low_income_multiplier"),
+    "households": ("household_id", "region_id", "formed_on", "dissolved_on"),
+    "members": ("person_id", "household_id", "relation", "sex", "birth_date", "minority",
+                "hukou", "education_years", "joined_on", "left_on"),
+    "records": ("household_id", "person_id", "source", "kind", "event_date", "known_date",
+                "amount", "value"),
+}  # fmt: skip
 
 
 class _Dates:
@@ -83,6 +94,7 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
             eager = True
             f = f.lazy()
         frames[name] = f
+    _check_columns(frames)
     lit = _Dates(frames["records"])
     d = lit(as_of)
     hh = frames["households"].filter(
@@ -126,6 +138,24 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
         return result.to_native()
     out = result.collect()
     return out.to_pandas() if to_pandas else out.to_native()
+
+
+def _check_columns(frames: dict) -> None:
+    """Raise one error naming every needed column that is missing or of the wrong type."""
+    problems = []
+    for name, columns in NEEDS.items():
+        schema = frames[name].collect_schema()
+        for col in columns:
+            logical = TABLES[name].column(col).dtype
+            if col not in schema:
+                problems.append(f"{name}.{col} is missing")
+            elif not _fits(schema[col], logical):
+                problems.append(f"{name}.{col} should hold {logical} values, not {schema[col]}")
+    if problems:
+        raise ValueError(
+            f"Cannot build features: {'; '.join(problems)}. needsid.validate(bundle) checks "
+            "the whole data contract."
+        )
 
 
 def _attributed(records, members, current, d):
