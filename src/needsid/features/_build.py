@@ -427,14 +427,15 @@ def _assets_part(records, as_of: dt.date, spec: FeatureSpec, lit):
         )
     )
     recent = _recent(records, as_of, spec, lit, "deposit_balance")
-    deposits = _latest(recent, ["household_id"], "amount")
-    # banks report once a year: the report before the latest is at least 6 months older
     last = recent.group_by("household_id").agg(nw.col("event_date").max().alias("_d1"))
-    older = (
-        recent.join(last, on="household_id", how="inner")
-        .filter(_month_no("event_date") <= _month_no("_d1") - 6)
-        .drop("_d1")
+    dated = recent.join(last, on="household_id", how="inner")
+    deposits = (
+        dated.filter(nw.col("event_date") == nw.col("_d1"))
+        .group_by("household_id")
+        .agg(nw.col("amount").max())
     )
+    # banks report once a year: the report before the latest is at least 6 months older
+    older = dated.filter(_month_no("event_date") <= _month_no("_d1") - 6).drop("_d1")
     before = _latest(older, ["household_id"], "amount")
     return [
         assets,
@@ -617,6 +618,5 @@ def _derived(out, spec: FeatureSpec):
     )
     return out.with_columns(
         income_to_dibao=nw.col("net_income_pc") / nw.col("dibao_standard"),
-        income_to_low_income_line=nw.col("net_income_pc")
-        / (nw.col("dibao_standard") * nw.col("low_income_multiplier")),
+        income_to_low_income_line=nw.col("net_income_pc") / line,
     )
