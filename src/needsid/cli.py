@@ -385,13 +385,12 @@ def _features_duckdb(data: Path, as_of: str, spec, out: Path, memory_limit: str 
         con.execute("PRAGMA disable_progress_bar")  # the command draws its own
         try:
             bundle = HouseholdData.scan(data, connection=con)
-        except FileNotFoundError as exc:
-            raise _fail(f"--data {str(data)!r}: {exc}") from None
-        try:
             with _progress(f"building features as of {as_of} in DuckDB"):
                 rel = build(bundle, as_of, spec)
                 width = len(rel.columns) - 1
                 _write_atomic(out, rel.write_parquet)
+        except FileNotFoundError as exc:
+            raise _fail(f"--data {str(data)!r}: {exc}") from None
         except ValueError as exc:
             raise _fail(str(exc)) from None
         except duckdb.OutOfMemoryException as exc:

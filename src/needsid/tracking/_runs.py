@@ -229,13 +229,10 @@ def train(
         bundle, train_dates, test_date, horizon_months=cfg.horizon_months,
         test_size=cfg.test_size, seed=cfg.seed, spec=spec,
     )  # fmt: skip
+    flags = None
     if rule_set is not None:
         step(f"evaluating {len(rule_set.ids)} rules at {test_date.isoformat()}")
-    flags = (
-        rule_flags(rule_set.evaluate(bundle, test_date, suppress=False), split)
-        if rule_set is not None
-        else None
-    )
+        flags = rule_flags(rule_set.evaluate(bundle, test_date, suppress=False), split)
     comparison = compare(
         {cfg.model.kind: estimator}, split, capacity=cfg.capacity,
         bundle=bundle, rule_flags=flags, n_boot=cfg.n_boot, seed=cfg.seed,
@@ -449,9 +446,10 @@ def _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version) ->
         regions = bundle.to_polars().households.select("household_id", groups)
         scores = scores.join(regions, on="household_id", how="left")
     rules_path = impl.artifacts.get("rules")
+    hits = None
     if rules_path:
         step("evaluating the model's rule set")
-    hits = load_rules(rules_path).evaluate(bundle, as_of) if rules_path else None
+        hits = load_rules(rules_path).evaluate(bundle, as_of)
     invis = "invisibility_score" if "invisibility_score" in scores.columns else None
     common = dict(
         as_of=as_of, groups=groups, invisibility=invis,
@@ -532,10 +530,10 @@ def flag_households(
     as_of = as_date(as_of)
     uri = _use_store(tracking_uri)
     name, version, pinned = resolve_model(model, uri)
-    if loaded_model is None:
-        with _not_found_as_value_error(model, uri):
-            loaded_model = mlflow.pyfunc.load_model(pinned)
     pyfunc_model = loaded_model
+    if pyfunc_model is None:
+        with _not_found_as_value_error(model, uri):
+            pyfunc_model = mlflow.pyfunc.load_model(pinned)
     bundle, data_path = _read(data)
     table = _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version)
     step("writing the flag table and logging its manifest")
