@@ -47,6 +47,7 @@ import polars as pl
 from _config import parse_args
 
 import needsid as ni
+from needsid._io import umask_mode, write_atomic
 from needsid.features import load_spec
 
 OUT = Path(__file__).parent / "results" / "bench_features.json"
@@ -459,9 +460,7 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     runs = json.loads(OUT.read_text()) if OUT.exists() else {}
     runs[f"{args.households}x{args.months}"] = r
-    tmp = OUT.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(runs, indent=2))
-    tmp.replace(OUT)
+    write_atomic(OUT, json.dumps(runs, indent=2), mode=umask_mode())
     print(f"wrote {OUT}")
     if not (ok_pd and ok_bc and r["duckdb_matches"]):
         sys.exit(1)

@@ -25,6 +25,7 @@ from _config import parse_args
 
 import needsid as ni
 from needsid import tracking
+from needsid._io import umask_mode, write_atomic
 
 AS_OF = "2025-07-01"
 
@@ -104,7 +105,7 @@ def main() -> None:
         "cores": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_atomic(args.out, json.dumps(result, indent=2) + "\n", mode=umask_mode())
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from _config import parse_args
 
 import needsid as ni
 from needsid._dates import months_after
+from needsid._io import umask_mode, write_atomic
 from needsid.evaluate import select_top
 from needsid.models import GBMRiskModel
 
@@ -120,7 +121,7 @@ def main() -> None:
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+    write_atomic(args.out, json.dumps(result, indent=2), mode=umask_mode())
     print(f"written {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
 
 

@@ -42,6 +42,7 @@ from _config import parse_args
 from sklearn.metrics import roc_auc_score
 
 import needsid as ni
+from needsid._io import umask_mode, write_atomic
 from needsid.evaluate import temporal_split
 from needsid.models import GBMRiskModel
 
@@ -176,8 +177,12 @@ def main() -> None:
     table = pd.DataFrame(rows)
     wall = time.perf_counter() - t0
     args.out.mkdir(parents=True, exist_ok=True)
-    table.drop(columns="fit_seconds").to_csv(
-        args.out / "oracle_gap.csv", index=False, float_format="%.4f"
+    write_atomic(
+        args.out / "oracle_gap.csv",
+        lambda tmp: table.drop(columns="fit_seconds").to_csv(
+            tmp, index=False, float_format="%.4f"
+        ),
+        mode=umask_mode(),
     )
     result = {
         "command": shlex.join(["python", "experiments/oracle_gap.py", *sys.argv[1:]]),
@@ -193,7 +198,7 @@ def main() -> None:
         "feature_sets": rows,
         "wall_seconds": wall,
     }
-    (args.out / "oracle_gap.json").write_text(json.dumps(result, indent=2))
+    write_atomic(args.out / "oracle_gap.json", json.dumps(result, indent=2), mode=umask_mode())
 
     shown = table.drop(columns="fit_seconds").rename(
         columns={
