@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 import narwhals as nw
+import numpy as np
 
 from .._dates import as_date, months_before
 from ..data import TABLES, HouseholdData
@@ -109,11 +110,14 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
     )
     records = _attributed(frames["records"], frames["members"], current, d)
     fam = set(spec.families)
+    # in memory, the events family is counted per kind and written straight into dense
+    # columns on the sorted households (see _events_dense); lazy engines group and join
+    dense_events = eager and "events" in fam
     # each family reads only the record kinds it needs: most records are wages
     needs_size = bool(fam & {"composition", "income", "assets", "benefits"})
     parts = [_composition(current, records, as_of, lit)] if needs_size else []
-    if "events" in fam:
-        parts.append(_events_part(records, as_of, spec, lit))
+    if "events" in fam and not dense_events:
+        parts.append(_events_part_wide(records, as_of, spec, lit))
     if "income" in fam:
         parts += [
             _income_part(records, as_of, spec, lit),
@@ -130,13 +134,18 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
     for part in sorted(parts, key=lambda p: len(p.collect_schema())):
         out = out.join(part, on="household_id", how="left")
     out = _derived(out, spec)
-    names = list(feature_table(spec)["name"])
-    result = out.select("household_id", *[nw.col(n).cast(nw.Float64) for n in names]).sort(
-        "household_id"
-    )
+    table = feature_table(spec)
+    names = list(table["name"])
+    later = set(table.loc[table["family"] == "events", "name"]) if dense_events else set()
+    result = out.select(
+        "household_id", *[nw.col(n).cast(nw.Float64) for n in names if n not in later]
+    ).sort("household_id")
     if not eager:
         return result.to_native()
     out = result.collect()
+    if dense_events:
+        out = out.with_columns(*_events_dense(records, out["household_id"], as_of, spec, lit))
+        out = out.select("household_id", *names)
     return out.to_pandas() if to_pandas else out.to_native()
 
 
@@ -161,16 +170,12 @@ def _check_columns(frames: dict) -> None:
 def _attributed(records, members, current, d):
     """Known records, each assigned to its person's household at as_of where there is one."""
     known = records.filter(nw.col("known_date") < d)
-    # only people with more than one spell can carry records elsewhere: a small
-    # right-hand side keeps this join cheap on tens of millions of records (counting
-    # spells is cheaper than counting distinct households and selects a superset)
-    moved = (
-        members.group_by("person_id")
-        .agg(nw.len().alias("_n"))
-        .filter(nw.col("_n") > 1)
-        .select("person_id")
-    )
-    spells = current.join(moved, on="person_id", how="inner").select(
+    # Only a person who has left a household can carry records from another one: with
+    # valid spells (no overlaps), a person with one spell has all records on it. Closed
+    # spells are found by a filter, with no grouping over all members, and keep the join
+    # below small on tens of millions of records.
+    left = members.filter(~nw.col("left_on").is_null()).select("person_id")
+    spells = current.join(left, on="person_id", how="semi").select(
         "person_id", nw.col("household_id").alias("_hh_now")
     )
     return (
@@ -248,12 +253,6 @@ def _sum(col: str):
     return nw.col(col).sum().round(6)
 
 
-def _events_part(records, as_of: dt.date, spec: FeatureSpec, lit):
-    if records.implementation is not nw.Implementation.POLARS:
-        return _events_part_wide(records, as_of, spec, lit)
-    return _events_part_per_kind(records, as_of, spec, lit)
-
-
 def _events_part_wide(records, as_of: dt.date, spec: FeatureSpec, lit):
     """Count and sum the event kinds over every window, in one wide group-by.
 
@@ -295,59 +294,66 @@ def _events_part_wide(records, as_of: dt.date, spec: FeatureSpec, lit):
     )
 
 
-def _events_part_per_kind(records, as_of: dt.date, spec: FeatureSpec, lit):
-    """Count and sum each event kind over every window: one small group-by per kind.
+def _events_dense(records, ids, as_of: dt.date, spec: FeatureSpec, lit) -> list:
+    """Count and sum each event kind over every window, as dense columns aligned to ``ids``.
 
-    A household has few events of a kind, so one group-by per kind over that kind's rows
-    is far cheaper than one group-by with a hundred conditional columns over all event
-    rows (aggregation cost grows with groups x columns); the parts are joined on
-    ``household_id`` by the caller.
+    ``ids`` are the sorted household ids of the result. Each event record gets its
+    household's row number (one join), each kind is grouped over its own rows only (a
+    household has few events of a kind), and each aggregate is written by row number
+    into a column that starts at its no-record value (0, or 999 months since). Laying out
+    ~90 columns over every household by joins and a sort copies each column several
+    times; this writes each once.
     """
     ed = nw.col("event_date")
     tw = spec.trend_window
     cut = _cutoffs(as_of, lit, *spec.windows, tw, 2 * tw)
     a_no = as_of.year * 12 + as_of.month - 1
-    events = records.filter(nw.col("kind").is_in(list(spec.events))).select(
-        "household_id", "kind", "event_date", amount=nw.col("amount").fill_null(0.0)
+    index = ids.to_frame().with_row_index("_row")
+    events = (
+        records.filter(nw.col("kind").is_in(list(spec.events)))
+        .join(index.lazy(), on="household_id", how="inner")
+        .select("_row", "kind", "event_date", amount=nw.col("amount").fill_null(0.0))
+        .collect()
     )
-    parts = []
+    aggs = []
     for k, with_sum in spec.events.items():
-        cols, sums = {}, []
+        cols = {}
         for w in spec.windows:
             cols[f"n_{k}_{w}m"] = (ed >= cut[w]).cast(nw.Int64)
             if with_sum:
                 cols[f"sum_{k}_{w}m"] = nw.when(ed >= cut[w]).then(nw.col("amount")).otherwise(0.0)
-                sums.append(f"sum_{k}_{w}m")
-        cols[f"_now_{k}"] = (ed >= cut[tw]).cast(nw.Int64)
-        cols[f"_before_{k}"] = ((ed >= cut[2 * tw]) & (ed < cut[tw])).cast(nw.Int64)
-        cols[f"_last_{k}"] = _month_no("event_date")
+        cols["_now"] = (ed >= cut[tw]).cast(nw.Int64)
+        cols["_before"] = ((ed >= cut[2 * tw]) & (ed < cut[tw])).cast(nw.Int64)
+        names = [*(c for c in cols if not c.startswith("_")), f"months_since_{k}", f"trend_{k}"]
         agg = (
-            events.filter(nw.col("kind") == k)
-            .with_columns(**cols)
-            .group_by("household_id")
+            events.lazy()
+            .filter(nw.col("kind") == k)
+            .with_columns(**cols, _last=_month_no("event_date"))
+            .group_by("_row")
             .agg(
-                *[
-                    _sum(c) if c in sums else nw.col(c).sum()
-                    for c in cols
-                    if not c.startswith("_last")
-                ],
-                nw.col(f"_last_{k}").max(),
+                *[_sum(c) if c.startswith("sum_") else nw.col(c).sum() for c in cols],
+                nw.col("_last").max(),
             )
-        )
-        parts.append(
-            agg.with_columns(
-                **{
-                    f"months_since_{k}": nw.lit(a_no) - nw.col(f"_last_{k}"),
-                    f"trend_{k}": nw.col(f"_now_{k}") - nw.col(f"_before_{k}"),
-                }
+            .select(
+                "_row",
+                *[nw.col(c).cast(nw.Float64) for c in names[:-2]],
+                (nw.lit(a_no) - nw.col("_last")).cast(nw.Float64).alias(names[-2]),
+                (nw.col("_now") - nw.col("_before")).cast(nw.Float64).alias(names[-1]),
             )
+            .collect()
         )
-    # join the narrow per-kind parts onto the few households with events, then once onto
-    # all households: left joins copy the columns gathered so far, so width is costly
-    out = events.select("household_id").unique()
-    for p in parts:
-        out = out.join(p, on="household_id", how="left")
-    return out
+        aggs.append((names, agg))
+    # one block for all columns: each is written once, where it starts at its empty value
+    block = np.empty((sum(len(names) for names, _ in aggs), len(ids)))
+    columns, j = [], 0
+    for names, agg in aggs:
+        rows = agg["_row"].to_numpy()
+        for c in names:
+            block[j] = NONE_SINCE if c.startswith("months_since_") else 0.0
+            block[j, rows] = agg[c].to_numpy()
+            columns.append(nw.new_series(c, block[j], backend=ids.implementation))
+            j += 1
+    return columns
 
 
 def _income_part(records, as_of: dt.date, spec: FeatureSpec, lit):
@@ -541,10 +547,11 @@ def _derived(out, spec: FeatureSpec):
               "head_female")  # fmt: skip
     zero_fill = [c for c in names if c.startswith(prefixes) or c in others]
     since = [c for c in names if c.startswith("months_since_")]
-    out = out.with_columns(
+    fills = [
         *[nw.col(c).fill_null(0) for c in zero_fill],
         *[nw.col(c).fill_null(NONE_SINCE) for c in since],
-    )
+    ]
+    out = out.with_columns(*fills) if fills else out
     size = nw.col("hh_size").fill_null(0)
     size1 = nw.when(size > 0).then(size).otherwise(1)
     iw = spec.income_window
