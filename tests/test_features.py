@@ -185,6 +185,65 @@ def test_records_known_on_or_after_as_of_change_nothing(rows):
     assert build(b2, AS_OF).equals(base)
 
 
+def _with_p1(bundle: HouseholdData, spells, home, events) -> HouseholdData:
+    """The tiny bundle with P1's spells replaced and ``events`` of P1 added.
+
+    Every record of P1, old and new, names ``home(event_date)``: the household P1 lives
+    in on the record's day, as a department would write it.
+    """
+    p1 = bundle.members.filter(pl.col("person_id") == "P1")
+    rows = [p1.with_columns(household_id=pl.lit(h), joined_on=pl.lit(a), left_on=pl.lit(b))
+            for h, a, b in spells]  # fmt: skip
+    members = pl.concat([bundle.members.filter(pl.col("person_id") != "P1"), *rows])
+    extra = pl.DataFrame(
+        [(f"M{i}", None, "P1", src, kind, day, known, amt, None)
+         for i, ((src, kind), day, known, amt) in enumerate(events)],
+        schema=bundle.records.schema, orient="row",
+    )  # fmt: skip
+    records = pl.concat([bundle.records, extra])
+    named = pl.Series([home(day) for day in records["event_date"]], dtype=pl.String)
+    records = records.with_columns(
+        household_id=pl.when(pl.col("person_id") == "P1")
+        .then(named)
+        .otherwise(pl.col("household_id"))
+    )
+    return HouseholdData(bundle.regions, bundle.households, members, records)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    move=st.integers(-700, 200),  # P1 moves from H1 to H2 this many days after AS_OF
+    events=st.lists(
+        st.tuples(
+            st.sampled_from(_KINDS),
+            st.integers(-900, -1),  # event date, days from AS_OF
+            st.integers(0, 60),  # known this many days later
+            st.one_of(st.none(), st.floats(0, 1e5)),
+        ),
+        max_size=8,
+    ),
+)
+def test_a_persons_records_move_with_them_at_the_spell_boundary(move, events):
+    # P1 lives in H1 from 2015-03-01 and moves to H2 on `moved`. At AS_OF, P1's records
+    # (a wage in the tiny bundle, plus `events`) must count where P1 lives then, exactly
+    # as if P1 had always lived there.
+    bundle, moved, start = make_tiny_bundle(), AS_OF + dt.timedelta(days=move), dt.date(2015, 3, 1)
+    events = [(kind, AS_OF + dt.timedelta(days=e), AS_OF + dt.timedelta(days=e + k), amt)
+              for kind, e, k, amt in events]  # fmt: skip
+    mover = _with_p1(
+        bundle,
+        [("H1", start, moved), ("H2", moved, None)],
+        lambda day: "H1" if day < moved else "H2",
+        events,
+    )
+    # features describe the day before AS_OF: the spell [joined_on, left_on) holding then
+    home = "H1" if AS_OF <= moved else "H2"
+    stayer = _with_p1(bundle, [(home, start, None)], lambda day: home, events)
+    assert build(mover, AS_OF).equals(build(stayer, AS_OF))
+
+
 def test_a_smaller_spec_builds_fewer_columns(tiny_bundle):
     spec = load_spec("configs/features/quick.yaml")
     X = build(tiny_bundle, AS_OF, spec=spec)

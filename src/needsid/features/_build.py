@@ -102,19 +102,22 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
         (nw.col("formed_on") < d)
         & (nw.col("dissolved_on").is_null() | (nw.col("dissolved_on") >= d))
     )
-    base = hh.select("household_id", "region_id").join(
-        frames["regions"], on="region_id", how="left"
-    )
+    fam = set(spec.families)
+    # the families that read household size also read the region's standards
+    needs_size = bool(fam & {"composition", "income", "assets", "benefits"})
+    base = hh.select("household_id")
+    if needs_size:
+        base = hh.select("household_id", "region_id").join(
+            frames["regions"], on="region_id", how="left"
+        )
     current = frames["members"].filter(
         (nw.col("joined_on") < d) & (nw.col("left_on").is_null() | (nw.col("left_on") >= d))
     )
     records = _attributed(frames["records"], frames["members"], current, d)
-    fam = set(spec.families)
     # in memory, the events family is counted per kind and written straight into dense
     # columns on the sorted households (see _events_dense); lazy engines group and join
     dense_events = eager and "events" in fam
     # each family reads only the record kinds it needs: most records are wages
-    needs_size = bool(fam & {"composition", "income", "assets", "benefits"})
     parts = [_composition(current, records, as_of, lit)] if needs_size else []
     if "events" in fam and not dense_events:
         parts.append(_events_part_wide(records, as_of, spec, lit))
@@ -256,8 +259,9 @@ def _sum(col: str):
 def _events_part_wide(records, as_of: dt.date, spec: FeatureSpec, lit):
     """Count and sum the event kinds over every window, in one wide group-by.
 
-    Used for engines without common-subplan elimination (Spark, DuckDB): there the
-    per-kind version would re-run the record attribution once per kind.
+    Used for lazy engines (DuckDB, Spark), which plan the whole build as one query:
+    one pass over the event records, joined onto the households with the other parts.
+    In-memory input takes :func:`_events_dense` instead; the two agree (tests).
     """
     kind, ed = nw.col("kind"), nw.col("event_date")
     amount = nw.col("amount").fill_null(0.0)
@@ -343,16 +347,18 @@ def _events_dense(records, ids, as_of: dt.date, spec: FeatureSpec, lit) -> list:
             .collect()
         )
         aggs.append((names, agg))
-    # one block for all columns: each is written once, where it starts at its empty value
-    block = np.empty((sum(len(names) for names, _ in aggs), len(ids)))
-    columns, j = [], 0
-    for names, agg in aggs:
+    # each column is written once: np.zeros comes from the allocator already zeroed,
+    # so a column of zeros is touched only on the rows with records
+    columns = []
+    for cols, agg in aggs:
         rows = agg["_row"].to_numpy()
-        for c in names:
-            block[j] = NONE_SINCE if c.startswith("months_since_") else 0.0
-            block[j, rows] = agg[c].to_numpy()
-            columns.append(nw.new_series(c, block[j], backend=ids.implementation))
-            j += 1
+        for c in cols:
+            if c.startswith("months_since_"):
+                dense = np.full(len(ids), float(NONE_SINCE))
+            else:
+                dense = np.zeros(len(ids))
+            dense[rows] = agg[c].to_numpy()
+            columns.append(nw.new_series(c, dense, backend=ids.implementation))
     return columns
 
 
