@@ -10,6 +10,8 @@ household named on the record).
 from __future__ import annotations
 
 import datetime as dt
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import narwhals as nw
 import numpy as np
@@ -319,47 +321,56 @@ def _events_dense(records, ids, as_of: dt.date, spec: FeatureSpec, lit) -> list:
         .select("_row", "kind", "event_date", amount=nw.col("amount").fill_null(0.0))
         .collect()
     )
-    aggs = []
-    for k, with_sum in spec.events.items():
-        cols = {}
-        for w in spec.windows:
-            cols[f"n_{k}_{w}m"] = (ed >= cut[w]).cast(nw.Int64)
-            if with_sum:
-                cols[f"sum_{k}_{w}m"] = nw.when(ed >= cut[w]).then(nw.col("amount")).otherwise(0.0)
-        cols["_now"] = (ed >= cut[tw]).cast(nw.Int64)
-        cols["_before"] = ((ed >= cut[2 * tw]) & (ed < cut[tw])).cast(nw.Int64)
-        names = [*(c for c in cols if not c.startswith("_")), f"months_since_{k}", f"trend_{k}"]
-        agg = (
-            events.lazy()
-            .filter(nw.col("kind") == k)
-            .with_columns(**cols, _last=_month_no("event_date"))
-            .group_by("_row")
-            .agg(
-                *[_sum(c) if c.startswith("sum_") else nw.col(c).sum() for c in cols],
-                nw.col("_last").max(),
-            )
-            .select(
-                "_row",
-                *[nw.col(c).cast(nw.Float64) for c in names[:-2]],
-                (nw.lit(a_no) - nw.col("_last")).cast(nw.Float64).alias(names[-2]),
-                (nw.col("_now") - nw.col("_before")).cast(nw.Float64).alias(names[-1]),
-            )
-            .collect()
-        )
-        aggs.append((names, agg))
-    # each column is written once: np.zeros comes from the allocator already zeroed,
-    # so a column of zeros is touched only on the rows with records
-    columns = []
-    for cols, agg in aggs:
+    n = len(ids)
+
+    def dense(agg, names: list[str]) -> list:
+        # np.zeros comes from the allocator already zeroed: a column of zeros is touched
+        # only on the rows with records. Filling fresh memory is most of the cost here.
         rows = agg["_row"].to_numpy()
-        for c in cols:
+        out = []
+        for c in names:
             if c.startswith("months_since_"):
-                dense = np.full(len(ids), float(NONE_SINCE))
+                col = np.full(n, float(NONE_SINCE))
             else:
-                dense = np.zeros(len(ids))
-            dense[rows] = agg[c].to_numpy()
-            columns.append(nw.new_series(c, dense, backend=ids.implementation))
-    return columns
+                col = np.zeros(n)
+            col[rows] = agg[c].to_numpy()
+            out.append(nw.new_series(c, col, backend=ids.implementation))
+        return out
+
+    # the next kind is grouped (by the engine, off the GIL) while threads write the last
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        pending = []
+        for k, with_sum in spec.events.items():
+            cols = {}
+            for w in spec.windows:
+                cols[f"n_{k}_{w}m"] = (ed >= cut[w]).cast(nw.Int64)
+                if with_sum:
+                    cols[f"sum_{k}_{w}m"] = (
+                        nw.when(ed >= cut[w]).then(nw.col("amount")).otherwise(0.0)
+                    )
+            cols["_now"] = (ed >= cut[tw]).cast(nw.Int64)
+            cols["_before"] = ((ed >= cut[2 * tw]) & (ed < cut[tw])).cast(nw.Int64)
+            names = [*(c for c in cols if not c.startswith("_")), f"months_since_{k}",
+                     f"trend_{k}"]  # fmt: skip
+            agg = (
+                events.lazy()
+                .filter(nw.col("kind") == k)
+                .with_columns(**cols, _last=_month_no("event_date"))
+                .group_by("_row")
+                .agg(
+                    *[_sum(c) if c.startswith("sum_") else nw.col(c).sum() for c in cols],
+                    nw.col("_last").max(),
+                )
+                .select(
+                    "_row",
+                    *[nw.col(c).cast(nw.Float64) for c in names[:-2]],
+                    (nw.lit(a_no) - nw.col("_last")).cast(nw.Float64).alias(names[-2]),
+                    (nw.col("_now") - nw.col("_before")).cast(nw.Float64).alias(names[-1]),
+                )
+                .collect()
+            )
+            pending.append(pool.submit(dense, agg, names))
+        return [col for job in pending for col in job.result()]
 
 
 def _income_part(records, as_of: dt.date, spec: FeatureSpec, lit):
