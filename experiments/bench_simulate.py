@@ -17,6 +17,8 @@ from pathlib import Path
 
 from _config import parse_args
 
+from needsid._io import umask_mode, write_atomic
+
 CHILD = """
 import json, sys, time
 import needsid as ni
@@ -72,9 +74,7 @@ def main() -> None:
             f"{b['seconds'] / a['seconds']:.1f}x time, "
             f"{b['peak_rss_gb'] / a['peak_rss_gb']:.1f}x memory"
         )
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rows, indent=2))
-    tmp.replace(args.out)
+    write_atomic(args.out, json.dumps(rows, indent=2), mode=umask_mode())
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 from _config import parse_args
 
 import needsid as ni
+from needsid._io import umask_mode, write_atomic
 
 
 def main() -> None:
@@ -29,9 +30,7 @@ def main() -> None:
             f"| {r.target} | {r.published:g} | {r.tolerance:g} | {r.measured:.3f} | "
             f"{'yes' if r.within else 'NO'} |"
         )
-    tmp = args.out.with_suffix(".tmp")
-    report.to_csv(tmp, index=False)
-    tmp.replace(args.out)
+    write_atomic(args.out, lambda tmp: report.to_csv(tmp, index=False), mode=umask_mode())
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import pandas as pd
 import yaml
 
 import needsid as ni
+from needsid._io import umask_mode, write_atomic
 from needsid.evaluate import select_top, temporal_split
 from needsid.fairness import MITIGATIONS, audit, compare_mitigations, reserve_outreach
 from needsid.models import GBMRiskModel
@@ -137,7 +138,9 @@ def main() -> None:
         households=n, months=cfg["simulation"]["months"], seed=cfg["simulation"]["seed"]
     )
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(OUT, index=False, float_format="%.4f")
+    write_atomic(
+        OUT, lambda tmp: table.to_csv(tmp, index=False, float_format="%.4f"), mode=umask_mode()
+    )
     shown = ["features", "route", "capacity_scope", "fnr_invisible", "fnr_visible", "fnr_ratio",
              "fnr_ratio_lo", "fnr_ratio_hi", "exclusion_error"]  # fmt: skip
     print(markdown(table[shown]))
@@ -160,7 +163,11 @@ def main() -> None:
         households=n, capacity=cap, capacity_scope=m["capacity_scope"],
         constraint=m["constraint"], features="no_coverage",
     )  # fmt: skip
-    long.to_csv(OUT_MITIGATION, index=False, float_format="%.4f")
+    write_atomic(
+        OUT_MITIGATION,
+        lambda tmp: long.to_csv(tmp, index=False, float_format="%.4f"),
+        mode=umask_mode(),
+    )
     print(markdown(comparison.to_frame(), index=True))
     print(f"written {OUT_MITIGATION.relative_to(ROOT)}")
 

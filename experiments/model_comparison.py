@@ -44,6 +44,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.metrics import roc_auc_score
 
 import needsid as ni
+from needsid._io import umask_mode, write_atomic
 from needsid.evaluate import (
     compare,
     plot_calibration,
@@ -102,6 +103,11 @@ class RowSubsample(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         return self.estimator_.predict_proba(X)
+
+
+def save_png(fig, path: Path) -> None:
+    """Save ``fig`` as PNG without ever leaving half a file at ``path``."""
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"), mode=umask_mode())
 
 
 def auc_gap(y, a, b, n_boot: int, seed: int) -> dict:
@@ -180,7 +186,11 @@ def main() -> None:
         ignore_index=True,
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "model_comparison.csv", index=False, float_format="%.4f")
+    write_atomic(
+        args.out / "model_comparison.csv",
+        lambda tmp: table.to_csv(tmp, index=False, float_format="%.4f"),
+        mode=umask_mode(),
+    )
 
     # AUC by visibility: the truth's invisible flag is a fixed household trait
     invisible = pop.truth.households.select("household_id", "invisible").to_pandas()
@@ -257,7 +267,11 @@ def main() -> None:
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
     }
     del ebm_fitted
-    (args.out / "model_comparison.json").write_text(json.dumps(headline, indent=2, default=str))
+    write_atomic(
+        args.out / "model_comparison.json",
+        json.dumps(headline, indent=2, default=str),
+        mode=umask_mode(),
+    )
 
     import matplotlib
 
@@ -269,13 +283,13 @@ def main() -> None:
     ax.axvline(cfg.capacity, color="black", linewidth=0.8, linestyle=":")
     ax.set_title(f"Coverage, {len(y):,} test households (simulated, seed {cfg.seed})")
     ax.figure.tight_layout()
-    ax.figure.savefig(args.out / "model_comparison_coverage.png", dpi=110)
+    save_png(ax.figure, args.out / "model_comparison_coverage.png")
     plt.close(ax.figure)
     probs = c.scores[[*MODELS, "oracle"]]
     ax = plot_calibration(y, probs, n_bins=15, strategy="quantile")
     ax.set_title("Calibration on the test households")
     ax.figure.tight_layout()
-    ax.figure.savefig(args.out / "model_comparison_calibration.png", dpi=110)
+    save_png(ax.figure, args.out / "model_comparison_calibration.png")
     plt.close(ax.figure)
 
     print(f"\n{cfg.households:,} households, test {len(y):,}, base rate {y.mean():.3f}\n")

@@ -43,6 +43,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from needsid._io import umask_mode, write_atomic
 from needsid.data import load_costa_rica, load_fies
 from needsid.evaluate import targeting_metrics
 from needsid.models import EBMRiskModel, GBMRiskModel, PointsScorecard
@@ -180,8 +181,12 @@ def main() -> None:
         .reset_index()
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    folds.to_csv(args.out / "real_data_folds.csv", index=False, float_format="%.4f")
-    summary.to_csv(args.out / "real_data.csv", index=False, float_format="%.4f")
+    for name, table in [("real_data_folds.csv", folds), ("real_data.csv", summary)]:
+        write_atomic(
+            args.out / name,
+            lambda tmp, t=table: t.to_csv(tmp, index=False, float_format="%.4f"),
+            mode=umask_mode(),
+        )
     wide = summary.assign(
         cell=[f"{m:.3f} ± {s:.3f}" for m, s in zip(summary["mean"], summary["sd"], strict=True)]
     ).pivot(index=["dataset", "task", "model"], columns="metric", values="cell")

@@ -348,24 +348,31 @@ def _events_dense(records, ids, as_of: dt.date, spec: FeatureSpec, lit) -> list:
                     cols[f"sum_{k}_{w}m"] = (
                         nw.when(ed >= cut[w]).then(nw.col("amount")).otherwise(0.0)
                     )
-            cols["_now"] = (ed >= cut[tw]).cast(nw.Int64)
-            cols["_before"] = ((ed >= cut[2 * tw]) & (ed < cut[tw])).cast(nw.Int64)
+            # the trend's two counts, from the window counts when the windows hold them
+            now, before = f"n_{k}_{tw}m", f"n_{k}_{2 * tw}m"
+            if now not in cols:
+                now = "_now"
+                cols[now] = (ed >= cut[tw]).cast(nw.Int64)
+            if before not in cols:
+                before = "_before"
+                cols[before] = (ed >= cut[2 * tw]).cast(nw.Int64)
             names = [*(c for c in cols if not c.startswith("_")), f"months_since_{k}",
                      f"trend_{k}"]  # fmt: skip
             agg = (
                 events.lazy()
                 .filter(nw.col("kind") == k)
-                .with_columns(**cols, _last=_month_no("event_date"))
+                .with_columns(**cols)
                 .group_by("_row")
                 .agg(
                     *[_sum(c) if c.startswith("sum_") else nw.col(c).sum() for c in cols],
-                    nw.col("_last").max(),
+                    nw.col("event_date").max().alias("_last"),
                 )
                 .select(
                     "_row",
                     *[nw.col(c).cast(nw.Float64) for c in names[:-2]],
-                    (nw.lit(a_no) - nw.col("_last")).cast(nw.Float64).alias(names[-2]),
-                    (nw.col("_now") - nw.col("_before")).cast(nw.Float64).alias(names[-1]),
+                    (nw.lit(a_no) - _month_no("_last")).cast(nw.Float64).alias(names[-2]),
+                    # events in the last tw months minus those in the tw before
+                    (2 * nw.col(now) - nw.col(before)).cast(nw.Float64).alias(names[-1]),
                 )
                 .collect()
             )
