@@ -110,17 +110,33 @@ def small_pop():
     return ni.simulate(n_households=400, months=18, seed=8)
 
 
-def test_duckdb_relations_give_equal_values(small_pop):
+# in memory, the events family is written into dense columns; DuckDB runs one wide
+# group-by: the specs differ in whether the trend's two windows are among the windows
+@pytest.mark.parametrize(
+    "spec",
+    [
+        None,  # windows 1, 3, 6, 12; trend 3 against the 3 before: both counts are there
+        "configs/features/quick.yaml",  # windows 3, 12: the trend needs a 6-month count
+        # windows 1, 12; trend 2 against the 2 before: neither count is a window
+        {
+            **load_spec().model_dump(),
+            "windows": [1, 12],
+            "trend_window": 2,
+            "families": ["events", "coverage"],
+        },  # fmt: skip
+    ],
+)
+def test_duckdb_relations_give_equal_values(small_pop, spec):
     import duckdb
 
     con = duckdb.connect()
     b = small_pop.bundle
     rel = HouseholdData(*(con.from_arrow(getattr(b, t).to_arrow()) for t in
                           ("regions", "households", "members", "records")))  # fmt: skip
-    out = build(rel, "2024-03-01")
+    out = build(rel, "2024-03-01", spec=spec)
     assert isinstance(out, duckdb.DuckDBPyRelation)
     got = pl.from_arrow(out.arrow())
-    expected = build(b, "2024-03-01")
+    expected = build(b, "2024-03-01", spec=spec)
     assert got.columns == expected.columns
     np.testing.assert_allclose(got.drop("household_id").to_numpy(),
                                expected.drop("household_id").to_numpy(), rtol=1e-9)  # fmt: skip
