@@ -41,6 +41,7 @@ import polars as pl
 from _config import parse_args
 
 import needsid as ni
+from needsid._io import umask_mode, write_atomic
 from needsid.rules import household_attributes, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,7 +251,7 @@ def main() -> None:
         pl.lit(rules.version).alias("rule_set_version"),
     )
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    table.write_csv(OUT, float_precision=4)
+    write_atomic(OUT, lambda tmp: table.write_csv(tmp, float_precision=4), mode=umask_mode())
     shown = table.drop("households", "months", "seed", "rule_set_version")
     print(
         f"\nrule set {rules.id} v{rules.version}; {args.households:,} households x "
