@@ -258,6 +258,21 @@ def _sum(col: str):
     return nw.col(col).sum().round(6)
 
 
+def _window_columns(k: str, with_sum: bool, windows, cut: dict, amount, of_kind=None):
+    """Per record: is it in each window (and its amount there), for kind ``k``'s columns.
+
+    ``of_kind`` restricts to the kind's records when the frame holds other kinds too.
+    """
+    ed = nw.col("event_date")
+    cols = {}
+    for w in windows:
+        hit = ed >= cut[w] if of_kind is None else of_kind & (ed >= cut[w])
+        cols[f"n_{k}_{w}m"] = hit.cast(nw.Int64)
+        if with_sum:
+            cols[f"sum_{k}_{w}m"] = nw.when(hit).then(amount).otherwise(0.0)
+    return cols
+
+
 def _events_part_wide(records, as_of: dt.date, spec: FeatureSpec, lit):
     """Count and sum the event kinds over every window, in one wide group-by.
 
@@ -270,14 +285,10 @@ def _events_part_wide(records, as_of: dt.date, spec: FeatureSpec, lit):
     tw = spec.trend_window
     cut = _cutoffs(as_of, lit, *spec.windows, tw, 2 * tw)
     a_no = as_of.year * 12 + as_of.month - 1
-    cols, sums = {}, []
+    cols = {}
     for k, with_sum in spec.events.items():
         is_k = kind == k
-        for w in spec.windows:
-            cols[f"n_{k}_{w}m"] = (is_k & (ed >= cut[w])).cast(nw.Int64)
-            if with_sum:
-                cols[f"sum_{k}_{w}m"] = nw.when(is_k & (ed >= cut[w])).then(amount).otherwise(0.0)
-                sums.append(f"sum_{k}_{w}m")
+        cols |= _window_columns(k, with_sum, spec.windows, cut, amount, of_kind=is_k)
         cols[f"_now_{k}"] = (is_k & (ed >= cut[tw])).cast(nw.Int64)
         cols[f"_before_{k}"] = (is_k & (ed >= cut[2 * tw]) & (ed < cut[tw])).cast(nw.Int64)
         cols[f"_last_{k}"] = nw.when(is_k).then(_month_no("event_date"))
@@ -287,7 +298,7 @@ def _events_part_wide(records, as_of: dt.date, spec: FeatureSpec, lit):
         .group_by("household_id")
         .agg(
             *[
-                _sum(c) if c in sums else nw.col(c).sum()
+                _sum(c) if c.startswith("sum_") else nw.col(c).sum()
                 for c in cols
                 if not c.startswith("_last")
             ],
@@ -341,13 +352,7 @@ def _events_dense(records, ids, as_of: dt.date, spec: FeatureSpec, lit) -> list:
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         pending = []
         for k, with_sum in spec.events.items():
-            cols = {}
-            for w in spec.windows:
-                cols[f"n_{k}_{w}m"] = (ed >= cut[w]).cast(nw.Int64)
-                if with_sum:
-                    cols[f"sum_{k}_{w}m"] = (
-                        nw.when(ed >= cut[w]).then(nw.col("amount")).otherwise(0.0)
-                    )
+            cols = _window_columns(k, with_sum, spec.windows, cut, nw.col("amount"))
             # the trend's two counts, from the window counts when the windows hold them
             now, before = f"n_{k}_{tw}m", f"n_{k}_{2 * tw}m"
             if now not in cols:
