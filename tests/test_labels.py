@@ -80,10 +80,10 @@ def test_bad_as_of_or_horizon(pop, as_of, horizon, message):
 
 
 def test_labels_from_records_alone(tiny_bundle):
-    y = ni.labels.make(tiny_bundle, as_of="2024-01-01", horizon_months=6)
+    y = ni.labels.make(tiny_bundle, as_of="2024-01-01", horizon_months=6, source="records")
     assert list(y.columns) == [
         "household_id", "in_need", "need_income", "need_health", "need_education",
-        "need_employment", "need_tekun", "need_acute",
+        "need_employment", "need_tekun", "need_acute", "label_source", "weight",
     ]  # fmt: skip
     row = {r["household_id"]: r for r in y.iter_rows(named=True)}
     # H1: one wage of 4,200 in the window, 3 people, 6 months: 233 a head < 1.5 x 1,090
@@ -97,7 +97,7 @@ def test_labels_from_records_alone(tiny_bundle):
 
 
 def test_records_labels_track_the_truth_on_a_simulation(pop):
-    y = ni.labels.make(pop.bundle, as_of="2024-01-01", horizon_months=6)
+    y = ni.labels.make(pop.bundle, as_of="2024-01-01", horizon_months=6, source="records")
     truth = ni.labels.make(pop, as_of="2024-01-01", horizon_months=6)
     both = y.join(truth, on="household_id", suffix="_true")
     judged = both.filter(pl.col("need_income").is_not_null())
@@ -108,10 +108,11 @@ def test_records_labels_track_the_truth_on_a_simulation(pop):
     assert flagged > 5 * unflagged, (flagged, unflagged)
     recall = both.filter("in_need_true")["in_need"].mean()
     assert recall > 0.8, recall
-    pandas_y = ni.labels.make(pop.bundle.to_pandas(), as_of="2024-01-01", horizon_months=3)
-    assert (
-        pandas_y["in_need"].sum() == ni.labels.make(pop.bundle, "2024-01-01", 3)["in_need"].sum()
+    pandas_y = ni.labels.make(
+        pop.bundle.to_pandas(), as_of="2024-01-01", horizon_months=3, source="records"
     )
+    polars_y = ni.labels.make(pop.bundle, "2024-01-01", 3, source="records")
+    assert pandas_y["in_need"].sum() == polars_y["in_need"].sum()
 
 
 def test_wrong_input_type():

@@ -6,8 +6,17 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from needsid.data import DataValidationError, HouseholdData, record_vocabulary, validate
+from needsid.data import (
+    DataValidationError,
+    HouseholdData,
+    nullable_value_kinds,
+    record_values,
+    record_vocabulary,
+    validate,
+)
 from needsid.data._validate import RULES
+
+from .conftest import make_tiny_bundle
 
 COLUMNS = ["table", "column", "rule", "count", "examples"]
 
@@ -327,3 +336,244 @@ def test_bad_arguments(tiny_bundle):
         validate(tiny_bundle, vocabulary=["death"])
     with pytest.raises(TypeError, match="Expected a HouseholdData bundle; got dict"):
         validate(tiny_bundle.tables)
+
+
+# --- casework outcomes: closed value sets and verifications answering applications -------
+
+VERIFICATION_VALUES = (
+    "['approved_dibao', 'approved_tekun', 'approved_low_income', 'declined', 'withdrawn']"
+)
+
+
+def casework_bundle() -> HouseholdData:
+    """The tiny bundle plus casework outcomes, all valid.
+
+    - H2 applied on 2024-03-02 (R02) and again on 2024-04-20 (R14); R10 verifies on
+      2024-03-20: after the first application, before the second (legal). A review
+      (R11) and a home visit finding hardship (R12) follow.
+    - H1 has a home visit from an older extract, with no finding (R13): null is allowed.
+    - H4 applied and withdrew on the same day (R15, R16): no assessed income.
+    """
+    bundle = make_tiny_bundle()
+    ca = "civil_affairs"
+    extra = pl.DataFrame(
+        [
+            ("R10", "H2", None, ca, "verification", date(2024, 3, 20), date(2024, 3, 25),
+             420.0, "approved_dibao"),
+            ("R11", "H2", None, ca, "review", date(2024, 4, 15), date(2024, 4, 16), 610.0,
+             "continue"),
+            ("R12", "H2", None, ca, "home_visit", date(2024, 3, 10), date(2024, 3, 12), None,
+             "hardship_confirmed"),
+            ("R13", "H1", None, ca, "home_visit", date(2023, 5, 5), date(2023, 5, 6), None,
+             None),
+            ("R14", "H2", None, ca, "application", date(2024, 4, 20), date(2024, 4, 20), None,
+             "community"),
+            ("R15", "H4", None, ca, "application", date(2023, 6, 10), date(2023, 6, 10), None,
+             "walk_in"),
+            ("R16", "H4", None, ca, "verification", date(2023, 6, 10), date(2023, 6, 11), None,
+             "withdrawn"),
+        ],
+        schema=bundle.records.schema,
+        orient="row",
+    )  # fmt: skip
+    return dataclasses.replace(bundle, records=pl.concat([bundle.records, extra]))
+
+
+def test_record_values_come_from_the_vocabulary():
+    assert record_values() == {
+        "verification": (
+            "approved_dibao", "approved_tekun", "approved_low_income", "declined", "withdrawn"
+        ),
+        "review": ("continue", "reduce", "exit"),
+        "home_visit": ("hardship_confirmed", "no_hardship", "not_found"),
+    }  # fmt: skip
+    assert nullable_value_kinds() == {"home_visit"}
+    # existing callers still see {source: {kind: properties}}, with the new kinds
+    assert record_vocabulary()["civil_affairs"]["review"]["values"] == [
+        "continue",
+        "reduce",
+        "exit",
+    ]
+    assert RULES[RULES.index("unknown_kind") :][:4] == (
+        "unknown_kind", "unknown_value", "verification_without_application",
+        "decision_before_application",
+    )  # fmt: skip
+
+
+def test_casework_bundle_passes(backend):
+    bundle = casework_bundle()
+    bundle = bundle if backend == "polars" else bundle.to_pandas()
+    assert validate(bundle) is bundle
+
+
+def test_unknown_value_names_the_kind_values_and_suggestion(backend):
+    bundle = set_cells(casework_bundle(), "records", {"record_id": "R10"}, value="aproved_dibao")
+    expect(bundle, backend, "records", "value", "unknown_value", 1, ["R10"])
+    note = (
+        f"[verification.value 'aproved_dibao' not in {VERIFICATION_VALUES}; "
+        "did you mean 'approved_dibao'?]"
+    )
+    with pytest.raises(DataValidationError, match=re.escape(note)):
+        validate(bundle)
+
+
+def test_unknown_value_null_where_null_is_not_allowed(backend):
+    bundle = set_cells(casework_bundle(), "records", {"record_id": "R11"}, value=None)
+    expect(bundle, backend, "records", "value", "unknown_value", 1, ["R11"])
+    note = "[review.value null not in ['continue', 'reduce', 'exit']]"
+    with pytest.raises(DataValidationError, match=re.escape(note)):
+        validate(bundle)
+
+
+def test_unknown_value_several_values_and_kinds():
+    bundle = casework_bundle()
+    visits = [
+        ("V1", "Hardship_Confirmed"), ("V2", "absent"), ("V3", "zzz"), ("V4", "qqq"),
+        ("V5", "absent"), ("V6", None),
+    ]  # fmt: skip
+    template = bundle.records.filter(pl.col("record_id") == "R12")
+    extra = pl.concat(
+        template.with_columns(record_id=pl.lit(rid), value=pl.lit(v, pl.String))
+        for rid, v in visits
+    )
+    bundle = dataclasses.replace(bundle, records=pl.concat([bundle.records, extra]))
+    bundle = set_cells(bundle, "records", {"record_id": "R11"}, value="exited")
+    assert failures(bundle) == [
+        {"table": "records", "column": "value", "rule": "unknown_value", "count": 5,
+         "examples": ["V1", "V2", "V3", "V4", "V5"]},
+        {"table": "records", "column": "value", "rule": "unknown_value", "count": 1,
+         "examples": ["R11"]},
+    ]  # fmt: skip
+    # at most three values are named, sorted; null is allowed for home visits
+    visit_note = (
+        "[home_visit.value 'Hardship_Confirmed', 'absent', 'qqq' and 1 more not in "
+        "['hardship_confirmed', 'no_hardship', 'not_found'] (or null); "
+        "did you mean 'hardship_confirmed' for 'Hardship_Confirmed'?]"
+    )
+    review_note = (
+        "[review.value 'exited' not in ['continue', 'reduce', 'exit']; did you mean 'exit'?]"
+    )
+    with pytest.raises(DataValidationError, match=re.escape(visit_note)):
+        validate(bundle)
+    with pytest.raises(DataValidationError, match=re.escape(review_note)):
+        validate(bundle)
+
+
+def test_verification_without_application(backend):
+    # H1 never applied
+    bundle = set_cells(casework_bundle(), "records", {"record_id": "R10"}, household_id="H1")
+    expect(
+        bundle, backend, "records", "household_id", "verification_without_application", 1,
+        ["R10"],
+    )  # fmt: skip
+
+
+def test_decision_before_application(backend):
+    # H2 first applied on 2024-03-02 (R02); a later application (R14) does not help
+    bundle = set_cells(casework_bundle(), "records", {"record_id": "R10"},
+                       event_date=date(2024, 2, 20), known_date=date(2024, 2, 25))  # fmt: skip
+    expect(bundle, backend, "records", "event_date", "decision_before_application", 1, ["R10"])
+    # the day before a same-day application (R15, R16) is too early as well
+    bundle = set_cells(casework_bundle(), "records", {"record_id": "R16"},
+                       event_date=date(2023, 6, 9))  # fmt: skip
+    expect(bundle, backend, "records", "event_date", "decision_before_application", 1, ["R16"])
+
+
+def test_casework_failures_are_reported_with_the_others_at_once(backend):
+    bundle = set_cells(casework_bundle(), "records", {"record_id": "R10"}, value="approved")
+    bundle = set_cells(bundle, "records", {"record_id": "R16"}, household_id="H3")
+    bundle = set_cells(bundle, "records", {"record_id": "R15"}, event_date=date(2023, 6, 20),
+                       known_date=date(2023, 6, 20), household_id="H3")  # fmt: skip
+    bundle = set_cells(bundle, "records", {"record_id": "R11"}, amount=-1.0, value="stop")
+    bundle = set_cells(bundle, "records", {"record_id": "R13"}, known_date=date(2023, 5, 1))
+    report = failures(bundle, backend)
+    assert [(f["column"], f["rule"], f["count"], f["examples"]) for f in report] == [
+        ("known_date", "known_before_event", 1, ["R13"]),
+        ("amount", "negative_amount", 1, ["R11"]),
+        ("value", "unknown_value", 1, ["R11"]),  # review
+        ("value", "unknown_value", 1, ["R10"]),  # verification
+        ("event_date", "decision_before_application", 1, ["R16"]),
+    ]
+    with pytest.raises(DataValidationError, match=r"failed validation with 5 failures:\n"):
+        validate(bundle)
+    # the verification of H4 (R16) moved away: H4 has no decision to check any more
+    bundle = set_cells(bundle, "records", {"record_id": "R16"}, household_id="H1")
+    assert [f["rule"] for f in failures(bundle)][-2:] == [
+        "unknown_value", "verification_without_application"
+    ]  # fmt: skip
+
+
+def _vocabulary() -> dict:
+    return {
+        src: {k: dict(v) for k, v in kinds.items()} for src, kinds in record_vocabulary().items()
+    }
+
+
+def test_vocabulary_without_casework_kinds_skips_their_checks():
+    old = _vocabulary()  # the vocabulary before casework outcomes
+    del old["civil_affairs"]["verification"], old["civil_affairs"]["review"]
+    old["civil_affairs"]["home_visit"] = {}
+    bundle = set_cells(casework_bundle(), "records", {"record_id": "R12"}, value="absent")
+    bundle = set_cells(bundle, "records", {"record_id": "R10"}, household_id="H1", value="x")
+    # only the kinds themselves are unknown: no value or application checks
+    expect(
+        bundle, "polars", "records", "source, kind", "unknown_kind", 3, ["R10", "R11", "R16"],
+        vocabulary=old,
+    )  # fmt: skip
+    visits = dataclasses.replace(
+        bundle, records=bundle.records.filter(~pl.col("kind").is_in(["verification", "review"]))
+    )
+    assert validate(visits, vocabulary=old) is visits
+
+
+def test_vocabulary_drives_the_value_and_application_checks():
+    bundle = set_cells(casework_bundle(), "records", {"record_id": "R14"}, value="wechat")
+    assert validate(bundle) is bundle  # the packaged vocabulary takes any channel
+    vocab = _vocabulary()
+    vocab["civil_affairs"]["application"]["values"] = ["app", "community", "walk_in"]
+    expect(bundle, "polars", "records", "value", "unknown_value", 1, ["R14"], vocabulary=vocab)
+    note = "[application.value 'wechat' not in ['app', 'community', 'walk_in']]"
+    with pytest.raises(DataValidationError, match=re.escape(note)):
+        validate(bundle, vocabulary=vocab)
+    # an open value set still checks that verifications answer applications
+    vocab = _vocabulary()
+    vocab["civil_affairs"]["verification"] = {}
+    bundle = set_cells(casework_bundle(), "records", {"record_id": "R10"}, household_id="H1",
+                       value="approved")  # fmt: skip
+    expect(
+        bundle, "polars", "records", "household_id", "verification_without_application", 1,
+        ["R10"], vocabulary=vocab,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"values": "continue"}, "Got values='continue' for record kind civil_affairs.review; "
+         "expected a non-empty list of strings, e.g. [continue, reduce, exit]."),
+        ({"values": []}, "Got values=[] for record kind civil_affairs.review"),
+        ({"values": ["continue", 1]}, "Got values=['continue', 1] for record kind"),
+        ({"values": ["continue"], "value_nullable": "yes"},
+         "Got value_nullable='yes' for record kind civil_affairs.review; expected true or false."),
+    ],
+)  # fmt: skip
+def test_malformed_value_sets_are_rejected(tiny_bundle, props, message):
+    vocab = _vocabulary()
+    vocab["civil_affairs"]["review"] = props
+    with pytest.raises(ValueError, match=re.escape(message)):
+        validate(tiny_bundle, vocabulary=vocab)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        record_values(vocab)
+
+
+def test_one_kind_one_value_set():
+    vocab = _vocabulary()
+    vocab["police"] = {"review": {"values": ["ok"]}}
+    message = (
+        "Record kind 'review' has different value sets in sources 'civil_affairs' and "
+        "'police'; give it one set of values."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        record_values(vocab)
+    vocab["police"] = {"review": {"values": ["continue", "reduce", "exit"]}}
+    assert record_values(vocab)["review"] == ("continue", "reduce", "exit")

@@ -2,7 +2,7 @@
 
 from ._bundle import HouseholdData
 from ._datasets import FIES_POVERTY_LINE, Dataset, load_costa_rica, load_fies
-from ._schema import TABLES, record_vocabulary
+from ._schema import TABLES, nullable_value_kinds, record_values, record_vocabulary
 from ._validate import DataValidationError, validate
 
 __all__ = [
@@ -13,6 +13,8 @@ __all__ = [
     "TABLES",
     "load_costa_rica",
     "load_fies",
+    "nullable_value_kinds",
+    "record_values",
     "record_vocabulary",
     "validate",
 ]

@@ -6,6 +6,7 @@ one place (see DESIGN.md, "The data contract").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -18,6 +19,8 @@ __all__ = [
     "TableSpec",
     "PAYMENT_KINDS",
     "RECORD_KINDS",
+    "nullable_value_kinds",
+    "record_values",
     "record_vocabulary",
 ]
 
@@ -147,3 +150,96 @@ PAYMENT_KINDS: frozenset[str] = frozenset(
     for kind, props in kinds.items()
     if props.get("payment", False)
 )
+
+
+def _value_sets(vocabulary: Mapping | None) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """``{kind: (allowed values, null allowed)}`` for the kinds with a closed value set."""
+    vocab = record_vocabulary() if vocabulary is None else vocabulary
+    sets: dict[str, tuple[tuple[str, ...], bool]] = {}
+    where: dict[str, str] = {}
+    for source, kinds in vocab.items():
+        for kind, props in kinds.items():
+            props = props or {}
+            if "values" not in props:
+                continue
+            values, nullable = props["values"], props.get("value_nullable", False)
+            if (
+                isinstance(values, str | bytes)
+                or not isinstance(values, list | tuple)
+                or not values
+                or not all(isinstance(v, str) for v in values)
+            ):
+                raise ValueError(
+                    f"Got values={values!r} for record kind {source}.{kind}; expected a "
+                    "non-empty list of strings, e.g. [continue, reduce, exit]."
+                )
+            if not isinstance(nullable, bool):
+                raise ValueError(
+                    f"Got value_nullable={nullable!r} for record kind {source}.{kind}; "
+                    "expected true or false."
+                )
+            entry = (tuple(values), nullable)
+            if kind in sets and sets[kind] != entry:
+                raise ValueError(
+                    f"Record kind {kind!r} has different value sets in sources "
+                    f"{where[kind]!r} and {source!r}; give it one set of values."
+                )
+            sets[kind], where[kind] = entry, source
+    return sets
+
+
+def record_values(vocabulary: Mapping | None = None) -> dict[str, tuple[str, ...]]:
+    """Return the closed value sets of record kinds: ``{kind: allowed values}``.
+
+    Only kinds whose vocabulary entry lists ``values`` appear (casework outcomes such as
+    ``verification``, ``review`` and ``home_visit``); other kinds take any value. Some of
+    these kinds may also leave ``value`` null: see :func:`nullable_value_kinds`.
+    Validation, labels and the simulator all read the sets from here.
+
+    Parameters
+    ----------
+    vocabulary : mapping, optional
+        ``{source: {kind: properties}}``; default the packaged record vocabulary.
+
+    Returns
+    -------
+    dict of str to tuple of str
+        Allowed values per kind, in vocabulary order.
+
+    Raises
+    ------
+    ValueError
+        If a kind's ``values`` is not a non-empty list of strings, its ``value_nullable``
+        is not a boolean, or two sources give the same kind different value sets.
+
+    Examples
+    --------
+    >>> from needsid.data import record_values
+    >>> record_values()["review"]
+    ('continue', 'reduce', 'exit')
+    >>> record_values({"police": {"check": {"values": ["pass", "fail"]}, "death": {}}})
+    {'check': ('pass', 'fail')}
+    """
+    return {kind: values for kind, (values, _) in _value_sets(vocabulary).items()}
+
+
+def nullable_value_kinds(vocabulary: Mapping | None = None) -> frozenset[str]:
+    """Return the kinds with a closed value set whose ``value`` may also be null.
+
+    Parameters
+    ----------
+    vocabulary : mapping, optional
+        ``{source: {kind: properties}}``; default the packaged record vocabulary.
+
+    Returns
+    -------
+    frozenset of str
+        Kinds with ``value_nullable: true`` (and ``values``) in the vocabulary.
+
+    Examples
+    --------
+    >>> from needsid.data import nullable_value_kinds
+    >>> sorted(nullable_value_kinds())
+    ['home_visit']
+    """
+    return frozenset(kind for kind, (_, null) in _value_sets(vocabulary).items() if null)

@@ -7,7 +7,8 @@ run tells the data owner all that is wrong.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import difflib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import narwhals as nw
@@ -24,6 +25,8 @@ from ._schema import (
     INT,
     STRING,
     TABLES,
+    nullable_value_kinds,
+    record_values,
     record_vocabulary,
 )
 
@@ -35,13 +38,20 @@ RULES: tuple[str, ...] = tuple(
     """missing_column extra_column wrong_type null_value duplicate_key unknown_category
     unknown_region unknown_household unknown_person overlapping_spells spell_ends_before_start
     dissolved_before_formed inconsistent_person event_after_death known_before_event
-    negative_amount unknown_kind future_date""".split()
+    negative_amount unknown_kind unknown_value verification_without_application
+    decision_before_application future_date""".split()
 )
 N_EXAMPLES = 5
+N_VALUES = 3  # offending values named in an unknown_value note
 MESSAGE_LINES = 10
 _NULL = "<null>"
 _ROW = "__row__"
 _OPEN_END = dt.date(9999, 12, 31)
+# A casework decision answers an application of the same household.
+_DECISION, _APPLICATION = "verification", "application"
+# A note computed from the data: a function of the distinct offending values of the
+# failing column (the first N_VALUES, sorted, None for null) and how many there are.
+_Note = str | Callable[[list[Any], int], str]
 
 
 class DataValidationError(ValueError):
@@ -89,9 +99,12 @@ def validate(
 
     Checks column presence and types, nulls, keys, categories, links between tables
     (regions, households, persons), membership spells, dates (order, events after a
-    death, dates after ``reference_date``), signs of amounts and the record vocabulary.
-    Payments (kinds with ``payment: true`` in the vocabulary) may follow a death: that
-    is legal data which the cross-check rules look for. Nothing is coerced or dropped.
+    death, dates after ``reference_date``), signs of amounts and the record vocabulary:
+    known kinds, values within a kind's closed set (``values`` in the vocabulary), and
+    each ``verification`` answering an earlier or same-day ``application`` of its
+    household (skipped when the vocabulary lacks either kind). Payments (kinds with
+    ``payment: true`` in the vocabulary) may follow a death: that is legal data which
+    the cross-check rules look for. Nothing is coerced or dropped.
 
     Parameters
     ----------
@@ -100,7 +113,8 @@ def validate(
     reference_date : str or datetime.date, optional
         No date may be later than this; default today.
     vocabulary : mapping, optional
-        ``{source: {kind: properties}}`` replacing the packaged record vocabulary.
+        ``{source: {kind: properties}}`` replacing the packaged record vocabulary; it
+        drives the kind, value and casework checks.
 
     Returns
     -------
@@ -138,6 +152,7 @@ def validate(
         raise TypeError(
             f"Got vocabulary={vocabulary!r}; expected a mapping {{source: {{kind: properties}}}}."
         )
+    record_values(vocab)  # a malformed value set is the caller's error: raise before checking
     failures = _Checks(bundle, _as_date(reference_date), vocab).run()
     if failures:
         order = {name: i for i, name in enumerate(TABLES)}
@@ -213,30 +228,38 @@ class _Checks:
         self.failures: list[dict[str, Any]] = []
         # Row-level checks are queued as lazy queries and collected together, so polars
         # reads only the columns each needs and runs them in parallel.
-        self.pending: list[tuple[str, str, str, pl.LazyFrame]] = []
+        self.pending: list[tuple[str, str, str, pl.LazyFrame, _Note]] = []
         self.frames = {name: self._schema(name, f) for name, f in bundle.tables.items()}
 
-    def fail(self, table: str, column: str, rule: str, rows: pl.LazyFrame | None, note=""):
+    def fail(
+        self, table: str, column: str, rule: str, rows: pl.LazyFrame | None, note: _Note = ""
+    ) -> None:
         """Queue a check of offending ``rows``, or record a column-level failure (None)."""
         if rows is not None:
-            self.pending.append((table, column, rule, rows))
+            self.pending.append((table, column, rule, rows, note))
         else:
+            assert isinstance(note, str), "a column-level failure has no offending values"
             self._record(table, column, rule, 1, [], note)
 
     def _collect(self) -> None:
-        queries = [
-            rows.select(
+        queries = []
+        for table, column, _, rows, note in self.pending:
+            aggs = [
                 pl.len().alias("count"),
                 self._id(table).unique().bottom_k(N_EXAMPLES).sort().implode().alias("examples"),
-            )
-            for table, _, _, rows in self.pending
-        ]
-        for (table, column, rule, _), result in zip(
+            ]
+            if callable(note):
+                c = pl.col(column)
+                aggs.append(c.unique().sort().head(N_VALUES).implode().alias("values"))
+                aggs.append(c.n_unique().alias("n_values"))
+            queries.append(rows.select(aggs))
+        for (table, column, rule, _, note), result in zip(
             self.pending, pl.collect_all(queries), strict=True
         ):
-            count, examples = result.row(0)
+            count, examples, *found = result.row(0)
             if count:
-                self._record(table, column, rule, count, examples)
+                text = note(*found) if callable(note) else note
+                self._record(table, column, rule, count, examples, text)
         self.pending = []
 
     def _record(self, table, column, rule, count, examples, note="") -> None:
@@ -302,9 +325,11 @@ class _Checks:
         self._collect()
         return self.failures
 
-    def _where(self, table: str, column: str, rule: str, mask: pl.Expr, *needs: str) -> None:
+    def _where(
+        self, table: str, column: str, rule: str, mask: pl.Expr, *needs: str, note: _Note = ""
+    ) -> None:
         if self.has(table, column, *needs):
-            self.fail(table, column, rule, self.frames[table].lazy().filter(mask))
+            self.fail(table, column, rule, self.frames[table].lazy().filter(mask), note)
 
     def _columns(self, name: str) -> None:
         """Check single columns and the key of one table."""
@@ -399,3 +424,63 @@ class _Checks:
             named = r.filter(pl.col("source").is_not_null() & pl.col("kind").is_not_null())
             unknown = named.join(known, on=["source", "kind"], how="anti")
             self.fail("records", "source, kind", "unknown_kind", unknown)
+        self._values()
+        self._decisions()
+
+    def _values(self) -> None:
+        """Find records of a kind with a closed value set whose value lies outside it."""
+        nullable = nullable_value_kinds(self.vocab)
+        for kind, allowed in sorted(record_values(self.vocab).items()):
+            value = pl.col("value")
+            outside = value.is_not_null() & ~value.is_in(allowed)
+            bad = outside if kind in nullable else outside | value.is_null()
+            note = _value_note(kind, allowed, kind in nullable)
+            self._where("records", "value", "unknown_value", (pl.col("kind") == kind) & bad,
+                        "kind", note=note)  # fmt: skip
+
+    def _decisions(self) -> None:
+        """Verifications must answer an application of their household, made no later."""
+        kinds = {k for kinds in self.vocab.values() for k in kinds}
+        if {_DECISION, _APPLICATION} - kinds or not self.has("records", "household_id", "kind"):
+            return  # a vocabulary without either kind has no such decisions to check
+        r = self.frames["records"].lazy().filter(pl.col("household_id").is_not_null())
+        decisions = r.filter(pl.col("kind") == _DECISION)
+        applications = r.filter(pl.col("kind") == _APPLICATION)
+        orphans = decisions.join(applications, on="household_id", how="anti")
+        self.fail("records", "household_id", "verification_without_application", orphans)
+        if self.has("records", "event_date"):
+            # Before the household's first application: no application is on or before it.
+            first = applications.group_by("household_id").agg(
+                pl.col("event_date").min().alias("__first__")
+            )
+            early = decisions.join(first, on="household_id", how="inner").filter(
+                pl.col("event_date") < pl.col("__first__")
+            )
+            self.fail("records", "event_date", "decision_before_application", early)
+
+
+def _value_note(
+    kind: str, allowed: tuple[str, ...], nullable: bool
+) -> Callable[[list[Any], int], str]:
+    """Build the unknown_value note: the kind, values found, allowed values, a hint."""
+
+    def note(found: list[Any], n_found: int) -> str:
+        shown = ", ".join("null" if v is None else repr(v) for v in found)
+        if n_found > len(found):
+            shown += f" and {n_found - len(found)} more"
+        text = f"{kind}.value {shown} not in {list(allowed)!r}"
+        if nullable:
+            text += " (or null)"
+        lower = {a.lower(): a for a in allowed}
+        hints = [
+            (v, lower[match[0]])
+            for v in found
+            if v is not None and (match := difflib.get_close_matches(v.lower(), lower, n=1))
+        ]
+        if len(hints) == 1 and len(found) == 1:
+            text += f"; did you mean {hints[0][1]!r}?"
+        elif hints:
+            text += "; did you mean " + ", ".join(f"{m!r} for {v!r}" for v, m in hints) + "?"
+        return text
+
+    return note

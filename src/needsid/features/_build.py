@@ -19,6 +19,7 @@ import numpy as np
 from .._dates import as_date, months_before
 from ..data import TABLES, HouseholdData
 from ..data._validate import _fits
+from ._casework import casework_parts
 from ._describe import feature_table
 from ._spec import FeatureSpec, load_spec
 
@@ -106,7 +107,7 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
     )
     fam = set(spec.families)
     # the families that read household size also read the region's standards
-    needs_size = bool(fam & {"composition", "income", "assets", "benefits"})
+    needs_size = bool(fam & {"composition", "income", "assets", "benefits", "casework"})
     base = hh.select("household_id")
     if needs_size:
         base = hh.select("household_id", "region_id").join(
@@ -134,6 +135,8 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
         parts.append(_benefit_months(records, as_of, spec, lit))
     if "coverage" in fam:
         parts.append(_coverage_part(records, as_of, spec, lit))
+    if "casework" in fam:
+        parts += casework_parts(records, as_of, spec, lit, _month_no)
     # a left join copies every column gathered so far: the widest parts go last
     out = base
     for part in sorted(parts, key=lambda p: len(p.collect_schema())):
@@ -573,7 +576,7 @@ def _derived(out, spec: FeatureSpec):
     prefixes = ("n_", "sum_", "trend_", "_now", "_before", "_wage", "_oop", "_edu", "_src",
                 "months_b", "months_d", "months_o")  # fmt: skip
     others = ("vehicle_value", "has_business", "housing_unsafe", "_pension_total", "minority",
-              "head_female")  # fmt: skip
+              "head_female", "home_visit_finding")  # fmt: skip
     zero_fill = [c for c in names if c.startswith(prefixes) or c in others]
     since = [c for c in names if c.startswith("months_since_")]
     fills = [
@@ -631,6 +634,10 @@ def _derived(out, spec: FeatureSpec):
             "n_kinds_recent": nw.col("n_kinds_recent").fill_null(0),
             "n_records_12m": nw.col("n_records_12m").fill_null(0),
         }
+    if "casework" in fam:
+        new["assessed_income_to_low_income_line"] = nw.col("_assessed") / (
+            nw.col("dibao_standard") * nw.col("low_income_multiplier")
+        )
     out = out.with_columns(**new) if new else out
     if "income" not in fam:
         return out

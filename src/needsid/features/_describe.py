@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ._casework import ROWS as _CASEWORK_ROWS
 from ._spec import FeatureSpec, load_spec
 
 __all__ = ["describe", "feature_table"]
@@ -86,6 +87,7 @@ _FIXED = {
             "report yearly; null without two reports)",
         ),
     ],
+    "casework": _CASEWORK_ROWS,
     "coverage": [
         ("n_sources_recent", "lookback", "departments with any record in the look-back"),
         ("n_kinds_recent", "lookback", "record kinds seen in the look-back"),

@@ -12,7 +12,7 @@ from ..data import record_vocabulary
 
 __all__ = ["FAMILIES", "FeatureSpec", "load_spec"]
 
-FAMILIES = ("composition", "income", "assets", "events", "benefits", "coverage")
+FAMILIES = ("composition", "income", "assets", "events", "benefits", "coverage", "casework")
 MAX_WINDOW = 120
 
 

@@ -1,5 +1,5 @@
-"""Labels: who is in need over a horizon after ``as_of`` (and, on simulated data, the oracle)."""
+"""Labels: who is in need over a horizon after ``as_of``, from the truth or what a county holds."""
 
-from ._labels import make
+from ._labels import BUNDLE_DEFAULT, SOURCES, make
 
-__all__ = ["make"]
+__all__ = ["BUNDLE_DEFAULT", "SOURCES", "make"]

@@ -9,40 +9,75 @@ import polars as pl
 
 from .._dates import as_date, months_after
 from ..data import HouseholdData
+from ._verified import ASSESSED_KINDS, inverse_propensity, positive_unlabeled, verified
 
-__all__ = ["make"]
+__all__ = ["SOURCES", "BUNDLE_DEFAULT", "make"]
+
+#: Where labels come from; see :func:`make`.
+SOURCES = ("truth", "records", "verified", "pu", "ipw")
+#: The default source for a bundle (chosen by ``experiments/label_sources.py``).
+BUNDLE_DEFAULT = "records"
 
 
 def _month_index(start: dt.date, d: dt.date) -> int:
     return (d.year - start.year) * 12 + d.month - start.month
 
 
-def make(data, as_of, horizon_months: int = 6):
+def make(data, as_of, horizon_months: int = 6, *, source=None, features=None, random_state=0):
     """Label households alive at ``as_of`` by need in the ``horizon_months`` that follow.
 
     Parameters
     ----------
     data : SimulatedPopulation or HouseholdData
-        A simulated population gives true labels from its ground truth. A plain bundle
-        gives labels from the records alone: income need by the dibao rules (wages and
-        employee pensions net of medical and education costs, per person, below the
-        low-income line; null where there is no income evidence at all), tekun
-        conditions (no labour capacity, no wages), acute hardship (large medical bills
-        or disaster losses), and the health, education and employment dimensions.
+        A simulated population, or a bundle (a population's ``source`` other than
+        ``"truth"`` reads only its bundle).
     as_of : date or str
         First day of a month; labels look only at the months from ``as_of`` up to
         ``as_of + horizon_months``.
     horizon_months : int, default=6
         Length of the label window.
+    source : {"truth", "records", "verified", "pu", "ipw"}, optional
+        Where the labels come from (default: ``"truth"`` for a simulated population,
+        ``BUNDLE_DEFAULT`` for a bundle):
+
+        - ``"truth"``: the simulator's ground truth (simulated data only).
+        - ``"records"``: a proxy from the records alone: income need by the dibao rules
+          (wages and employee pensions net of medical and education costs, per person,
+          below the low-income line; null where there is no income evidence), tekun
+          conditions, acute hardship (large medical bills or disaster losses), and the
+          health, education and employment dimensions. Informal income leaves no record,
+          so it marks far more households than are in need.
+        - ``"verified"``: need as the status quo's casework assessed it inside the window
+          (verification and review ``amount`` below the low-income line; else a home
+          visit's finding). Households never assessed are null: the labels are selective.
+        - ``"pu"``: every household; the verified in need are positive and all others are
+          unlabeled, counted as 0 (positive-unlabeled learning).
+        - ``"ipw"``: the verified households, with ``weight`` one over their cross-fitted
+          probability of being verified given ``features`` (stabilised).
+    features : DataFrame, optional
+        Features at ``as_of`` with a ``household_id`` column, for ``"ipw"`` (default:
+        ``ni.features.build(bundle, as_of)``).
+    random_state : int, default=0
+        Seeds the propensity model of ``"ipw"``.
 
     Returns
     -------
     DataFrame
-        Of the bundle's frame type. On a simulated population: ``household_id, in_need``,
-        ``need_<dimension>`` for each dimension, and ``p_need``, the exact probability of
-        ``in_need`` given the simulator's latent state in the month before ``as_of``.
-        On a bundle: ``household_id, in_need, need_income, need_health, need_education,
-        need_employment, need_tekun, need_acute``.
+        Of the bundle's frame type, one row per household alive at ``as_of`` (``"ipw"``:
+        per verified household), with ``household_id, in_need``, ``label_source`` (what
+        labelled the row: ``truth``, ``records``, the process of ``verified``, or
+        ``verified_positive`` / ``verified_negative`` / ``unlabeled``) and ``weight``
+        (a training weight; null where a row has no label). ``"truth"`` adds
+        ``need_<dimension>`` for each dimension and ``p_need``, the exact probability of
+        ``in_need`` given the simulator's latent state in the month before ``as_of``;
+        ``"records"`` adds ``need_income, need_health, need_education, need_employment,
+        need_tekun, need_acute``.
+
+    Raises
+    ------
+    ValueError
+        A bad ``as_of``, horizon or source; ``"truth"`` on a bundle; a bundle without the
+        casework records that ``"verified"``, ``"pu"`` and ``"ipw"`` read.
 
     Examples
     --------
@@ -67,13 +102,55 @@ def make(data, as_of, horizon_months: int = 6):
     # imported here: simulation imports data, labels must not import simulation at load
     from ..simulation import SimulatedPopulation
 
-    if isinstance(data, SimulatedPopulation):
-        return _from_truth(data, as_of, int(horizon_months))
-    if isinstance(data, HouseholdData):
-        return _from_records(data, as_of, int(horizon_months))
-    raise TypeError(
-        f"Got data of type {type(data).__name__}; expected a SimulatedPopulation or HouseholdData."
-    )
+    simulated = isinstance(data, SimulatedPopulation)
+    if not simulated and not isinstance(data, HouseholdData):
+        raise TypeError(
+            f"Got data of type {type(data).__name__}; expected a SimulatedPopulation or "
+            "HouseholdData."
+        )
+    if source is None:
+        source = "truth" if simulated else BUNDLE_DEFAULT
+    if source not in SOURCES:
+        raise ValueError(f"Got source={source!r}; expected one of {list(SOURCES)!r}.")
+    h = int(horizon_months)
+    if source == "truth":
+        if not simulated:
+            raise ValueError(
+                "Got source='truth' for a HouseholdData bundle; only a simulated population "
+                "has true labels. Use one of 'records', 'verified', 'pu', 'ipw'."
+            )
+        return _from_truth(data, as_of, h)
+    bundle = data.bundle if simulated else data
+    if source == "records":
+        out = _from_records(bundle, as_of, h).with_columns(
+            label_source=pl.lit("records"),
+            weight=pl.when(pl.col("in_need").is_not_null()).then(1.0),
+        )
+        return _as_frame_of(bundle, out)
+    _require_casework(bundle, source)
+    if source == "verified":
+        return _as_frame_of(bundle, verified(bundle, as_of, h))
+    if source == "pu":
+        return _as_frame_of(bundle, positive_unlabeled(bundle, as_of, h))
+    if features is None:
+        from ..features import build
+
+        features = build(bundle, as_of)
+    return _as_frame_of(bundle, inverse_propensity(bundle, as_of, h, features, random_state))
+
+
+def _require_casework(bundle: HouseholdData, source: str) -> None:
+    """Refuse a casework source on a bundle without any casework outcome."""
+    kinds = bundle.to_polars().records["kind"].cast(pl.String)
+    have = set(kinds.filter(kinds.is_in([*ASSESSED_KINDS, "home_visit"])).unique().to_list())
+    if not have & set(ASSESSED_KINDS):
+        raise ValueError(
+            f"Got source={source!r}, but the bundle's records hold no verification or review "
+            f"(civil_affairs kinds {list(ASSESSED_KINDS)!r}, with the assessed income per "
+            "capita in amount); labels from casework need them. Add them to the records, or "
+            "use source='records' (a proxy from wages, pensions and surveys that marks far "
+            "more households than are in need)."
+        )
 
 
 def _from_truth(pop, as_of: dt.date, h: int):
@@ -102,7 +179,9 @@ def _from_truth(pop, as_of: dt.date, h: int):
         .agg(pl.col("in_need").any(), *[pl.col(c).any() for c in need_cols])
     )
     out = base.join(window, on="household_id", how="left").with_columns(
-        pl.col(c).fill_null(False) for c in ["in_need", *need_cols]
+        *[pl.col(c).fill_null(False) for c in ["in_need", *need_cols]],
+        label_source=pl.lit("truth"),
+        weight=pl.lit(1.0),
     )
     params = out.select("household_id").join(pop.truth.households, on="household_id", how="left")
     p = _absorption_probability(out["state"].to_numpy(), params, h)
@@ -268,7 +347,7 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int):
     )
     cols = ["household_id", "in_need", "need_income", "need_health", "need_education",
             "need_employment", "need_tekun", "need_acute"]  # fmt: skip
-    return _as_frame_of(bundle, out.select(cols).sort("household_id"))
+    return out.select(cols).sort("household_id")
 
 
 def _as_frame_of(bundle: HouseholdData, out: pl.DataFrame):

@@ -67,6 +67,29 @@ class _ByState(_Strict):
         return (self.secure, self.vulnerable, self.poor)
 
 
+class _Assessment(_Strict):
+    """How the status quo's casework measures a household (see ``_casework.py``)."""
+
+    missed_informal_share: float = Field(0.25, ge=0, le=1)
+    noise_sd: float = Field(0.10, ge=0, le=1)
+    decision_days: tuple[int, int] = (5, 30)
+    withdrawn_share: float = Field(0.05, ge=0, le=1)
+    reduce_above: float = Field(0.7, gt=0)
+    visit_miss_rate: float = Field(0.15, ge=0, le=1)
+    visit_false_rate: float = Field(0.10, ge=0, le=1)
+    visit_not_found_rate: float = Field(0.03, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _days(self) -> _Assessment:
+        lo, hi = self.decision_days
+        if not 0 <= lo <= hi:
+            raise ValueError(
+                f"Got assessment.decision_days={self.decision_days!r}; expected "
+                "(min, max) days from application to decision with 0 <= min <= max, e.g. (5, 30)."
+            )
+        return self
+
+
 class SimulationConfig(_Strict):
     """Generative parameters of :func:`needsid.simulate`.
 
@@ -88,6 +111,7 @@ class SimulationConfig(_Strict):
     dibao_entry: _ByState
     dibao_exit: _ByState
     invisible_entry_factor: float = Field(ge=0, le=1)
+    assessment: _Assessment = _Assessment()
 
     @model_validator(mode="after")
     def _start_is_month(self) -> SimulationConfig:

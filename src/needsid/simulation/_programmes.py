@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._casework import casework
 from ._config import SimulationConfig
 from ._dynamics import POOR, SECURE, VULNERABLE, _day_in_month
 from ._population import REL, Population
@@ -39,8 +40,13 @@ def income_and_benefits(
     alive_hh: np.ndarray,
     z: np.ndarray,
     anomalies: list,
+    arng: np.random.Generator,
+    outcomes: list,
 ) -> dict[str, np.ndarray]:
-    """Draw this month's income and programme payments; return the truth columns."""
+    """Draw this month's income and programme payments; return the truth columns.
+
+    ``arng`` draws the casework outcomes (``_casework.py``), appended to ``outcomes``.
+    """
     P, H = pop.persons, pop.households
     year, month = int(str(month_start)[:4]), int(str(month_start)[5:7])
     prof = household_profile(
@@ -141,6 +147,8 @@ def income_and_benefits(
             slow=inv[seen],
         )
 
+    # the part of income no department records (farm, informal work), per person
+    informal_pc = (1.0 - H.formal_share[alive_hh]) * gross_pc
     _programmes(
         pop,
         t,
@@ -157,6 +165,7 @@ def income_and_benefits(
         prof,
         inv,
         anomalies,
+        (arng, outcomes, net_pc, informal_pc, line),
     )
 
     # --- truth: need by dimension ----------------------------------------------------
@@ -180,7 +189,22 @@ def income_and_benefits(
 
 
 def _programmes(
-    pop, t, year, month_start, cfg, rng, buf, hh, z, size, dibao_std, ratio, prof, inv, anomalies
+    pop,
+    t,
+    year,
+    month_start,
+    cfg,
+    rng,
+    buf,
+    hh,
+    z,
+    size,
+    dibao_std,
+    ratio,
+    prof,
+    inv,
+    anomalies,
+    case,
 ):
     P, H = pop.persons, pop.households
     n = len(hh)
@@ -207,21 +231,48 @@ def _programmes(
     H._cols["dibao"][hh] = on_dibao
     H._cols["tekun"][hh] = on_tekun
     applicants = np.concatenate([hh[enter | enter_tk], hh[rejected]])
-    buf.add(
+    app_dates = _day_in_month(rng, month_start, len(applicants)) - np.timedelta64(30, "D")
+    app_known = buf.add(
         rng,
         source="civil_affairs",
         kind="application",
         household=applicants,
-        event_date=_day_in_month(rng, month_start, len(applicants)) - np.timedelta64(30, "D"),
+        event_date=app_dates,
         value=_channel(rng, year, len(applicants)),
     )
-    visited = hh[enter | enter_tk | (on_dibao & (rng.random(n) < 1 / 12))]
+    entry_visit = enter | enter_tk
+    visited = np.flatnonzero(entry_visit | (on_dibao & (rng.random(n) < 1 / 12)))
+    arng, outcomes, net_pc, informal_pc, line = case
+    findings = casework(
+        arng,
+        buf,
+        cfg,
+        t=t,
+        month_start=month_start,
+        hh=hh,
+        z=z,
+        net_pc=net_pc,
+        informal_pc=informal_pc,
+        line=line,
+        able=prof["able"][hh],
+        entered=entry_visit,
+        entered_tekun=enter_tk,
+        rejected=rejected,
+        app_dates=app_dates,
+        app_known=app_known,
+        recipients=on_dibao | on_tekun,
+        exits=(leave & ~on_tekun) | leave_tk,
+        visited=visited,
+        visit_reason=(~entry_visit[visited]).astype(np.int8),
+        out=outcomes,
+    )
     buf.add(
         rng,
         source="civil_affairs",
         kind="home_visit",
-        household=visited,
+        household=hh[visited],
         event_date=_day_in_month(rng, month_start, len(visited)),
+        value=findings,
     )
 
     head = _heads(pop, hh)

@@ -57,17 +57,24 @@ class RecordBuffer:
         value: np.ndarray | str | None = None,
         slow: np.ndarray | None = None,
         payment: bool = False,
-    ) -> None:
-        """Append records of one kind; ``slow`` marks records of invisible households."""
+        known_after: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Append records of one kind; return their known dates.
+
+        ``slow`` marks records of invisible households; ``known_after`` holds dates before
+        which a record cannot be known (a decision is not known before its application).
+        """
         n = len(household)
         if n == 0:
-            return
+            return np.zeros(0, dtype="datetime64[D]")
         lo, hi = PAYMENT_LAG if payment else LAGS.get(kind, DEFAULT_LAG)
         lag = rng.integers(lo, hi + 1, size=n)
         if slow is not None and not payment:
             lag = np.where(slow, lag * INVISIBLE_LAG_FACTOR, lag)
         event_date = np.broadcast_to(np.asarray(event_date, dtype="datetime64[D]"), (n,))
         known_date = event_date + lag.astype("timedelta64[D]")
+        if known_after is not None:
+            known_date = np.maximum(known_date, known_after.astype("datetime64[D]"))
         keep = slice(None) if self._end is None else known_date < self._end
         if value is None:
             vcode = np.full(n, -1, dtype=np.int32)
@@ -88,6 +95,7 @@ class RecordBuffer:
             vcode,
         )
         self._chunks.append(tuple(np.ascontiguousarray(c[keep]) for c in chunk))
+        return known_date
 
     _NAMES = (
         "household",

@@ -51,11 +51,21 @@ class Truth:
     anomalies : polars.DataFrame
         ``household_id, person_id, anomaly, month``: each injected error or fraud, with the
         first month it occurred.
+    outcomes : polars.DataFrame
+        The status quo's casework, one row per verification, review or home visit it
+        made (also those whose record was not yet known at the extract date):
+        ``household_id, month, process`` (verification / review / home_visit),
+        ``reason`` (why the status quo selected the household: application,
+        scheduled_review, exit_review, entry_visit, recipient_visit),
+        ``net_income_per_capita`` (true), ``assessed_income`` (null for visits and
+        withdrawn applications), ``poor`` (true state that month) and ``decision``
+        (the record's value). It measures how selective and how wrong the labels are.
     """
 
     monthly: pl.DataFrame
     households: pl.DataFrame
     anomalies: pl.DataFrame
+    outcomes: pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,10 @@ def simulate(
 def _run_shard(regions, cfg, n, region_idx, p_urban, seed, months):
     """Simulate the households of some regions with their own random stream."""
     rng = np.random.default_rng(seed)
+    # casework outcomes have their own stream: adding them changed no other draw
+    arng = np.random.default_rng(
+        np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 99))
+    )
     pop = Population(n)
     for name in ("region_urban", "region_dibao", "region_minority", "region_disaster",
                  "region_income"):  # fmt: skip
@@ -195,6 +209,7 @@ def _run_shard(regions, cfg, n, region_idx, p_urban, seed, months):
     buf = RecordBuffer(end)
     _stock_records(pop, hh, start, rng, buf)
     anomalies: list = []
+    outcomes: list = []
     truth_parts = []
     for t in range(months):
         month_start = (month0 + t).astype("datetime64[D]")
@@ -204,13 +219,46 @@ def _run_shard(regions, cfg, n, region_idx, p_urban, seed, months):
         if len(new):
             _stock_records(pop, new, month_start, rng, buf)
         part = income_and_benefits(
-            pop, t, month_start, cfg, rng, buf, out["alive_hh"], out["z"], anomalies
+            pop,
+            t,
+            month_start,
+            cfg,
+            rng,
+            buf,
+            out["alive_hh"],
+            out["z"],
+            anomalies,
+            arng,
+            outcomes,
         )
         part["month"] = np.full(len(part["hh"]), month_start)
         truth_parts.append(_compact(part))
         buf.flush()
     truth = pl.concat(truth_parts, rechunk=False)
-    return pop, buf.to_frame(), buf.vocabulary, truth, anomalies
+    return pop, buf.to_frame(), buf.vocabulary, truth, (anomalies, _outcomes(outcomes))
+
+
+def _outcomes(parts: list) -> pl.DataFrame:
+    """Return a shard's casework outcomes as one frame of household indices."""
+    cols = ("hh", "t", "process", "reason", "net_income_per_capita", "assessed_income",
+            "poor", "decision")  # fmt: skip
+    dtypes = (pl.Int64, pl.Int32, pl.Int8, pl.Int8, pl.Float32, pl.Float32, pl.Boolean,
+              pl.String)  # fmt: skip
+    frames = [
+        pl.DataFrame(
+            {
+                c: np.broadcast_to(v, len(p[0])) if c == "t" else v
+                for c, v in zip(cols, p, strict=True)
+            },
+            schema=dict(zip(cols, dtypes, strict=True)),
+            nan_to_null=True,
+        )
+        for p in parts
+        if len(p[0])
+    ]
+    if not frames:
+        return pl.DataFrame(schema=dict(zip(cols, dtypes, strict=True)))
+    return pl.concat(frames)
 
 
 HOUSEHOLD_OUT = ("region", "formed", "dissolved", "invisible", "risk",
@@ -226,8 +274,8 @@ def _merge(regions, shards):
                  "region_income"):  # fmt: skip
         setattr(merged, name, getattr(regions, name))
     vocab: dict[str, int] = {}
-    records, truths, anomalies = [], [], []
-    for pop, rec, shard_vocab, truth, shard_anomalies in shards:
+    records, truths, anomalies, outcomes = [], [], [], []
+    for pop, rec, shard_vocab, truth, (shard_anomalies, shard_outcomes) in shards:
         h_off, p_off = merged.households.n, merged.persons.n
         merged.households.append(**{k: getattr(pop.households, k) for k in HOUSEHOLD_OUT})
         merged.persons.append(**{k: getattr(pop.persons, k) for k in PERSON_OUT})
@@ -254,6 +302,7 @@ def _merge(regions, shards):
                 )
             )
         truths.append(truth.with_columns(pl.col("hh") + h_off))
+        outcomes.append(shard_outcomes.with_columns(pl.col("hh") + h_off))
         for name, hh, person, t in shard_anomalies:
             person = np.asarray(person)
             anomalies.append(
@@ -263,7 +312,8 @@ def _merge(regions, shards):
     shards.clear()
     record_frame = pl.concat(records, rechunk=False) if records else RecordBuffer().to_frame()
     truth_frame = pl.concat(truths, rechunk=False)
-    return merged, record_frame, pl.Series(list(vocab), dtype=pl.String), truth_frame, anomalies
+    vocab_series = pl.Series(list(vocab), dtype=pl.String)
+    return merged, record_frame, vocab_series, truth_frame, (anomalies, pl.concat(outcomes))
 
 
 def _compact(part: dict[str, np.ndarray]) -> pl.DataFrame:
@@ -440,8 +490,9 @@ def _bundle(pop: Population, rec: pl.DataFrame, vocabulary: pl.Series) -> Househ
     return HouseholdData(regions=regions, households=households, members=members, records=records)
 
 
-def _truth(pop: Population, cat: pl.DataFrame, anomalies, month0) -> Truth:
+def _truth(pop: Population, cat: pl.DataFrame, anomalies_and_outcomes, month0) -> Truth:
     H = pop.households
+    anomalies, outcomes = anomalies_and_outcomes
     cols = ["state", "net_income_per_capita", "rigid_expenditure_per_capita"]
     needs = [f"need_{d}" for d in NEED_DIMENSIONS]
     hh_idx = cat.drop_in_place("hh")
@@ -499,4 +550,19 @@ def _truth(pop: Population, cat: pl.DataFrame, anomalies, month0) -> Truth:
         .dt.offset_by(pl.format("{}mo", pl.col("t")))
         .alias("month"),
     )
-    return Truth(monthly=monthly, households=households, anomalies=anomalies_df)
+    from ._casework import PROCESSES, REASONS
+
+    start = month0.astype("datetime64[D]").astype(object)
+    outcomes_df = outcomes.sort("t", "hh", "process", maintain_order=True).select(
+        ("H" + (pl.col("hh") + 1).cast(pl.String).str.zfill(7)).alias("household_id"),
+        pl.lit(start).dt.offset_by(pl.format("{}mo", pl.col("t"))).alias("month"),
+        pl.lit(pl.Series(PROCESSES)).gather(pl.col("process")).alias("process"),
+        pl.lit(pl.Series(REASONS)).gather(pl.col("reason")).alias("reason"),
+        "net_income_per_capita",
+        "assessed_income",
+        "poor",
+        "decision",
+    )
+    return Truth(
+        monthly=monthly, households=households, anomalies=anomalies_df, outcomes=outcomes_df
+    )

@@ -1,0 +1,168 @@
+"""Labels from the status quo's casework: verifications, reviews and home visits.
+
+These are the outcome labels a county really holds, and they are selective: only the
+households the status quo verified, reviewed or visited have one. ``verified`` keeps that
+selection (the others are null); ``pu`` and ``ipw`` use every household, as
+positive-unlabeled data and as the verified re-weighted by a model of who gets verified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+from .._dates import months_after
+from ..data import HouseholdData
+
+#: Record kinds whose assessed income (``amount``) is compared with the low-income line.
+ASSESSED_KINDS = ("verification", "review")
+#: Home-visit findings and the need they say.
+VISIT_FINDINGS = {"hardship_confirmed": True, "no_hardship": False}
+#: Bounds of the fitted probability of being verified, before inverting it.
+PROPENSITY_CLIP = (0.005, 1.0)
+
+
+def _alive(b, as_of: dt.date) -> pl.DataFrame:
+    return b.households.filter(
+        (pl.col("formed_on") < as_of)
+        & (pl.col("dissolved_on").is_null() | (pl.col("dissolved_on") >= as_of))
+    )
+
+
+def verified(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame:
+    """Need as assessed inside ``[as_of, as_of + h months)``; null where never assessed.
+
+    An assessed income (a verification or review ``amount``) below the region's
+    low-income line (``dibao_standard * low_income_multiplier``) is need. Where a
+    household has assessments, any one below the line makes it in need; where it only has
+    home visits, a confirmed hardship does. Withdrawn applications and visits that found
+    nobody say nothing.
+    """
+    b = bundle.to_polars()
+    end = months_after(as_of, h)
+    alive = _alive(b, as_of).join(b.regions, on="region_id", how="left")
+    line = pl.col("dibao_standard") * pl.col("low_income_multiplier")
+    rec = b.records.filter(
+        (pl.col("event_date") >= as_of) & (pl.col("event_date") < end)
+    ).with_columns(pl.col("kind").cast(pl.String), pl.col("value").cast(pl.String))
+    kinds = rec.filter(pl.col("kind").is_in([*ASSESSED_KINDS, "home_visit"]))
+    found = kinds.join(
+        alive.select("household_id", line.alias("line")), on="household_id", how="inner"
+    ).with_columns(
+        assessed=pl.when(pl.col("kind").is_in(ASSESSED_KINDS) & pl.col("amount").is_not_null())
+        .then(pl.col("amount") < pl.col("line"))
+        .otherwise(None),
+        visited=pl.when(pl.col("kind") == "home_visit")
+        .then(
+            pl.col("value").replace_strict(VISIT_FINDINGS, default=None, return_dtype=pl.Boolean)
+        )
+        .otherwise(None),
+    )
+    per_hh = found.group_by("household_id").agg(
+        pl.col("assessed").any().alias("assessed_need"),
+        pl.col("assessed").is_not_null().any().alias("has_assessment"),
+        pl.when(pl.col("assessed").is_not_null()).then(pl.col("kind")).sort().last().alias("by"),
+        pl.col("visited").any().alias("visit_need"),
+        pl.col("visited").is_not_null().any().alias("has_visit"),
+    )
+    out = (
+        alive.select("household_id")
+        .join(per_hh, on="household_id", how="left")
+        .with_columns(
+            in_need=pl.when(pl.col("has_assessment"))
+            .then(pl.col("assessed_need"))
+            .when(pl.col("has_visit"))
+            .then(pl.col("visit_need"))
+            .otherwise(None),
+            label_source=pl.when(pl.col("has_assessment"))
+            .then(pl.col("by"))
+            .when(pl.col("has_visit"))
+            .then(pl.lit("home_visit"))
+            .otherwise(None),
+        )
+        .with_columns(weight=pl.when(pl.col("in_need").is_not_null()).then(1.0).otherwise(None))
+    )
+    return out.select("household_id", "in_need", "label_source", "weight").sort("household_id")
+
+
+def positive_unlabeled(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame:
+    """Every household: the verified in need are positive, all others unlabeled (0).
+
+    Unlabeled is not "not in need": it is the status quo's not looking. A classifier of
+    positive against unlabeled ranks households as the probability of need would if the
+    verified positives were a random sample of the needy (Elkan and Noto, 2008); the
+    status quo's selection breaks that, which the experiment measures.
+    """
+    v = verified(bundle, as_of, h)
+    return v.select(
+        "household_id",
+        in_need=pl.col("in_need").fill_null(False),
+        label_source=pl.when(pl.col("in_need"))
+        .then(pl.lit("verified_positive"))
+        .when(pl.col("in_need").not_())
+        .then(pl.lit("verified_negative"))
+        .otherwise(pl.lit("unlabeled")),
+        weight=pl.lit(1.0),
+    )
+
+
+def inverse_propensity(
+    bundle: HouseholdData, as_of: dt.date, h: int, features, random_state: int = 0
+) -> pl.DataFrame:
+    """Weight the verified households by one over their fitted chance of being verified.
+
+    The chance comes from a gradient-boosted classifier of "has a verified label" on the
+    features at ``as_of``, cross-fitted over 5 folds so no household's weight uses its own
+    outcome. Weights are stabilised (multiplied by the share verified, so they average
+    about 1) and the probability is clipped to ``PROPENSITY_CLIP`` first.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold
+
+    v = verified(bundle, as_of, h)
+    X = _feature_frame(features, v["household_id"])
+    s = v["in_need"].is_not_null().to_numpy()
+    if s.sum() < 10 or (~s).sum() < 10:
+        raise ValueError(
+            f"Got {int(s.sum())} verified households of {len(s)} at as_of={as_of.isoformat()}; "
+            "source='ipw' needs at least 10 verified and 10 unverified households to model "
+            "who gets verified."
+        )
+    p = np.empty(len(s))
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=random_state)
+    for fit_rows, pred_rows in folds.split(X, s):
+        clf = HistGradientBoostingClassifier(max_iter=200, random_state=random_state)
+        clf.fit(X[fit_rows], s[fit_rows])
+        p[pred_rows] = clf.predict_proba(X[pred_rows])[:, 1]
+    p = np.clip(p, *PROPENSITY_CLIP)
+    weight = s.mean() / p
+    return (
+        v.with_columns(pl.Series("weight", weight))
+        .filter(pl.col("in_need").is_not_null())
+        .with_columns(label_source=pl.format("{}_ipw", pl.col("label_source")))
+    )
+
+
+def _feature_frame(features, ids: pl.Series) -> np.ndarray:
+    """Align a feature frame (any backend, with ``household_id``) to ``ids``; as floats."""
+    import narwhals as nw
+
+    frame = nw.from_native(features, eager_only=True).to_polars()
+    if "household_id" not in frame.columns:
+        raise ValueError(
+            "Got features without a household_id column; pass the frame of "
+            "ni.features.build(bundle, as_of), which has one."
+        )
+    aligned = pl.DataFrame({"household_id": ids}).join(
+        frame.with_columns(pl.col("household_id").cast(pl.String)), on="household_id", how="left"
+    )
+    missing = aligned.filter(pl.all_horizontal(pl.exclude("household_id").is_null()))
+    if missing.height == len(ids) and len(ids):
+        raise ValueError(
+            "Got features for none of the households alive at as_of; build them at the same "
+            "as_of as the labels."
+        )
+    numeric = [c for c, t in aligned.schema.items() if c != "household_id" and t.is_numeric()]
+    return aligned.select(pl.col(numeric).cast(pl.Float64)).to_numpy()
