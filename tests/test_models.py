@@ -38,12 +38,27 @@ MONOTONE = {
 }
 
 
+#: scikit-learn checks that cannot pass, per model, with the reason
+EXPECTED_FAILED_CHECKS = {
+    GBMRiskModel: {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "a weight of k is not k copies of a row: the calibration holdout is a "
+            "stratified split of rows (here the weighted fit has one row of class 0, of "
+            "weight 3, and the split needs 2), and LightGBM subsamples rows "
+            "(subsample=0.8) and counts rows, not weight, in min_child_samples. A weight "
+            "of 0 is the same as dropping the row (tests/test_models_weights.py)."
+        ),
+    },
+}
+
+
 @parametrize_with_checks(
     [
         GBMRiskModel(n_estimators=30, n_jobs=1),
         PointsScorecard(),
         EBMRiskModel(outer_bags=1, max_rounds=200),
-    ]
+    ],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS.get(type(estimator), {}),
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)

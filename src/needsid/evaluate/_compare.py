@@ -115,14 +115,20 @@ def compare(
     in the month before the test date; needs ``bundle``), rules only (``rule_flags``: a
     boolean per test household), and the oracle ``p_need`` on simulated data. Intervals
     come from one paired bootstrap of test households (every model sees the same
-    resamples).
+    resamples). Where ``split.train`` has a ``weight`` column (from label sources that
+    weight their rows), it is passed to ``fit`` as ``sample_weight``.
     """
     y = split.test[label].to_numpy().astype(bool)
+    fit_params = {}
+    if "weight" in split.train and not (split.train["weight"] == 1.0).all():
+        fit_params["sample_weight"] = split.train["weight"].to_numpy(dtype=float)
     scores, fitted, seconds = {}, {}, {}
     for name, model in models.items():
         step(f"fitting {name} on {len(split.train):,} rows")
         start = time.perf_counter()
-        fitted[name] = clone(model).fit(split.X_train, split.train[label].to_numpy().astype(int))
+        fitted[name] = clone(model).fit(
+            split.X_train, split.train[label].to_numpy().astype(int), **fit_params
+        )
         seconds[name] = time.perf_counter() - start
         scores[name] = fitted[name].predict_proba(split.X_test)[:, 1]
     fixed = []

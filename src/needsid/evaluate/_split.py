@@ -67,6 +67,8 @@ def temporal_split(
     test_size: float = 0.3,
     seed: int = 0,
     spec=None,
+    label_source: str | None = None,
+    test_label_source: str | None = None,
 ) -> TemporalSplit:
     """Build a rolling-origin, household-grouped split.
 
@@ -77,7 +79,7 @@ def temporal_split(
     Parameters
     ----------
     data : SimulatedPopulation or HouseholdData
-        Labels come from the truth for a simulation, from records otherwise.
+        Labels come from the truth for a simulation, from ``label_source`` otherwise.
     train_as_of : sequence of dates
     test_as_of : date
     horizon_months : int, default=6
@@ -86,6 +88,13 @@ def temporal_split(
     seed : int, default=0
         Salt of the household assignment.
     spec : feature spec, optional
+    label_source : str, optional
+        ``source`` of :func:`needsid.labels.make` for the training rows (default: its
+        default for ``data``). Rows whose label is null (households the source cannot
+        label, e.g. never verified) are dropped; a ``weight`` column is kept.
+    test_label_source : str, optional
+        The same for the test rows (default: ``label_source``). On a simulation, pass
+        ``"truth"`` to score a model trained on a bundle's labels against the truth.
     """
     train_dates = tuple(sorted(_date(d) for d in train_as_of))
     test_date = _date(test_as_of)
@@ -100,12 +109,18 @@ def temporal_split(
         raise ValueError(f"Got test_size={test_size!r}; expected a share in (0, 1), e.g. 0.3.")
     bundle = getattr(data, "bundle", data)
 
+    test_source = label_source if test_label_source is None else test_label_source
+
     def frame(as_of: dt.date) -> pd.DataFrame:
         X = features.build(bundle, as_of, spec=spec)
-        y = labels.make(data, as_of=as_of, horizon_months=horizon_months)
+        source = test_source if as_of == test_date else label_source
+        y = labels.make(
+            data, as_of=as_of, horizon_months=horizon_months, source=source, features=X
+        )
         X = X if isinstance(X, pd.DataFrame) else X.to_pandas()
         y = y if isinstance(y, pd.DataFrame) else y.to_pandas()
         out = X.merge(y, on="household_id", how="inner")
+        out = out[out["in_need"].notna()].reset_index(drop=True)
         out.insert(1, "as_of", pd.Timestamp(as_of))
         return out
 

@@ -130,12 +130,13 @@ def make(data, as_of, horizon_months: int = 6, *, source=None, features=None, ra
     _require_casework(bundle, source)
     if source == "verified":
         return _as_frame_of(bundle, verified(bundle, as_of, h))
-    if source == "pu":
-        return _as_frame_of(bundle, positive_unlabeled(bundle, as_of, h))
     if features is None:
         from ..features import build
 
         features = build(bundle, as_of)
+    if source == "pu":
+        out = positive_unlabeled(bundle, as_of, h, features, random_state)
+        return _as_frame_of(bundle, out)
     return _as_frame_of(bundle, inverse_propensity(bundle, as_of, h, features, random_state))
 
 

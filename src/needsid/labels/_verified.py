@@ -87,15 +87,51 @@ def verified(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame:
     return out.select("household_id", "in_need", "label_source", "weight").sort("household_id")
 
 
-def positive_unlabeled(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame:
+def recipients(bundle: HouseholdData, as_of: dt.date, months: int = 3) -> pl.Series:
+    """Households paid dibao or tekun in the ``months`` before ``as_of`` (known by then)."""
+    b = bundle.to_polars()
+    start = months_after(as_of, -months)
+    paid = b.records.filter(
+        pl.col("kind").cast(pl.String).is_in(["benefit_dibao", "benefit_tekun"])
+        & (pl.col("event_date") >= start)
+        & (pl.col("known_date") < as_of)
+    )
+    return paid["household_id"].cast(pl.String).unique()
+
+
+def positive_unlabeled(
+    bundle: HouseholdData, as_of: dt.date, h: int, features, random_state: int = 0
+) -> pl.DataFrame:
     """Every household: the verified in need are positive, all others unlabeled (0).
 
-    Unlabeled is not "not in need": it is the status quo's not looking. A classifier of
-    positive against unlabeled ranks households as the probability of need would if the
-    verified positives were a random sample of the needy (Elkan and Noto, 2008); the
-    status quo's selection breaks that, which the experiment measures.
+    Unlabeled is not "not in need": it is the status quo's not looking. The status quo
+    labels its two groups very differently: recipients are reviewed on a schedule,
+    whatever their need, while the others are labelled only when they apply. So the
+    labelled positives are weighted by one over the labelling propensity of their group
+    (selected-at-random PU learning, Bekker, Robberechts and Davis 2019), estimated from
+    the bundle alone:
+
+    - recipients (paid dibao or tekun in the 3 months before ``as_of``): the share of
+      them with an assessment in the window (reviews do not depend on need);
+    - the others: Elkan and Noto's (2008) estimate, the mean over the labelled positives
+      of a cross-fitted classifier of "labelled positive" on ``features``.
+
+    A classifier trained with these weights estimates the odds of need on one scale
+    across both groups, so a capacity is shared between them as need, not the status
+    quo's attention, says. ``propensity`` holds the group's estimate.
     """
     v = verified(bundle, as_of, h)
+    ids = v["household_id"]
+    s = v["in_need"].fill_null(False).to_numpy()
+    labelled = v["in_need"].is_not_null().to_numpy()
+    r = ids.is_in(recipients(bundle, as_of)).to_numpy()
+    e = np.ones(len(s))
+    if r.any():
+        e[r] = max(labelled[r].mean(), 1e-3)
+    if s[~r].sum() >= 10:
+        X = _feature_frame(features, ids)[~r]
+        g = _cross_fitted(X, s[~r], random_state)
+        e[~r] = float(np.clip(g[s[~r]].mean(), 1e-3, 1.0))
     return v.select(
         "household_id",
         in_need=pl.col("in_need").fill_null(False),
@@ -104,8 +140,23 @@ def positive_unlabeled(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.Data
         .when(pl.col("in_need").not_())
         .then(pl.lit("verified_negative"))
         .otherwise(pl.lit("unlabeled")),
-        weight=pl.lit(1.0),
+        weight=pl.Series(np.where(s, 1.0 / e, 1.0)),
+        propensity=pl.Series(e),
     )
+
+
+def _cross_fitted(X: np.ndarray, s: np.ndarray, random_state: int) -> np.ndarray:
+    """Out-of-fold P(s = 1 | x) from a gradient-boosted classifier over 5 folds."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold
+
+    p = np.empty(len(s))
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=random_state)
+    for fit_rows, pred_rows in folds.split(X, s):
+        clf = HistGradientBoostingClassifier(max_iter=200, random_state=random_state)
+        clf.fit(X[fit_rows], s[fit_rows])
+        p[pred_rows] = clf.predict_proba(X[pred_rows])[:, 1]
+    return p
 
 
 def inverse_propensity(
@@ -118,9 +169,6 @@ def inverse_propensity(
     outcome. Weights are stabilised (multiplied by the share verified, so they average
     about 1) and the probability is clipped to ``PROPENSITY_CLIP`` first.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.model_selection import StratifiedKFold
-
     v = verified(bundle, as_of, h)
     X = _feature_frame(features, v["household_id"])
     s = v["in_need"].is_not_null().to_numpy()
@@ -130,13 +178,7 @@ def inverse_propensity(
             "source='ipw' needs at least 10 verified and 10 unverified households to model "
             "who gets verified."
         )
-    p = np.empty(len(s))
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=random_state)
-    for fit_rows, pred_rows in folds.split(X, s):
-        clf = HistGradientBoostingClassifier(max_iter=200, random_state=random_state)
-        clf.fit(X[fit_rows], s[fit_rows])
-        p[pred_rows] = clf.predict_proba(X[pred_rows])[:, 1]
-    p = np.clip(p, *PROPENSITY_CLIP)
+    p = np.clip(_cross_fitted(X, s, random_state), *PROPENSITY_CLIP)
     weight = s.mean() / p
     return (
         v.with_columns(pl.Series("weight", weight))

@@ -1,7 +1,8 @@
 """Plumbing shared by the risk models: inputs, binary labels, predict and ``explain``.
 
-A model implements ``_fit(X, y)`` on a float array and 0/1 labels, ``_log_odds(X)``
-returning its additive contributions, and ``_link`` from that scale to probability.
+A model implements ``_fit(X, y, sample_weight)`` on a float array, 0/1 labels and None
+or positive weights, ``_log_odds(X)`` returning its additive contributions, and ``_link``
+from that scale to probability.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted
 
 from ._explain import default_dimensions, probability_points, reason_table
-from ._sklearn_compat import BinaryClassifierTagsMixin, validate_data, validate_params
+from ._sklearn_compat import (
+    BinaryClassifierTagsMixin,
+    check_sample_weight,
+    validate_data,
+    validate_params,
+)
 
 __all__ = ["ID_COLUMN", "RiskModel"]
 
@@ -45,7 +51,7 @@ def _split_ids(X):
 class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
     """Base class of the needsid risk models (binary classifiers with reason codes)."""
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model.
 
         Parameters
@@ -55,6 +61,12 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
             column names; a ``household_id`` column or index is used as the row id.
         y : array-like of shape (n_samples,)
             Binary labels; ``classes_[1]`` is the event (e.g. in need).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row, e.g. a survey weight or an inverse sampling
+            probability; None weighs all rows equally. As in scikit-learn a weight acts
+            like a count of the row (so the scale of the weights matters the way the
+            number of rows does, e.g. against regularisation), and a row of weight 0 is
+            left out of training, as if it were not in ``X``.
 
         Returns
         -------
@@ -63,6 +75,8 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
         validate_params(self)
         X, _ = _split_ids(X)
         X, y = validate_data(self, X, y, reset=True)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
         check_classification_targets(y)
         self.classes_, y01 = np.unique(y, return_inverse=True)
         if len(self.classes_) > 2:
@@ -77,7 +91,21 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
                 f"{self.classes_.tolist()!r}. Use a label window in which some households "
                 "are in need and some are not."
             )
-        self._fit(X, y01.astype(np.int64))
+        y01 = y01.astype(np.int64)
+        if sample_weight is not None and not sample_weight.all():
+            # dropped rather than passed on: the libraries would still count a row of
+            # weight 0 (LightGBM's min_child_samples and bin edges, the calibration split,
+            # interpret's bags, optbinning's split points)
+            keep = sample_weight > 0
+            X, y01, sample_weight = X[keep], y01[keep], sample_weight[keep]
+            if np.unique(y01).size < 2:
+                only = self.classes_.tolist()[y01[0]]
+                raise ValueError(
+                    f"{type(self).__name__} needs both classes among the rows with a "
+                    f"positive sample_weight; only class {only!r} has any. Give some rows of "
+                    "each class a positive weight."
+                )
+        self._fit(X, y01, sample_weight)
         return self
 
     def predict_proba(self, X):

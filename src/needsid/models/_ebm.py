@@ -96,7 +96,7 @@ class EBMRiskModel(RiskModel):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight):
         names = self._feature_names()
         monotone = self._per_feature("monotone_constraints", MONOTONE_VALUES, 0)
         seed = self.random_state
@@ -122,7 +122,7 @@ class EBMRiskModel(RiskModel):
             # them, and missing values keep their own score (term_scores_[t][0]) that
             # explain() reports like any other
             warnings.filterwarnings("ignore", "Missing values detected", UserWarning)
-            self.estimator_ = ebm.fit(X, y)
+            self.estimator_ = ebm.fit(X, y, sample_weight=sample_weight)
 
     def _link(self, eta):
         return expit(eta)

@@ -30,6 +30,8 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
     the rows) rather than ``CalibratedClassifierCV(cv=3)``: one booster is trained
     instead of three, which keeps 1M-household training within budget, and reason
     codes then come from a single model's SHAP values instead of an average of three.
+    ``fit``'s ``sample_weight`` weighs the booster's rows and the calibration map's
+    holdout rows alike; the holdout is drawn from the rows of positive weight.
 
     Parameters
     ----------
@@ -117,7 +119,7 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight):
         monotone = self._per_feature("monotone_constraints", MONOTONE_VALUES, 0)
         params = dict(
             n_estimators=self.n_estimators,
@@ -145,15 +147,19 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
                 n_splits=1, test_size=CALIBRATION_FRACTION, random_state=self.random_state
             )
             train, holdout = next(split.split(X, y))
-        self.estimator_ = LGBMClassifier(**params).fit(X[train], y[train])
+        self.estimator_ = LGBMClassifier(**params).fit(
+            X[train], y[train], sample_weight=_rows(sample_weight, train)
+        )
         self.calibrator_ = None
         if self.calibration == "isotonic":
             raw = self._raw(X[holdout])
             self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)
-            self.calibrator_.fit(raw, y[holdout])
+            self.calibrator_.fit(raw, y[holdout], sample_weight=_rows(sample_weight, holdout))
         elif self.calibration == "sigmoid":
             raw = self._raw(X[holdout])
-            self.calibrator_ = LogisticRegression(C=1e6).fit(raw[:, None], y[holdout])
+            self.calibrator_ = LogisticRegression(C=1e6).fit(
+                raw[:, None], y[holdout], sample_weight=_rows(sample_weight, holdout)
+            )
         gain = self.estimator_.booster_.feature_importance(importance_type="gain")
         total = gain.sum()
         self.feature_importances_ = gain / total if total > 0 else np.zeros(len(gain))
@@ -178,3 +184,7 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         # shap and matplotlib; tests check the two agree.
         shap = self.estimator_.booster_.predict(X, pred_contrib=True)
         return shap[:, :-1], eta, float(shap[0, -1])
+
+
+def _rows(sample_weight, rows):
+    return None if sample_weight is None else sample_weight[rows]

@@ -29,6 +29,8 @@ TRENDS = ("ascending", "descending", "auto")
 MIN_IV = 0.02
 #: Rows used to order features along the L1 path (a random subsample above this).
 PATH_MAX_ROWS = 100_000
+#: Total weight of the rows binned with fractional ``sample_weight`` (``_binning_weights``).
+BINNING_TOTAL_WEIGHT = 1e6
 MISSING = "missing"
 
 
@@ -84,6 +86,8 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
     risk_table_ : pandas.DataFrame
         ``points_from, points_to, households, observed_risk, predicted_risk`` per band
         of total points (training households; predicted risk at the band's middle).
+        With ``sample_weight``, ``households`` counts the rows of positive weight and
+        ``observed_risk`` is their weighted mean outcome.
     risk_intercept_, risk_slope_ : float
         Risk of a total ``t`` is ``expit(risk_intercept_ + risk_slope_ * t)``.
     selected_features_ : list of str
@@ -137,12 +141,14 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
 
     # -- fit ---------------------------------------------------------------------------
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight):
         names = self._feature_names()
         trends = self._per_feature("monotone", TRENDS, "auto")
-        bins = [self._bin(X[:, j], y, names[j], trends[j]) for j in range(X.shape[1])]
+        bins = [
+            self._bin(X[:, j], y, sample_weight, names[j], trends[j]) for j in range(X.shape[1])
+        ]
         self.information_values_ = pd.Series([b["iv"] for b in bins], index=names, name="iv")
-        chosen, coef = self._select(X, y, bins)
+        chosen, coef = self._select(X, y, sample_weight, bins)
         # log-odds per bin (risk WoE x coefficient); each feature's lowest bin is 0
         logits = [coef[i] * bins[j]["woe"] for i, j in enumerate(chosen)]
         floor = [lg.min() for lg in logits]
@@ -161,16 +167,20 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
         self._set_features(features)
         points = self._bin_points(X)
         totals = points.sum(axis=1)
-        self.mean_points_ = points.mean(axis=0)
+        self.mean_points_ = (
+            points.mean(axis=0)
+            if sample_weight is None
+            else sample_weight @ points / sample_weight.sum()
+        )
         # a 1-D logistic fit of y on the rounded totals: rounding slightly changes the
         # scale of each feature, so the totals are recalibrated rather than trusted
         scale = max(self.max_points, 1)
-        risk = LogisticRegression(C=1e6).fit(totals[:, None] / scale, y)
+        risk = LogisticRegression(C=1e6).fit(totals[:, None] / scale, y, sample_weight)
         self.risk_intercept_ = float(risk.intercept_[0])
         self.risk_slope_ = float(risk.coef_[0, 0]) / scale
-        self.risk_table_ = self._risk_table(totals, y)
+        self.risk_table_ = self._risk_table(totals, y, sample_weight)
 
-    def _bin(self, x, y, name, trend):
+    def _bin(self, x, y, sample_weight, name, trend):
         finite = x[~np.isnan(x)]
         if np.unique(finite).size < 2:  # nothing to split (constant or all missing)
             return dict(splits=np.array([]), woe=np.zeros(2), iv=0.0, integer=True)
@@ -189,7 +199,7 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
             # bins and reports the resulting inf/nan as RuntimeWarnings; the values are
             # replaced below
             warnings.simplefilter("ignore", RuntimeWarning)
-            binning.fit(x, y)
+            binning.fit(x, y, sample_weight=_binning_weights(sample_weight))
             table = binning.binning_table.build()
         splits = _round_splits(np.asarray(binning.splits, dtype=np.float64))
         n_bins = len(splits) + 1
@@ -205,17 +215,17 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
             integer=bool(np.all(finite == np.round(finite))),
         )
 
-    def _select(self, X, y, bins):
+    def _select(self, X, y, sample_weight, bins):
         candidates = [j for j, b in enumerate(bins) if b["iv"] >= MIN_IV]
         candidates.sort(key=lambda j: -bins[j]["iv"])
         if not candidates:
             return [], np.array([])
         W = np.column_stack([_woe_of(X[:, j], bins[j]) for j in candidates])
-        order = [candidates[k] for k in self._path_order(W, y, candidates, bins)]
+        order = [candidates[k] for k in self._path_order(W, y, sample_weight, candidates, bins)]
         chosen, rest = order[: self.max_features], order[self.max_features :]
         while chosen:
             cols = [candidates.index(j) for j in chosen]
-            fit = LogisticRegression(C=self.C, max_iter=1000).fit(W[:, cols], y)
+            fit = LogisticRegression(C=self.C, max_iter=1000).fit(W[:, cols], y, sample_weight)
             coef = fit.coef_[0]
             if (coef > 0).all():
                 return chosen, coef
@@ -224,25 +234,26 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
                 chosen.append(rest.pop(0))
         return [], np.array([])
 
-    def _path_order(self, W, y, candidates, bins):
+    def _path_order(self, W, y, sample_weight, candidates, bins):
         """Candidate positions in the order they enter an L1 path (ties: higher IV)."""
         rng = check_random_state(self.random_state)
         if len(y) > PATH_MAX_ROWS:
             rows = rng.choice(len(y), PATH_MAX_ROWS, replace=False)
             W, y = W[rows], y[rows]
+            sample_weight = None if sample_weight is None else sample_weight[rows]
         if np.unique(y).size < 2:
             return list(range(len(candidates)))
         entry = np.full(len(candidates), np.inf)
-        for step, c in enumerate(l1_min_c(W, y, loss="log") * np.logspace(0, 3, 25)):
+        for step, c in enumerate(_l1_min_c(W, y, sample_weight) * np.logspace(0, 3, 25)):
             lasso = LogisticRegression(
                 penalty="l1", solver="liblinear", C=c, max_iter=1000, intercept_scaling=10.0
-            ).fit(W, y)
+            ).fit(W, y, sample_weight)
             new = (np.abs(lasso.coef_[0]) > 0) & np.isinf(entry)
             entry[new] = step
         entered = [k for k in range(len(candidates)) if np.isfinite(entry[k])]
         return sorted(entered, key=lambda k: (entry[k], -bins[candidates[k]]["iv"]))
 
-    def _risk_table(self, totals, y):
+    def _risk_table(self, totals, y, sample_weight):
         top = max(int(self.card_["points"].groupby(self.card_["feature"]).max().sum()), 0)
         width = max(1, int(np.ceil((top + 1) / 10)))
         rows = []
@@ -254,7 +265,7 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
                     points_from=lo,
                     points_to=hi,
                     households=int(inside.sum()),
-                    observed_risk=float(y[inside].mean()) if inside.any() else np.nan,
+                    observed_risk=_mean(y, sample_weight, inside) if inside.any() else np.nan,
                     predicted_risk=float(self._risk((lo + hi) / 2)),
                 )
             )
@@ -336,6 +347,37 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
             "= more risk).\n\n"
             f"{card}\n\nTotal points -> risk\n{table.to_string(index=False)}\n"
         )
+
+
+def _binning_weights(sample_weight):
+    """Weights for optbinning, whose bins keep weighted counts as int64 (1.0 truncates).
+
+    Integer weights pass as they are (exact, like repeated rows); others are scaled to
+    sum to ``BINNING_TOTAL_WEIGHT`` so the truncation is negligible. WoE, IV and
+    ``min_bin_size`` are ratios of weighted counts: a common factor leaves them unchanged.
+    """
+    if sample_weight is None or np.array_equal(sample_weight, np.round(sample_weight)):
+        return sample_weight
+    return sample_weight * (BINNING_TOTAL_WEIGHT / sample_weight.sum())
+
+
+def _l1_min_c(W, y, sample_weight):
+    """Smallest C at which an L1 logistic fit has a non-zero coefficient.
+
+    scikit-learn's ``l1_min_c`` has no ``sample_weight``; liblinear scales each row's
+    loss by its weight, so the weighted bound is ``2 / max|sum_i w_i y_i x_i|`` (y = +-1,
+    intercept column of ones), which is ``l1_min_c`` when all weights are 1.
+    """
+    if sample_weight is None:
+        return l1_min_c(W, y, loss="log")
+    signed = sample_weight * np.where(y == 1, 1.0, -1.0)
+    return 2.0 / max(np.abs(signed @ W).max(), abs(signed.sum()))
+
+
+def _mean(y, sample_weight, rows):
+    if sample_weight is None:
+        return float(y[rows].mean())
+    return float(np.average(y[rows], weights=sample_weight[rows]))
 
 
 def _woe_of(x, b):

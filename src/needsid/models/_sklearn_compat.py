@@ -15,12 +15,14 @@ from sklearn.utils._param_validation import (  # private: parameter constraints
     validate_parameter_constraints,
 )
 from sklearn.utils.fixes import parse_version
+from sklearn.utils.validation import _check_sample_weight  # private: weight conversion
 
 __all__ = [
     "BinaryClassifierTagsMixin",
     "Interval",
     "InvalidParameterError",
     "StrOptions",
+    "check_sample_weight",
     "validate_data",
     "validate_params",
 ]
@@ -54,6 +56,50 @@ else:  # pragma: no cover - scikit-learn 1.4 and 1.5
 def validate_data(estimator, X, y="no_validation", *, reset: bool):
     """Validate ``X`` (and ``y``) as float64, NaN allowed; record or check feature names."""
     return _validate_data(estimator, X, y, reset=reset, dtype=np.float64, **_NAN_OK)
+
+
+def check_sample_weight(sample_weight, X) -> np.ndarray:
+    """Return ``sample_weight`` as float64 of shape (n_samples,), or raise a ValueError.
+
+    The checks and their wording (what is wrong, how to fix it) are ours; the conversion
+    is scikit-learn's ``_check_sample_weight``. Everything wrong with the values is
+    reported at once.
+    """
+    n_samples = X.shape[0]
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"Got sample_weight that is not numeric ({exc}); expected one non-negative "
+            "number per row of X, e.g. np.ones(len(X))."
+        ) from exc
+    if weights.shape != (n_samples,):
+        raise ValueError(
+            f"Got sample_weight of shape {weights.shape}; expected shape ({n_samples},), one "
+            "weight per row of X. Pass one weight per row, in the order of the rows of X and y."
+        )
+    problems = []
+    bad = np.flatnonzero(~np.isfinite(weights))
+    if bad.size:
+        problems.append(
+            f"{bad.size} NaN or infinite value(s), the first at row {bad[0]}: fill them, e.g. "
+            "with 1.0, or drop those rows from X and y."
+        )
+    negative = np.flatnonzero(weights < 0)
+    if negative.size:
+        problems.append(
+            f"{negative.size} negative value(s), the first {float(weights[negative[0]])!r} at "
+            f"row {negative[0]}: weights must be >= 0; use 0 to leave a row out."
+        )
+    if problems:
+        raise ValueError("Got sample_weight with " + " Also ".join(problems))
+    if not weights.any():
+        raise ValueError(
+            f"Got sample_weight with all {n_samples} weights equal to 0, so no row is left to "
+            "learn from. Give the rows to learn from a positive weight, or pass "
+            "sample_weight=None to weigh all rows equally."
+        )
+    return _check_sample_weight(weights, X, dtype=np.float64)
 
 
 class BinaryClassifierTagsMixin:
