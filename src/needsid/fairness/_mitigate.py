@@ -229,8 +229,8 @@ def _fit_exponentiated_gradient(base, constraint, eps, max_iter, X, y, sf, X_tes
 def _default_eg_estimator(seed: int, n_jobs):
     from lightgbm import LGBMClassifier
 
-    # GBMRiskModel.fit takes no sample_weight (its calibration holdout would not honour
-    # it), and ExponentiatedGradient reweights rows every iteration: a plain booster.
+    # ExponentiatedGradient refits with new row weights every iteration; a plain booster
+    # is cheaper than GBMRiskModel, whose calibration holdout it would refit each time.
     return LGBMClassifier(
         n_estimators=50, learning_rate=0.1, num_leaves=15, min_child_samples=50, subsample=0.8,
         subsample_freq=1, colsample_bytree=0.8, random_state=seed, n_jobs=n_jobs, verbose=-1,

@@ -23,7 +23,16 @@ def _month_index(start: dt.date, d: dt.date) -> int:
     return (d.year - start.year) * 12 + d.month - start.month
 
 
-def make(data, as_of, horizon_months: int = 6, *, source=None, features=None, random_state=0):
+def make(
+    data,
+    as_of,
+    horizon_months: int = 6,
+    *,
+    source=None,
+    features=None,
+    line="dibao",
+    random_state=0,
+):
     """Label households alive at ``as_of`` by need in the ``horizon_months`` that follow.
 
     Parameters
@@ -48,15 +57,23 @@ def make(data, as_of, horizon_months: int = 6, *, source=None, features=None, ra
           health, education and employment dimensions. Informal income leaves no record,
           so it marks far more households than are in need.
         - ``"verified"``: need as the status quo's casework assessed it inside the window
-          (verification and review ``amount`` below the low-income line; else a home
-          visit's finding). Households never assessed are null: the labels are selective.
-        - ``"pu"``: every household; the verified in need are positive and all others are
-          unlabeled, counted as 0 (positive-unlabeled learning).
+          (verification and review ``amount`` below ``line``; else a home visit's
+          finding). Households never assessed are null: the labels are selective.
+        - ``"pu"``: every household; the verified in need are positive, the others
+          unlabeled and counted as 0, and ``weight`` corrects for how differently the
+          status quo labels its recipients (reviewed on a calendar) and everyone else
+          (labelled only when they apply): selected-at-random positive-unlabeled
+          learning, with each group's labelling propensity estimated from the bundle
+          (``propensity``). Recipients not assessed in the window get weight 0.
         - ``"ipw"``: the verified households, with ``weight`` one over their cross-fitted
           probability of being verified given ``features`` (stabilised).
     features : DataFrame, optional
-        Features at ``as_of`` with a ``household_id`` column, for ``"ipw"`` (default:
-        ``ni.features.build(bundle, as_of)``).
+        Features at ``as_of`` with a ``household_id`` column, for ``"pu"`` and ``"ipw"``
+        (default: ``ni.features.build(bundle, as_of)``).
+    line : {"dibao", "low_income"}, default="dibao"
+        What an assessed income is compared with in the casework sources. Assessments
+        miss part of informal income, so an income assessed just under the low-income
+        line is often above it in truth; under the dibao standard, it rarely is.
     random_state : int, default=0
         Seeds the propensity model of ``"ipw"``.
 
@@ -129,15 +146,16 @@ def make(data, as_of, horizon_months: int = 6, *, source=None, features=None, ra
         return _as_frame_of(bundle, out)
     _require_casework(bundle, source)
     if source == "verified":
-        return _as_frame_of(bundle, verified(bundle, as_of, h))
+        return _as_frame_of(bundle, verified(bundle, as_of, h, line))
     if features is None:
         from ..features import build
 
         features = build(bundle, as_of)
     if source == "pu":
-        out = positive_unlabeled(bundle, as_of, h, features, random_state)
+        out = positive_unlabeled(bundle, as_of, h, features, random_state, line)
         return _as_frame_of(bundle, out)
-    return _as_frame_of(bundle, inverse_propensity(bundle, as_of, h, features, random_state))
+    out = inverse_propensity(bundle, as_of, h, features, random_state, line)
+    return _as_frame_of(bundle, out)
 
 
 def _require_casework(bundle: HouseholdData, source: str) -> None:

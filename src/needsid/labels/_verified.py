@@ -16,6 +16,9 @@ import polars as pl
 from .._dates import months_after
 from ..data import HouseholdData
 
+#: Lines an assessed income can be compared with: the region's dibao standard, or the
+#: low-income line (the standard times the low-income multiplier).
+LINES = ("dibao", "low_income")
 #: Record kinds whose assessed income (``amount``) is compared with the low-income line.
 ASSESSED_KINDS = ("verification", "review")
 #: Home-visit findings and the need they say.
@@ -31,11 +34,12 @@ def _alive(b, as_of: dt.date) -> pl.DataFrame:
     )
 
 
-def verified(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame:
+def verified(bundle: HouseholdData, as_of: dt.date, h: int, line: str = "dibao") -> pl.DataFrame:
     """Need as assessed inside ``[as_of, as_of + h months)``; null where never assessed.
 
-    An assessed income (a verification or review ``amount``) below the region's
-    low-income line (``dibao_standard * low_income_multiplier``) is need. Where a
+    An assessed income (a verification or review ``amount``) below the region's dibao
+    standard (``line="dibao"``) or low-income line (``dibao_standard *
+    low_income_multiplier``, ``line="low_income"``) is need. Where a
     household has assessments, any one below the line makes it in need; where it only has
     home visits, a confirmed hardship does. Withdrawn applications and visits that found
     nobody say nothing.
@@ -43,7 +47,10 @@ def verified(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame:
     b = bundle.to_polars()
     end = months_after(as_of, h)
     alive = _alive(b, as_of).join(b.regions, on="region_id", how="left")
-    line = pl.col("dibao_standard") * pl.col("low_income_multiplier")
+    if line not in LINES:
+        raise ValueError(f"Got line={line!r}; expected one of {list(LINES)!r}.")
+    standard = pl.col("dibao_standard")
+    line = standard if line == "dibao" else standard * pl.col("low_income_multiplier")
     rec = b.records.filter(
         (pl.col("event_date") >= as_of) & (pl.col("event_date") < end)
     ).with_columns(pl.col("kind").cast(pl.String), pl.col("value").cast(pl.String))
@@ -100,7 +107,7 @@ def recipients(bundle: HouseholdData, as_of: dt.date, months: int = 3) -> pl.Ser
 
 
 def positive_unlabeled(
-    bundle: HouseholdData, as_of: dt.date, h: int, features, random_state: int = 0
+    bundle: HouseholdData, as_of: dt.date, h: int, features, random_state=0, line="dibao"
 ) -> pl.DataFrame:
     """Every household: the verified in need are positive, all others unlabeled (0).
 
@@ -118,9 +125,12 @@ def positive_unlabeled(
 
     A classifier trained with these weights estimates the odds of need on one scale
     across both groups, so a capacity is shared between them as need, not the status
-    quo's attention, says. ``propensity`` holds the group's estimate.
+    quo's attention, says. ``propensity`` holds the group's estimate. Recipients without
+    an assessment in the window get weight 0: whether a recipient is reviewed in a given
+    window follows the review calendar, which the features partly reveal (months since the
+    last assessment), so counting them as negatives would teach the calendar.
     """
-    v = verified(bundle, as_of, h)
+    v = verified(bundle, as_of, h, line)
     ids = v["household_id"]
     s = v["in_need"].fill_null(False).to_numpy()
     labelled = v["in_need"].is_not_null().to_numpy()
@@ -139,8 +149,10 @@ def positive_unlabeled(
         .then(pl.lit("verified_positive"))
         .when(pl.col("in_need").not_())
         .then(pl.lit("verified_negative"))
+        .when(pl.Series(r))
+        .then(pl.lit("unlabeled_recipient"))
         .otherwise(pl.lit("unlabeled")),
-        weight=pl.Series(np.where(s, 1.0 / e, 1.0)),
+        weight=pl.Series(np.where(s, 1.0 / e, np.where(r & ~labelled, 0.0, 1.0))),
         propensity=pl.Series(e),
     )
 
@@ -160,7 +172,7 @@ def _cross_fitted(X: np.ndarray, s: np.ndarray, random_state: int) -> np.ndarray
 
 
 def inverse_propensity(
-    bundle: HouseholdData, as_of: dt.date, h: int, features, random_state: int = 0
+    bundle: HouseholdData, as_of: dt.date, h: int, features, random_state=0, line="dibao"
 ) -> pl.DataFrame:
     """Weight the verified households by one over their fitted chance of being verified.
 
@@ -169,7 +181,7 @@ def inverse_propensity(
     outcome. Weights are stabilised (multiplied by the share verified, so they average
     about 1) and the probability is clipped to ``PROPENSITY_CLIP`` first.
     """
-    v = verified(bundle, as_of, h)
+    v = verified(bundle, as_of, h, line)
     X = _feature_frame(features, v["household_id"])
     s = v["in_need"].is_not_null().to_numpy()
     if s.sum() < 10 or (~s).sum() < 10:
