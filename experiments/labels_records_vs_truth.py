@@ -22,7 +22,9 @@ def main() -> None:
     args = parse_args(ap, "labels_records_vs_truth")
     pop = ni.simulate(n_households=args.households, months=args.months, seed=args.seed)
     truth = ni.labels.make(pop, as_of=args.as_of, horizon_months=args.horizon)
-    records = ni.labels.make(pop.bundle, as_of=args.as_of, horizon_months=args.horizon)
+    records = ni.labels.make(
+        pop.bundle, as_of=args.as_of, horizon_months=args.horizon, source="records"
+    )
     both = truth.select("household_id", pl.col("in_need").alias("truth")).join(
         records.select("household_id", pl.col("in_need").alias("records")), on="household_id"
     )

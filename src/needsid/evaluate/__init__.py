@@ -1,6 +1,6 @@
 """Validation that cannot leak, targeting metrics at a capacity, model comparison."""
 
-from ._compare import Comparison, compare
+from ._compare import Comparison, compare, status_quo
 from ._metrics import (
     TargetingMetrics,
     as_capacity,
@@ -26,6 +26,7 @@ __all__ = [
     "reliability_table",
     "rule_flags",
     "select_top",
+    "status_quo",
     "targeting_metrics",
     "temporal_split",
 ]

@@ -13,7 +13,7 @@ from .._progress import step, track
 from ._metrics import select_top, targeting_metrics
 from ._split import TemporalSplit
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "compare", "status_quo"]
 
 METRICS = ("exclusion_error", "inclusion_error", "precision_at_k", "recall_at_k", "auc",
            "average_precision", "brier")  # fmt: skip
@@ -60,6 +60,56 @@ class Comparison:
         est = self.table.pivot(index="model", columns="metric", values="estimate")
         return est[[m for m in METRICS if m in est.columns]].loc[self.table["model"].unique()]
 
+    @classmethod
+    def from_scores(
+        cls, scores, y_true, capacity, *, fixed=(), groups=None, n_boot: int = 200, seed: int = 0
+    ) -> Comparison:
+        """Compare scores computed elsewhere (e.g. models trained on different labels).
+
+        Parameters
+        ----------
+        scores : mapping of str to array-like or pandas.DataFrame
+            Name -> one score per test household, all in the order of ``y_true``.
+        y_true : array-like of bool
+            The labels every score is measured against.
+        capacity : float or int
+            A share of households or a count.
+        fixed : sequence of str, default=()
+            Names whose scores are 0/1 flags, compared at their own caseload.
+        groups : array-like, optional
+            Groups the capacity applies within.
+        n_boot, seed : int
+            One paired bootstrap: every name sees the same resamples.
+
+        Returns
+        -------
+        Comparison
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from needsid.evaluate import Comparison
+        >>> y = np.array([True, False, True, False, False, False])
+        >>> c = Comparison.from_scores(
+        ...     {"a": [0.9, 0.1, 0.8, 0.2, 0.3, 0.1], "b": [0.1, 0.9, 0.2, 0.8, 0.7, 0.6]},
+        ...     y, capacity=2, n_boot=0)
+        >>> c.to_frame()["recall_at_k"].tolist()
+        [1.0, 0.0]
+        """
+        frame = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in dict(scores).items()})
+        y = np.asarray(y_true).astype(bool)
+        if len(frame) != len(y):
+            raise ValueError(
+                f"Got scores for {len(frame)} households and y_true for {len(y)}; give one "
+                "score per household of y_true, in its order."
+            )
+        unknown = [f for f in fixed if f not in frame.columns]
+        if unknown:
+            raise ValueError(f"Got fixed={unknown!r}, not among the scores {list(frame)!r}.")
+        g = None if groups is None else np.asarray(groups)
+        table = _table(frame, tuple(fixed), y, capacity, g, n_boot, seed)
+        return cls(table, frame, capacity, y, tuple(fixed), g)
+
     def at_capacity(self, capacity, *, n_boot: int = 200, seed: int = 0) -> Comparison:
         """Compare the same scores at another capacity, without refitting.
 
@@ -84,17 +134,39 @@ class Comparison:
 
 
 def _status_quo(split: TemporalSplit, bundle) -> np.ndarray:
-    """1 where the household was paid dibao or tekun in the month before the test date."""
+    return status_quo(bundle, split.test["household_id"], split.test_as_of)
+
+
+def status_quo(bundle, household_ids, as_of) -> np.ndarray:
+    """Flag the households paid dibao or tekun in the month before ``as_of`` (1, else 0).
+
+    This is the status quo's own targeting, the baseline every comparison reports.
+
+    Parameters
+    ----------
+    bundle : HouseholdData
+    household_ids : array-like of str
+        The households to flag, in the order of the result.
+    as_of : date or str
+
+    Returns
+    -------
+    ndarray of float
+    """
     import polars as pl
 
-    first = pd.Timestamp(split.test_as_of) - pd.offsets.MonthBegin(1)
+    first = (pd.Timestamp(as_of) - pd.offsets.MonthBegin(1)).date()
     rec = bundle.to_polars().records
-    paid = rec.filter(
-        pl.col("kind").cast(pl.String).is_in(["benefit_dibao", "benefit_tekun"])
-        & (pl.col("event_date") >= first.date())
-        & (pl.col("event_date") < split.test_as_of)
-    )["household_id"].unique()
-    return split.test["household_id"].isin(paid.to_list()).to_numpy().astype(float)
+    paid = (
+        rec.filter(
+            pl.col("kind").cast(pl.String).is_in(["benefit_dibao", "benefit_tekun"])
+            & (pl.col("event_date") >= first)
+            & (pl.col("event_date") < pd.Timestamp(as_of).date())
+        )["household_id"]
+        .cast(pl.String)
+        .unique()
+    )
+    return pd.Series(household_ids).isin(paid.to_list()).to_numpy().astype(float)
 
 
 def compare(
