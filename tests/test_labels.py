@@ -118,3 +118,165 @@ def test_records_labels_track_the_truth_on_a_simulation(pop):
 def test_wrong_input_type():
     with pytest.raises(TypeError, match="expected a SimulatedPopulation or HouseholdData"):
         ni.labels.make({"a": 1}, as_of="2024-01-01")
+
+
+# --- label sources a bundle really has: casework outcomes --------------------------------
+
+
+def _with_casework(bundle, rows):
+    """The tiny bundle plus casework records (record_id, household, kind, date, amount, value)."""
+    from datetime import date
+
+    extra = pl.DataFrame(
+        [
+            (rid, hh, None, "civil_affairs", kind, date.fromisoformat(d),
+             date.fromisoformat(d), amount, value)
+            for rid, hh, kind, d, amount, value in rows
+        ],
+        schema=bundle.records.schema,
+        orient="row",
+    )  # fmt: skip
+    return ni.HouseholdData(
+        bundle.regions, bundle.households, bundle.members, pl.concat([bundle.records, extra])
+    )
+
+
+CASEWORK = [
+    # H2 (urban, dibao standard 1,090) applied on 2024-03-02: assessed at 800 a head
+    ("R10", "H2", "verification", "2024-03-20", 800.0, "approved_dibao"),
+    # H1 (urban): a review at 1,500, above the standard, below the low-income line 1,635;
+    # its home visit's finding counts only where there is no assessment
+    ("R11", "H1", "review", "2024-02-15", 1500.0, "reduce"),
+    ("R12", "H1", "home_visit", "2024-02-20", None, "hardship_confirmed"),
+    # H4: a visit that found nobody says nothing
+    ("R13", "H4", "home_visit", "2024-05-01", None, "not_found"),
+    # outside the window [2024-01-01, 2024-07-01): ignored
+    ("R14", "H4", "review", "2024-07-01", 100.0, "continue"),
+    ("R15", "H4", "review", "2023-12-31", 100.0, "continue"),
+]
+
+
+def test_verified_labels_by_hand(tiny_bundle):
+    bundle = _with_casework(tiny_bundle, CASEWORK)
+    y = ni.labels.make(bundle, "2024-01-01", 6, source="verified")
+    assert list(y.columns) == ["household_id", "in_need", "label_source", "weight"]
+    got = {r["household_id"]: (r["in_need"], r["label_source"]) for r in y.iter_rows(named=True)}
+    assert got == {
+        "H1": (False, "review"),
+        "H2": (True, "verification"),
+        "H4": (None, None),
+    }
+    assert y.filter(pl.col("in_need").is_null())["weight"].is_null().all()
+    wide = ni.labels.make(bundle, "2024-01-01", 6, source="verified", line="low_income")
+    assert wide.filter(pl.col("household_id") == "H1")["in_need"].item() is True
+    # with only a home visit in the window, the visit's finding is the label
+    visited = _with_casework(
+        tiny_bundle, [(*CASEWORK[3][:5], "hardship_confirmed"), CASEWORK[5]]
+    )
+    y = ni.labels.make(visited, "2024-01-01", 6, source="verified")
+    h4 = y.filter(pl.col("household_id") == "H4").row(0, named=True)
+    assert (h4["in_need"], h4["label_source"]) == (True, "home_visit")
+    # pandas in, pandas out, same labels
+    pd_y = ni.labels.make(bundle.to_pandas(), "2024-01-01", 6, source="verified")
+    assert pd_y["in_need"].tolist() == [False, True, None]
+
+
+def test_pu_labels_count_the_unlabeled_as_zero_and_drop_unreviewed_recipients(tiny_bundle):
+    from datetime import date
+
+    paid = ("R16", "H4", "P5", "civil_affairs", "benefit_dibao", date(2023, 12, 10),
+            date(2023, 12, 12), 500.0, None)  # fmt: skip
+    bundle = _with_casework(tiny_bundle, CASEWORK)
+    bundle = ni.HouseholdData(
+        bundle.regions, bundle.households, bundle.members,
+        pl.concat([bundle.records, pl.DataFrame([paid], schema=bundle.records.schema,
+                                                orient="row")]),
+    )  # fmt: skip
+    X = ni.features.build(bundle, "2024-01-01")
+    y = ni.labels.make(bundle, "2024-01-01", 6, source="pu", features=X)
+    got = {r["household_id"]: r for r in y.iter_rows(named=True)}
+    assert {k: (v["in_need"], v["label_source"]) for k, v in got.items()} == {
+        "H1": (False, "verified_negative"),
+        "H2": (True, "verified_positive"),
+        # H4 was paid dibao before as_of and has no assessment in the window: left out
+        "H4": (False, "unlabeled_recipient"),
+    }
+    assert got["H4"]["weight"] == 0.0
+    # the one recipient has no assessment: its group's propensity is floored, not 0
+    assert got["H4"]["propensity"] == pytest.approx(1e-3)
+    # too few labelled positives among the others to fit a propensity: weight 1
+    assert got["H2"]["weight"] == 1.0 and got["H1"]["weight"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("truth", "Got source='truth' for a HouseholdData bundle; only a simulated population"),
+        ("oracle", "Got source='oracle'; expected one of ['truth', 'records', 'verified', 'pu'"),
+        (
+            "verified",
+            "hold no verification or review (civil_affairs kinds ['verification', 'review']",
+        ),  # fmt: skip
+        ("pu", "or use source='records'"),
+        ("ipw", "labels from casework need them"),
+    ],
+)
+def test_label_source_errors_name_the_fix(tiny_bundle, source, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ni.labels.make(tiny_bundle, "2024-01-01", 6, source=source)
+
+
+def test_bad_line_is_named(tiny_bundle):
+    bundle = _with_casework(tiny_bundle, CASEWORK)
+    with pytest.raises(ValueError, match=re.escape("Got line='median'; expected one of")):
+        ni.labels.make(bundle, "2024-01-01", 6, source="verified", line="median")
+
+
+def test_casework_labels_are_selective_and_better_than_records(pop):
+    as_of = "2024-01-01"
+    truth = ni.labels.make(pop, as_of, 6).select("household_id", pl.col("in_need").alias("t"))
+    ver = ni.labels.make(pop, as_of, 6, source="verified").join(truth, on="household_id")
+    rec = ni.labels.make(pop, as_of, 6, source="records").join(truth, on="household_id")
+    labelled = ver.filter(pl.col("in_need").is_not_null())
+    # selective: a few percent of households have an outcome in 6 months
+    assert 0.01 < labelled.height / ver.height < 0.12, labelled.height / ver.height
+    # the status quo labels the needy far more often than the rest
+    assert labelled["t"].mean() > 5 * truth["t"].mean()
+    # an assessed need is a better positive than a record-only one
+    precision_verified = labelled.filter("in_need")["t"].mean()
+    precision_records = rec.filter("in_need")["t"].mean()
+    assert precision_verified > precision_records + 0.3, (precision_verified, precision_records)
+
+
+def test_pu_propensities_track_the_true_labelling_rates(pop):
+    from needsid.labels._verified import recipients
+
+    as_of = "2024-01-01"
+    X = ni.features.build(pop.bundle, as_of)
+    y = ni.labels.make(pop, as_of, 6, source="pu", features=X)
+    truth = ni.labels.make(pop, as_of, 6).select("household_id", pl.col("in_need").alias("t"))
+    y = y.join(truth, on="household_id")
+    r = y["household_id"].is_in(recipients(pop.bundle, ni._dates.as_date(as_of)).implode())
+    rec, non = y.filter(r), y.filter(~r)
+    # recipients: the share with an assessment in the window, computed independently
+    assessed = rec.filter(pl.col("label_source") != "unlabeled_recipient").height / rec.height
+    assert rec["propensity"].unique().to_list() == [pytest.approx(assessed)]
+    assert (rec.filter(pl.col("label_source") == "unlabeled_recipient")["weight"] == 0).all()
+    # the others: Elkan-Noto's estimate lands within a factor 2.5 of the true share of
+    # the needy that the status quo labels positive (which the estimate never sees)
+    e = non["propensity"].unique().item()
+    true_e = non.filter("t")["in_need"].mean()
+    assert true_e / 2.5 < e < true_e * 2.5, (e, true_e)
+    positives = y.filter("in_need")
+    assert np.allclose(positives["weight"], 1 / positives["propensity"])
+
+
+def test_ipw_labels_weight_the_verified_by_their_inverse_propensity(pop):
+    as_of = "2024-01-01"
+    y = ni.labels.make(pop, as_of, 6, source="ipw")
+    ver = ni.labels.make(pop, as_of, 6, source="verified")
+    assert y.height == ver["in_need"].is_not_null().sum()
+    assert y["in_need"].is_not_null().all() and (y["weight"] > 0).all()
+    # stabilised: the weights average near 1 over all households (here, the verified)
+    assert y["label_source"].str.ends_with("_ipw").all()
+    assert y["weight"].min() < 1 < y["weight"].max()

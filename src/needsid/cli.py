@@ -128,6 +128,11 @@ def train(
     ),
     config: Path = typer.Option(None, help="Training config YAML (see configs/train/)."),
     name: str = typer.Option("needsid-risk", help="Registered model name."),
+    labels: str = typer.Option(
+        None,
+        help="Label source: pu (casework outcomes, selection-aware; the default), verified, "
+        "ipw, or records (a proxy from wages and pensions that marks far too many).",
+    ),
 ) -> None:
     """Train a risk model, compare it with the status quo and rules, register it in MLflow.
 
@@ -139,9 +144,18 @@ def train(
 
     try:
         with _progress("reading the data"):
-            result = _train(data, as_of, horizon_months=horizon, config=config, name=name)
+            result = _train(
+                data, as_of, horizon_months=horizon, config=config, name=name, labels=labels
+            )
     except (ConfigError, FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
+    li = result.labels
+    console.print(
+        f"labels: {li['source']}; {li['labelled_share']:.1%} of training households labelled, "
+        f"base rate {li['base_rate']:.1%} (paid dibao or tekun: {li['low_income_share']:.1%})"
+    )
+    if "warning" in li:
+        console.print(f"[yellow]warning:[/yellow] {li['warning']}")
     table = Table(title=f"{name} version {result.model_version} (run {result.run_id})")
     wide = result.comparison.to_frame()
     table.add_column("model")

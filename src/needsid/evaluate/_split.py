@@ -46,6 +46,8 @@ class TemporalSplit:
     train_as_of: tuple[dt.date, ...]
     test_as_of: dt.date
     horizon_months: int
+    #: Training households the label source could label, over all that were alive.
+    train_labelled_share: float = 1.0
 
     @property
     def X_train(self) -> pd.DataFrame:
@@ -69,6 +71,7 @@ def temporal_split(
     spec=None,
     label_source: str | None = None,
     test_label_source: str | None = None,
+    label_line: str = "dibao",
 ) -> TemporalSplit:
     """Build a rolling-origin, household-grouped split.
 
@@ -95,6 +98,8 @@ def temporal_split(
     test_label_source : str, optional
         The same for the test rows (default: ``label_source``). On a simulation, pass
         ``"truth"`` to score a model trained on a bundle's labels against the truth.
+    label_line : {"dibao", "low_income"}, default="dibao"
+        ``line`` of :func:`needsid.labels.make` for the casework sources.
     """
     train_dates = tuple(sorted(_date(d) for d in train_as_of))
     test_date = _date(test_as_of)
@@ -114,13 +119,17 @@ def temporal_split(
     def frame(as_of: dt.date) -> pd.DataFrame:
         X = features.build(bundle, as_of, spec=spec)
         source = test_source if as_of == test_date else label_source
+        casework = source not in (None, "truth", "records")
         y = labels.make(
-            data, as_of=as_of, horizon_months=horizon_months, source=source, features=X
-        )
+            data, as_of=as_of, horizon_months=horizon_months, source=source, features=X,
+            **({"line": label_line} if casework else {}),
+        )  # fmt: skip
         X = X if isinstance(X, pd.DataFrame) else X.to_pandas()
         y = y if isinstance(y, pd.DataFrame) else y.to_pandas()
-        out = X.merge(y, on="household_id", how="inner")
-        out = out[out["in_need"].notna()].reset_index(drop=True)
+        out = X.merge(y, on="household_id", how="left")
+        out["_labelled"] = out["in_need"].notna()
+        if "weight" in out:
+            out["_labelled"] &= out["weight"].fillna(0) > 0
         out.insert(1, "as_of", pd.Timestamp(as_of))
         return out
 
@@ -131,8 +140,10 @@ def temporal_split(
         f = frame(d)
         in_test = _in_test_group(f["household_id"], test_size, seed)
         if d == test_date:
-            test = f[in_test].reset_index(drop=True)
+            test = f[in_test & f["_labelled"]].drop(columns="_labelled").reset_index(drop=True)
         else:
             parts.append(f[~in_test])
     train = pd.concat(parts, ignore_index=True)
-    return TemporalSplit(train, test, names, train_dates, test_date, horizon_months)
+    share = float(train["_labelled"].mean()) if len(train) else 0.0
+    train = train[train["_labelled"]].drop(columns="_labelled").reset_index(drop=True)
+    return TemporalSplit(train, test, names, train_dates, test_date, horizon_months, share)

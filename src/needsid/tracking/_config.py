@@ -54,6 +54,9 @@ class TrainConfig(BaseModel):
     test_size: float = Field(0.3, gt=0, lt=1)
     seed: int = 0
     capacity: Capacity = 0.05
+    # where the labels come from (needsid.labels.make's source; None = its bundle default)
+    labels: Literal["records", "verified", "pu", "ipw"] | None = None
+    label_line: Literal["dibao", "low_income"] = "dibao"
     features: str | None = None
     rules: str | None = "default"
     bands: dict[str, float] = Field(

@@ -9,11 +9,13 @@ table bit for bit.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import getpass
 import hashlib
 import io
 import json
+import logging
 import os
 import subprocess
 import tempfile
@@ -26,19 +28,23 @@ import pandas as pd
 import polars as pl
 import yaml
 
+from .._cli_configs import load_config
 from .._dates import as_date, months_before
 from .._io import write_atomic
 from .._progress import step
 from ..data import HouseholdData
-from ..evaluate import as_capacity, compare, rule_flags, select_top, temporal_split
+from ..evaluate import as_capacity, compare, rule_flags, select_top, status_quo, temporal_split
 from ..features import build, load_spec
 from ..flagging import flag
+from ..labels import BUNDLE_DEFAULT
 from ..models import ID_COLUMN
 from ..rules import DEFAULT_RULES
 from ..rules import load as load_rules
 from ._config import TrainConfig, load_train_config
 from ._privacy import pseudonymise, salt_from_env
 from ._pyfunc import model_to_json
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_MODEL_NAME",
@@ -107,6 +113,43 @@ def _estimator(cfg: TrainConfig):
     return cfg.model.estimator()
 
 
+#: A label base rate this many times the low-income share (or its inverse) is implausible.
+PLAUSIBLE_RATIO = 3.0
+
+
+def _label_summary(split, bundle: HouseholdData, source: str) -> dict:
+    """Summarise the labels: source, share labelled, base rate, plausibility."""
+    train = split.train
+    y = train["in_need"].to_numpy().astype(bool)
+    w = train["weight"].to_numpy(dtype=float) if "weight" in train else np.ones(len(y))
+    base = float((w * y).sum() / w.sum()) if len(y) else float("nan")
+    test_ids = split.test["household_id"]
+    low = float(status_quo(bundle, test_ids, split.test_as_of).mean()) if len(test_ids) else 0.0
+    info = {
+        "source": source,
+        "labelled_share": round(float(split.train_labelled_share), 4),
+        "positive_share": round(float(y.mean()) if len(y) else float("nan"), 4),
+        "base_rate": round(base, 4),
+        "low_income_share": round(low, 4),
+    }
+    if low > 0 and not (low / PLAUSIBLE_RATIO <= base <= low * PLAUSIBLE_RATIO):
+        info["warning"] = (
+            f"The {source!r} labels give a base rate of {base:.1%}, against {low:.1%} of "
+            "households paid dibao or tekun last month: more than "
+            f"{PLAUSIBLE_RATIO:g}x apart. "
+            + (
+                "Record-only labels cannot see informal income and mark far too many "
+                "households; train on casework outcomes (--labels pu) if the data has "
+                "verifications and reviews."
+                if source == "records"
+                else "Check the casework records (verification and review amounts are "
+                "assessed income per person per month, in yuan)."
+            )
+        )
+        logger.warning(info["warning"])
+    return info
+
+
 def _dates(as_of: dt.date, cfg: TrainConfig) -> tuple[list[dt.date], dt.date]:
     h = cfg.horizon_months
     test = months_before(as_of, h)
@@ -168,6 +211,7 @@ class TrainResult:
     threshold: float
     comparison: object  # needsid.evaluate.Comparison
     data_fingerprint: str
+    labels: dict = dataclasses.field(default_factory=dict)
 
     @property
     def model_uri(self) -> str:
@@ -183,6 +227,7 @@ def train(
     config=None,
     name: str = DEFAULT_MODEL_NAME,
     tracking_uri: str | None = None,
+    labels: str | None = None,
 ) -> TrainResult:
     """Train a risk model, compare it with the baselines, log and register it.
 
@@ -207,6 +252,12 @@ def train(
         Registered model name.
     tracking_uri : str, optional
         Default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``.
+    labels : str, optional
+        Overrides the config's label source (``records``, ``verified``, ``pu``, ``ipw``;
+        see :func:`needsid.labels.make`). The run logs the source, the share of training
+        households it labels and its base rate, and warns (``needsid.tracking`` logger,
+        and ``TrainResult.labels["warning"]``) when that base rate is implausible against
+        the share of households the county already counts as low-income.
 
     Returns
     -------
@@ -219,6 +270,9 @@ def train(
         if isinstance(config, TrainConfig)
         else load_train_config(config, horizon_months=horizon_months)
     )
+    if labels is not None:
+        cfg = load_config(TrainConfig, None, **{**cfg.model_dump(), "labels": labels})
+    label_source = cfg.labels or BUNDLE_DEFAULT
     as_of = as_date(as_of)
     bundle, data_path = _read(data)
     spec = load_spec(cfg.features)
@@ -228,7 +282,9 @@ def train(
     split = temporal_split(
         bundle, train_dates, test_date, horizon_months=cfg.horizon_months,
         test_size=cfg.test_size, seed=cfg.seed, spec=spec,
+        label_source=label_source, label_line=cfg.label_line,
     )  # fmt: skip
+    label_info = _label_summary(split, bundle, label_source)
     flags = None
     if rule_set is not None:
         step(f"evaluating {len(rule_set.ids)} rules at {test_date.isoformat()}")
@@ -271,6 +327,7 @@ def train(
             **{k: v for k, v in cfg.model_dump().items() if k != "model"},
             "threshold": threshold,
             "rule_set_version": rule_set.version if rule_set else None,
+            **{f"labels.{k}": v for k, v in label_info.items() if k != "warning"},
         }
         mlflow.log_params({k: str(v) for k, v in params.items()})
         mlflow.set_tags(
@@ -328,7 +385,9 @@ def train(
         ("threshold", repr(threshold)),
     ):
         client.set_model_version_tag(name, version, key, value)
-    return TrainResult(run.info.run_id, name, version, threshold, comparison, fingerprint)
+    return TrainResult(
+        run.info.run_id, name, version, threshold, comparison, fingerprint, label_info
+    )
 
 
 def _installed_version() -> str:
