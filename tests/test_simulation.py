@@ -3,6 +3,7 @@
 import datetime as dt
 import re
 
+import numpy as np
 import polars as pl
 import pytest
 from pydantic import ValidationError
@@ -186,3 +187,72 @@ def test_calibration_targets_met_on_100k_households():
     failing = report[~report["within"]]
     assert failing.empty, failing.to_string()
     assert len(report) == len(ni.simulation.load_calibration())
+
+
+# --- casework outcomes: the selective labels a county holds ------------------------------
+
+CASEWORK_KINDS = ["verification", "review", "home_visit"]
+
+
+def test_casework_records_follow_the_status_quo_process(pop):
+    rec = pop.bundle.records.with_columns(pl.col("kind").cast(pl.String))
+    ver = rec.filter(pl.col("kind") == "verification")
+    apps = rec.filter(pl.col("kind") == "application")
+    # every verification has an earlier application of its household, known by then
+    first = apps.group_by("household_id").agg(
+        pl.col("event_date").min().alias("applied"), pl.col("known_date").min().alias("app_k")
+    )
+    joined = ver.join(first, on="household_id", how="left")
+    assert joined["applied"].is_not_null().all()
+    assert (joined["applied"] <= joined["event_date"]).all()
+    o = pop.truth.outcomes
+    # the status quo's applicants are far needier than the population
+    applicants = o.filter(pl.col("process") == "verification")
+    assert applicants["poor"].mean() > 5 * pop.truth.monthly["need_income"].mean()
+    # a withdrawn application has no assessed income; every other assessment has one
+    assessed = o.filter(pl.col("process") != "home_visit")
+    withdrawn = assessed["decision"] == "withdrawn"
+    assert assessed.filter(withdrawn)["assessed_income"].is_null().all()
+    assert assessed.filter(~withdrawn)["assessed_income"].is_not_null().all()
+    # every exit from a programme comes with a review that says so
+    exits = o.filter(pl.col("reason") == "exit_review")
+    assert exits.height > 0 and (exits["decision"] == "exit").all()
+    # visits find the truth with the configured error rates (4 standard errors)
+    a = pop.config.assessment
+    visits = o.filter((pl.col("process") == "home_visit") & (pl.col("decision") != "not_found"))
+    for poor, expected in ((True, 1 - a.visit_miss_rate), (False, a.visit_false_rate)):
+        part = visits.filter(pl.col("poor") == poor)
+        got = (part["decision"] == "hardship_confirmed").mean()
+        se = (expected * (1 - expected) / part.height) ** 0.5
+        assert abs(got - expected) < 4 * se, (poor, got, expected)
+
+
+def test_assessment_misses_informal_income_and_nothing_else_moves():
+    base = ni.simulation.default_config()
+    exact = base.model_copy(
+        update={"assessment": base.assessment.model_copy(
+            update={"missed_informal_share": 0.0, "noise_sd": 0.0})}
+    )  # fmt: skip
+    a = ni.simulate(n_households=3000, months=18, seed=2)
+    b = ni.simulate(n_households=3000, months=18, seed=2, config=exact)
+    # an assessor who misses nothing and measures without noise reads the true income
+    ob = b.truth.outcomes.filter(pl.col("assessed_income").is_not_null())
+    assert ob.height > 0
+    assert np.allclose(ob["assessed_income"], ob["net_income_per_capita"], atol=0.01)
+    # the default assessor misses part of the informal income: it assesses lower
+    oa = a.truth.outcomes.filter(pl.col("assessed_income").is_not_null())
+    assert (oa["assessed_income"] / oa["net_income_per_capita"]).median() < 0.95
+
+    # casework draws from its own stream: every other record is the same
+    def others(pop):
+        kind = pl.col("kind").cast(pl.String)
+        # a visit's finding is casework too; the visit itself is not
+        finding = pl.when(kind == "home_visit").then(None).otherwise(pl.col("value"))
+        rec = pop.bundle.records.filter(~kind.is_in(["verification", "review"]))
+        return rec.with_columns(value=finding.cast(pl.String)).drop("record_id").sort(
+            "household_id", "kind", "event_date", "known_date", "person_id", "amount", "value",
+            nulls_last=True,
+        )  # fmt: skip
+
+    assert others(a).equals(others(b))
+    assert a.truth.monthly.equals(b.truth.monthly)
