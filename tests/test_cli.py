@@ -88,7 +88,7 @@ def test_features_on_duckdb_under_a_memory_limit_equal_polars(folder, tmp_path):
         *args, tmp_path / "d.parquet", "--engine", "duckdb", "--memory-limit", "200MB"
     )
     assert code == 0, text
-    assert "x 143 features" in text
+    assert f"x {len(ni.features.describe())} features" in text
     polars_out, duck_out = (pl.read_parquet(tmp_path / f) for f in ("p.parquet", "d.parquet"))
     assert duck_out.schema == polars_out.schema
     assert duck_out["household_id"].equals(polars_out["household_id"])

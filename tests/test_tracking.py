@@ -246,3 +246,50 @@ def test_bad_config_and_missing_salt_are_clear_errors(store, monkeypatch, tmp_pa
     assert not (tmp_path / "f.pq").exists()
     with pytest.raises(ValueError, match="at least 16"):
         tracking.pseudonymise(["H1"], salt="short")
+
+
+def test_train_reports_its_labels_and_warns_on_record_only_labels(store):
+    args = ["train", "--data", "data", "--as-of", AS_OF, "--config", "train.yaml"]
+    res = store["runner"].invoke(app, [*args, "--labels", "records"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "labels: records;" in text and "of training households labelled" in text
+    # record-only labels mark several times the households the county pays
+    assert "warning: The 'records' labels give a base rate of" in text
+    assert "--labels pu" in text
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    versions = client.search_model_versions("name='needsid-risk'")
+    latest = max(versions, key=lambda v: int(v.version))
+    run = client.get_run(latest.run_id)
+    assert run.data.params["labels.source"] == "records"
+    assert float(run.data.params["labels.base_rate"]) > 3 * float(
+        run.data.params["labels.low_income_share"]
+    )
+
+
+def test_default_labels_are_casework_and_missing_casework_is_named(store, tmp_path):
+    run = store["runner"].invoke
+    # the store's first model was trained on the default labels: casework outcomes
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    first = client.get_model_version("needsid-risk", "1")
+    params = client.get_run(first.run_id).data.params
+    assert params["labels.source"] == ni.labels.BUNDLE_DEFAULT == "pu"
+    assert 0 < float(params["labels.labelled_share"]) <= 1
+    # a bundle without verifications or reviews cannot give those labels
+    bundle = ni.HouseholdData.read(store["root"] / "data")
+    kind = pl.col("kind").cast(pl.String)
+    bare = ni.HouseholdData(
+        bundle.regions, bundle.households, bundle.members,
+        bundle.records.filter(~kind.is_in(["verification", "review"])),
+    )  # fmt: skip
+    bare.write(tmp_path / "bare")
+    res = run(app, ["train", "--data", str(tmp_path / "bare"), "--as-of", AS_OF,
+                    "--config", "train.yaml"])  # fmt: skip
+    assert res.exit_code == 1
+    text = " ".join(res.output.split())
+    assert "hold no verification or review" in text and "--labels records" in text
+    assert "Traceback" not in res.output

@@ -16,7 +16,7 @@ __all__ = ["SOURCES", "BUNDLE_DEFAULT", "make"]
 #: Where labels come from; see :func:`make`.
 SOURCES = ("truth", "records", "verified", "pu", "ipw")
 #: The default source for a bundle (chosen by ``experiments/label_sources.py``).
-BUNDLE_DEFAULT = "records"
+BUNDLE_DEFAULT = "pu"
 
 
 def _month_index(start: dt.date, d: dt.date) -> int:
@@ -167,8 +167,8 @@ def _require_casework(bundle: HouseholdData, source: str) -> None:
             f"Got source={source!r}, but the bundle's records hold no verification or review "
             f"(civil_affairs kinds {list(ASSESSED_KINDS)!r}, with the assessed income per "
             "capita in amount); labels from casework need them. Add them to the records, or "
-            "use source='records' (a proxy from wages, pensions and surveys that marks far "
-            "more households than are in need)."
+            "use source='records' (needsid train --labels records; a proxy from wages, "
+            "pensions and surveys that marks far more households than are in need)."
         )
 
 
