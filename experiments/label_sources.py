@@ -26,8 +26,9 @@ from _config import parse_args
 
 import needsid as ni
 from needsid._io import umask_mode, write_atomic
-from needsid.evaluate import Comparison, status_quo
+from needsid.evaluate import Comparison, select_top, status_quo
 from needsid.evaluate._split import _in_test_group
+from needsid.labels._verified import recipients
 
 ROOT = Path(__file__).resolve().parents[1]
 # (row name, label source, line, use the weight column)
@@ -165,6 +166,12 @@ def main() -> None:
         n_boot=args.n_boot,
         seed=args.seed,
     )
+    # where each path spends the capacity: the share of its flags on current recipients
+    recipient = test["household_id"].is_in(recipients(pop.bundle, test_date).implode())
+    recipient = recipient.to_numpy()
+    for name in info:
+        flagged = select_top(scores[name], args.capacity)
+        info[name]["flagged_recipient_share"] = round(float(recipient[flagged].mean()), 4)
     table = comparison.table
     keep = table[table["metric"].isin(["auc", "exclusion_error", "precision_at_k"])]
     selection = _selection(pop, dates[-1], args.horizon, pop.config)
@@ -183,6 +190,7 @@ def main() -> None:
         "settings": {k: v for k, v in vars(args).items() if k != "config"},
         "test_households": test.height,
         "test_base_rate": float(test["in_need"].mean()),
+        "test_recipient_share": float(recipient.mean()),
         "paths": info,
         "seconds": round(time.perf_counter() - started, 1),
     }
