@@ -105,6 +105,14 @@ def make(
     True
     >>> bool(y["p_need"].is_between(0, 1).all())
     True
+
+    What the bundle alone gives: casework outcomes, null where nobody assessed.
+
+    >>> v = ni.labels.make(pop.bundle, as_of="2023-07-01", horizon_months=3, source="verified")
+    >>> v.columns
+    ['household_id', 'in_need', 'label_source', 'weight']
+    >>> bool(v["in_need"].null_count() > v["in_need"].is_not_null().sum())
+    True
     """
     as_of = as_date(as_of)
     if as_of.day != 1:
