@@ -66,7 +66,10 @@ def test_routes_follow_precedence_and_rules_add_households():
             ("z", "disaster_loss", "trigger"),  # not scored: a rule still flags it
         ]
     )
-    t = flag(s, hits, capacity=2, as_of="2025-01-01", invisibility="invisibility_score")
+    # 5 visits: the 2 triggers, then the model keeps room for one outreach and one review
+    quotas = {"outreach": 0.2, "review": 0.2}
+    t = flag(s, hits, capacity=5, as_of="2025-01-01", invisibility="invisibility_score",
+             quotas=quotas)  # fmt: skip
     route = dict(zip(t["household_id"], t["route"], strict=True))
     assert route == {
         "a": "immediate_assistance",
@@ -80,9 +83,10 @@ def test_routes_follow_precedence_and_rules_add_households():
     assert np.isnan(z["score"]) and z["risk_band"] is None and z["flag"]
     assert t.set_index("household_id").loc["b", "rule_ids"] == "paid_after_death"
     assert (t["rule_set_version"] == "9.9").all()
-    # another precedence: review first
-    t2 = flag(s, hits, capacity=2, as_of="2025-01-01",
-              route_order=("review", "trigger", "model", "outreach"))  # fmt: skip
+    # another precedence: review first (its quota of 2 takes both b and c)
+    t2 = flag(s, hits, capacity=5, as_of="2025-01-01",
+              route_order=("review", "trigger", "model", "outreach"),
+              quotas={"outreach": 0.2, "review": 0.4})  # fmt: skip
     assert t2.set_index("household_id").loc["b", "route"] == "review"
 
 
@@ -141,3 +145,102 @@ def test_risk_band_edges():
 def test_reason_text_requires_explain_columns():
     with pytest.raises(ValueError, match="row_id"):
         reason_text(pd.DataFrame({"feature": ["x"]}))
+
+
+# --- capacity is the number of visits -----------------------------------------------------
+
+
+def invisible_scores(n=100, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "household_id": [f"h{i:03d}" for i in range(n)],
+            "score": rng.random(n),
+            # a third look invisible: far more than any outreach quota
+            "invisibility_score": np.where(rng.random(n) < 0.33, rng.uniform(0.8, 1, n), 0.1),
+        }
+    )
+
+
+def test_every_route_draws_from_the_capacity():
+    s = invisible_scores(200)
+    ids = s["household_id"]
+    hits = FakeHits(
+        [(ids[i], "death", "trigger") for i in range(3)]
+        + [(ids[i], "exit_income", "exit") for i in range(3, 40)]
+    )
+    t = flag(s, hits, capacity=0.1, as_of="2025-01-01", invisibility="invisibility_score")
+    # 20 visits: 3 triggers, at most 4 outreach (20%) and 2 reviews (10%), the model the rest
+    assert t["flag"].sum() == 20
+    counts = t["route"].value_counts().to_dict()
+    assert counts["immediate_assistance"] == 3
+    assert counts["manual_outreach"] == 4 and counts["review"] == 2
+    assert counts["verification_visit"] == 11
+    from needsid.flagging import capacity_usage
+
+    usage = capacity_usage(t).set_index("route")
+    assert usage["households"].to_dict() == {"trigger": 3, "model": 11, "outreach": 4, "review": 2}
+    assert usage.loc["outreach", "quota"] == 4 and usage.loc["review", "quota"] == 2
+    assert (usage["capacity"] == 20).all()
+
+
+def test_outreach_is_ranked_by_invisible_and_in_need():
+    s = invisible_scores(200, seed=1)
+    t = flag(s, capacity=0.1, as_of="2025-01-01", invisibility="invisibility_score",
+             quotas={"outreach": 0.5})  # fmt: skip
+    out = t[t["route"] == "manual_outreach"]
+    assert len(out) == 10
+    rest = s[~s["household_id"].isin(t.loc[t["flag"], "household_id"])]
+    eligible = rest[rest["invisibility_score"] >= 0.8]
+    product = s.set_index("household_id")
+    chosen = (product.loc[out["household_id"], "invisibility_score"]
+              * product.loc[out["household_id"], "score"])  # fmt: skip
+    # every household sent to outreach ranks above every eligible one left out
+    assert chosen.min() >= (eligible["invisibility_score"] * eligible["score"]).max()
+
+
+def test_unused_quota_goes_back_to_the_model():
+    s = scores(20)  # no invisibility, no rules: outreach and review have no candidates
+    t = flag(s, capacity=10, as_of="2025-01-01")
+    assert t["flag"].sum() == 10 and (t.loc[t["flag"], "route"] == "verification_visit").all()
+
+
+def test_triggers_past_the_capacity_are_all_kept_and_warned(caplog):
+    s = scores(20)
+    hits = FakeHits([(f"h{i:02d}", "disaster_loss", "trigger") for i in range(5)])
+    with caplog.at_level("WARNING", logger="needsid.flagging"):
+        t = flag(s, hits, capacity=3, as_of="2025-01-01")
+    assert t["flag"].sum() == 5
+    assert (t.loc[t["flag"], "route"] == "immediate_assistance").all()
+    assert "5 households hit a trigger rule, more than the 3 visits" in caplog.text
+
+
+def test_quotas_apply_per_group():
+    s = invisible_scores(120, seed=2).assign(region_id=["a"] * 80 + ["b"] * 40)
+    t = flag(s, capacity=0.1, as_of="2025-01-01", groups="region_id",
+             invisibility="invisibility_score", quotas={"outreach": 0.5})  # fmt: skip
+    region = dict(zip(s["household_id"], s["region_id"], strict=True))
+    t["region_id"] = t["household_id"].map(region)
+    assert t.groupby("region_id")["flag"].sum().to_dict() == {"a": 8, "b": 4}
+    outreach = t[t["route"] == "manual_outreach"].groupby("region_id").size().to_dict()
+    assert outreach == {"a": 4, "b": 2}
+    from needsid.flagging import capacity_usage
+
+    usage = capacity_usage(t, quotas={"outreach": 0.5}, groups=region)
+    assert usage.groupby("group")["households"].sum().to_dict() == {"a": 8, "b": 4}
+
+
+@pytest.mark.parametrize(
+    ("quotas", "message"),
+    [
+        ({"model": 0.5}, "'model' is not a route with a quota (expected one of ['outreach'"),
+        ({"outreach": 1.5, "review": -1},
+         "outreach=1.5 is not a share in [0, 1]; review=-1 is not a share in [0, 1]"),
+        ([0.2], "expected a mapping of route to a share of the capacity"),
+    ],
+)  # fmt: skip
+def test_bad_quotas_are_named(quotas, message):
+    import re
+
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
+        flag(scores(5), capacity=2, as_of="2025-01-01", quotas=quotas)

@@ -280,3 +280,12 @@ def test_ipw_labels_weight_the_verified_by_their_inverse_propensity(pop):
     # stabilised: the weights average near 1 over all households (here, the verified)
     assert y["label_source"].str.ends_with("_ipw").all()
     assert y["weight"].min() < 1 < y["weight"].max()
+
+
+def test_label_vocabulary_matches_the_contract():
+    from needsid.data import record_values
+    from needsid.labels._verified import ASSESSED_KINDS, VISIT_FINDINGS
+
+    values = record_values()
+    assert set(VISIT_FINDINGS) < set(values["home_visit"])
+    assert set(ASSESSED_KINDS) <= set(values)

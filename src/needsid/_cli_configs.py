@@ -184,6 +184,18 @@ class FlagConfig(BaseModel):
     model: str = Field("models:/needsid-risk@champion", min_length=1)
     capacity: Capacity = 0.05
     by: str | None = None
+    # the most outreach and review may take, as a share of the capacity
+    quotas: dict[Literal["outreach", "review"], float] = Field(
+        default_factory=lambda: {"outreach": 0.2, "review": 0.1}
+    )
+
+    @field_validator("quotas")
+    @classmethod
+    def _shares(cls, v: dict) -> dict:
+        bad = {k: q for k, q in v.items() if not 0 <= q <= 1}
+        if bad:
+            raise ValueError(f"quotas {bad!r} are not shares in [0, 1]; e.g. outreach: 0.2")
+        return v
 
 
 class ServeConfig(BaseModel):

@@ -217,16 +217,37 @@ def flag(
     cfg = _config(FlagConfig, config, model=model, capacity=capacity, by=by)
     try:
         with _progress("loading the model and reading the data"):
-            result = flag_households(data, as_of, cfg.model, cfg.capacity, out, groups=cfg.by)
+            result = flag_households(
+                data, as_of, cfg.model, cfg.capacity, out, groups=cfg.by, quotas=cfg.quotas
+            )
     except (TrackingError, FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    routes = result.table.group_by("route").len().sort("route")
-    table = Table(title=f"{out}: {result.table.height:,} households (run {result.run_id})")
-    table.add_column("route")
-    table.add_column("households", justify="right")
-    for route, n in routes.iter_rows():
-        table.add_row(route, f"{n:,}")
+    usage = result.usage
+    per_route = usage.groupby("route", sort=False)
+    capacity_total = int(usage.groupby("group", dropna=False)["capacity"].first().sum())
+    flagged = int(result.table["flag"].sum())
+    table = Table(
+        title=f"{out}: {flagged:,} of {result.table.height:,} households flagged, capacity "
+        f"{capacity_total:,} visits (run {result.run_id})"
+    )
+    for col in ("route", "households", "quota", "used / capacity"):
+        table.add_column(col, justify="left" if col == "route" else "right")
+    from .flagging import ROUTES
+
+    for route, part in per_route:
+        n = int(part["households"].sum())
+        quota = "-" if part["quota"].isna().all() else f"{int(part['quota'].sum()):,}"
+        share = n / capacity_total if capacity_total else 0.0
+        table.add_row(ROUTES[route], f"{n:,}", quota, f"{share:.0%}")
     console.print(table)
+    over = usage[(usage["route"] == "trigger") & (usage["households"] > usage["capacity"])]
+    for row in over.itertuples():
+        where = "" if row.group is None else f" in {cfg.by} {row.group}"
+        console.print(
+            f"[yellow]warning:[/yellow] {row.households:,} households hit a trigger rule{where}, "
+            f"more than the capacity of {row.capacity:,}: all are kept for immediate "
+            "assistance, and no other route had room."
+        )
 
 
 @app.command()

@@ -194,7 +194,7 @@ def record_values(vocabulary: Mapping | None = None) -> dict[str, tuple[str, ...
     Only kinds whose vocabulary entry lists ``values`` appear (casework outcomes such as
     ``verification``, ``review`` and ``home_visit``); other kinds take any value. Some of
     these kinds may also leave ``value`` null: see :func:`nullable_value_kinds`.
-    Validation, labels and the simulator all read the sets from here.
+    Validation reads the sets from here; a test checks the simulator writes only these.
 
     Parameters
     ----------

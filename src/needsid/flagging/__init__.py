@@ -1,5 +1,15 @@
 """Capacity-constrained flagging: scores and rule hits become the routed flag table."""
 
+from ._capacity import QUOTAS, capacity_usage
 from ._flag import BANDS, FLAG_COLUMNS, ROUTES, flag, reason_text, risk_band
 
-__all__ = ["BANDS", "FLAG_COLUMNS", "ROUTES", "flag", "reason_text", "risk_band"]
+__all__ = [
+    "BANDS",
+    "FLAG_COLUMNS",
+    "QUOTAS",
+    "ROUTES",
+    "capacity_usage",
+    "flag",
+    "reason_text",
+    "risk_band",
+]

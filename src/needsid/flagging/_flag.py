@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
 from .._dates import as_date
-from ..evaluate import as_capacity, select_top
+from ..evaluate import as_capacity
+from ._capacity import allocate, check_quotas
 
 __all__ = ["BANDS", "FLAG_COLUMNS", "ROUTES", "flag", "reason_text", "risk_band"]
 
@@ -215,20 +216,30 @@ def flag(
     model_version: str | None = None,
     bands: dict[str, float] | None = None,
     route_order: Sequence[str] = tuple(ROUTES),
+    quotas: Mapping[str, float] | None = None,
 ):
     """Turn model scores and rule hits into the flag table.
 
-    The model flags the highest scores within ``capacity`` (overall, or per group with
-    ``groups``). Rules add households the model did not pick. Each flagged household gets
-    one route, the first that applies in ``route_order``:
+    ``capacity`` is the number of visits a county can make (overall, or per group with
+    ``groups``), and every route sends someone, so every route draws from it. Routes are
+    served in ``route_order``; each household gets the first route that takes it:
 
     - ``immediate_assistance``: a trigger rule fired (a death, a hospital bill, a
-      disaster): temporary assistance first, questions later;
-    - ``verification_visit``: among the top scores within capacity;
-    - ``manual_outreach``: an outreach rule fired, or the household's
-      ``invisibility`` column is at least ``invisibility_threshold``: its low score
-      may only mean that no department holds data on it;
-    - ``review``: an exit or cross-check rule fired (a benefit to review).
+      disaster): temporary assistance first, questions later. All are kept, even past
+      the capacity; then the ``needsid.flagging`` logger warns with the counts and no
+      other route has room.
+    - ``verification_visit``: the highest scores, in the room the other routes leave.
+    - ``manual_outreach``: an outreach rule fired, or the household's ``invisibility``
+      is at least ``invisibility_threshold`` (its low score may only mean that no
+      department holds data on it). At most ``quotas["outreach"]`` of the capacity,
+      ranked by ``invisibility x score``: the households most likely to be both
+      invisible and in need first.
+    - ``review``: an exit or cross-check rule fired (a benefit to review). At most
+      ``quotas["review"]`` of the capacity, the lowest scores first.
+
+    The model keeps out of the room the quota routes served after it can use, and takes
+    back whatever they leave; so at most ``capacity`` households are flagged unless the
+    triggers alone exceed it.
 
     Parameters
     ----------
@@ -240,7 +251,7 @@ def flag(
         Rule hits at the same ``as_of``. Hits of households absent from ``scores`` are
         kept (a rule can flag a household the model never saw).
     capacity : float or int, default=0.05
-        Households the model may send to verification: a share in (0, 1] or a count.
+        Visits in all: a share in (0, 1] of the scored households, or a count.
     as_of : date or str
         The date the scores and hits describe; recorded in every row.
     groups : str, optional
@@ -258,7 +269,10 @@ def flag(
     bands : dict of str to float, optional
         Risk bands, see :func:`risk_band`.
     route_order : sequence of str, default ("trigger", "model", "outreach", "review")
-        Precedence of the routes.
+        The order the routes are served in.
+    quotas : mapping of str to float, optional
+        The most ``outreach`` and ``review`` may take, as a share of the capacity;
+        default :data:`QUOTAS` (``{"outreach": 0.2, "review": 0.1}``).
 
     Returns
     -------
@@ -283,6 +297,7 @@ def flag(
     """
     as_of = as_date(as_of)
     cap = as_capacity(capacity)
+    quotas = check_quotas(quotas)
     if sorted(route_order) != sorted(ROUTES) or len(route_order) != len(ROUTES):
         raise ValueError(f"Got route_order={route_order!r}; expected an order of {list(ROUTES)}.")
     if not 0 <= invisibility_threshold <= 1:
@@ -294,43 +309,58 @@ def flag(
     for col, what in ((groups, "groups"), (invisibility, "invisibility")):
         if col is not None and col not in s.columns:
             raise ValueError(f"{what}={col!r} is not a column of scores; it has {s.columns!r}.")
-    score = s["score"].to_numpy()
-    g = None if groups is None else s[groups].cast(pl.String).fill_null("(missing)").to_numpy()
-    top = select_top(score, cap, g) if len(s) else np.zeros(0, bool)
-    s = s.with_columns(pl.Series("_model", top))
+    invisible = (
+        pl.col(invisibility).cast(pl.Float64).fill_null(1.0)
+        if invisibility
+        else pl.lit(0.0, dtype=pl.Float64)
+    )
+    keep = ["household_id", "score", *([groups] if groups else [])]
+    s = s.select(*keep, invisible.alias("_invisibility"))
+    rule_frame, rule_set_version = _hits_frame(hits)
+    # sorted first: the order of the input never changes who is flagged
+    out = (
+        s.join(rule_frame, on="household_id", how="full", coalesce=True)
+        .sort("household_id")
+        .with_columns(pl.col("_invisibility").fill_null(0.0))
+    )
+    rule_route = out["_rule_route"].fill_null("").to_numpy()
+    score = out["score"].to_numpy()
+    scored = ~np.isnan(score.astype(float))
+    score0 = np.where(scored, score, 0.0)
+    invisibility_value = out["_invisibility"].to_numpy()
+    candidates = {
+        "trigger": rule_route == "trigger",
+        "model": scored,
+        "outreach": (rule_route == "outreach")
+        | (scored & (invisibility_value >= invisibility_threshold)),
+        "review": rule_route == "review",
+    }
+    priority = {
+        "model": score0,
+        # the households most likely to be both invisible and in need first
+        "outreach": invisibility_value * score0,
+        # the benefit least likely still needed first
+        "review": 1.0 - score0,
+    }
+    g = None if groups is None else out[groups].cast(pl.String).fill_null("(missing)").to_numpy()
+    routed, usage = allocate(
+        candidates, priority, cap, g, quotas, tuple(route_order), counted=scored
+    )
+    names = np.array([ROUTES[r] if r else "none" for r in routed], dtype=object)
+    out = out.with_columns(
+        pl.Series("route", names, dtype=pl.String),
+        pl.Series("_model", routed == "model", dtype=pl.Boolean),
+    ).with_columns((pl.col("route") != "none").alias("flag"))
     thr = (
-        s.filter(pl.col("_model"))
+        out.filter(pl.col("_model"))
         .group_by(groups if groups else pl.lit(1).alias("_g"))
         .agg(pl.col("score").min().alias("threshold"))
     )
     if groups:
-        s = s.join(thr, on=groups, how="left")
+        out = out.join(thr, on=groups, how="left")
     else:
         t = thr["threshold"][0] if thr.height else None
-        s = s.with_columns(pl.lit(t, dtype=pl.Float64).alias("threshold"))
-    invisible = (
-        pl.col(invisibility).cast(pl.Float64).fill_null(1.0) >= invisibility_threshold
-        if invisibility
-        else pl.lit(False)
-    )
-    s = s.with_columns(invisible.alias("_invisible"))
-    rule_frame, rule_set_version = _hits_frame(hits)
-    out = s.select("household_id", "score", "threshold", "_model", "_invisible").join(
-        rule_frame, on="household_id", how="full", coalesce=True
-    )
-    out = out.with_columns(pl.col("_model", "_invisible").fill_null(False))
-    applies = {
-        "trigger": pl.col("_rule_route") == "trigger",
-        "model": pl.col("_model"),
-        "outreach": (pl.col("_rule_route") == "outreach") | pl.col("_invisible"),
-        "review": pl.col("_rule_route") == "review",
-    }
-    route = pl.lit("none")
-    for name in reversed(list(route_order)):
-        route = pl.when(applies[name].fill_null(False)).then(pl.lit(ROUTES[name])).otherwise(route)
-    out = out.with_columns(route.alias("route")).with_columns(
-        (pl.col("route") != "none").alias("flag")
-    )
+        out = out.with_columns(pl.lit(t, dtype=pl.Float64).alias("threshold"))
     band = risk_band(out["score"].fill_null(0.0).to_numpy(), bands)
     out = out.with_columns(
         pl.when(pl.col("score").is_null())

@@ -35,7 +35,8 @@ from .._progress import step
 from ..data import HouseholdData
 from ..evaluate import as_capacity, compare, rule_flags, select_top, status_quo, temporal_split
 from ..features import build, load_spec
-from ..flagging import flag
+from ..flagging import capacity_usage, flag
+from ..flagging._capacity import check_quotas
 from ..labels import BUNDLE_DEFAULT
 from ..models import ID_COLUMN
 from ..rules import DEFAULT_RULES
@@ -483,7 +484,9 @@ def _not_found_as_value_error(model_uri: str, uri: str):
         ) from None
 
 
-def _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version) -> pl.DataFrame:
+def _flag_table(
+    pyfunc_model, bundle, as_of, capacity, groups, name, version, quotas=None
+) -> pl.DataFrame:
     impl = pyfunc_model.unwrap_python_model()
     settings = impl.settings
     spec = load_spec(yaml.safe_load(Path(impl.artifacts["features"]).read_text("utf-8")))
@@ -513,7 +516,7 @@ def _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version) ->
     common = dict(
         as_of=as_of, groups=groups, invisibility=invis,
         invisibility_threshold=settings["invisibility_threshold"],
-        model_name=name, model_version=version, bands=settings["bands"],
+        model_name=name, model_version=version, bands=settings["bands"], quotas=quotas,
     )  # fmt: skip
     table = flag(scores, hits, capacity, **common)
     flagged = table.filter(pl.col("flag") & pl.col("score").is_not_null())["household_id"]
@@ -542,6 +545,8 @@ class FlagResult:
     path: Path | None
     sha256: str
     run_id: str | None
+    #: Visits per group and route against the capacity and quotas (see capacity_usage).
+    usage: pd.DataFrame | None = None
 
 
 def flag_households(
@@ -552,6 +557,7 @@ def flag_households(
     out=None,
     *,
     groups: str | None = None,
+    quotas=None,
     salt=None,
     tracking_uri: str | None = None,
     loaded_model=None,
@@ -575,6 +581,9 @@ def flag_households(
         Parquet file to write. Running twice on the same inputs writes the same bytes.
     groups : str, optional
         A ``households`` column (e.g. ``region_id``) within which capacity applies.
+    quotas : mapping of str to float, optional
+        The most outreach and review may take, as a share of the capacity (default
+        :data:`needsid.flagging.QUOTAS`); see :func:`needsid.flagging.flag`.
     salt : str, optional
         Pseudonymisation salt; default ``NEEDSID_SALT``. Never logged.
     tracking_uri : str, optional
@@ -593,8 +602,14 @@ def flag_households(
     if pyfunc_model is None:
         with _not_found_as_value_error(model, uri):
             pyfunc_model = mlflow.pyfunc.load_model(pinned)
+    quotas = check_quotas(quotas)
     bundle, data_path = _read(data)
-    table = _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version)
+    table = _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version, quotas)
+    group_of = None
+    if groups is not None:
+        hh = bundle.to_polars().households.select("household_id", groups).to_pandas()
+        group_of = hh.set_index("household_id")[groups].astype(str)
+    usage = capacity_usage(table, quotas, group_of)
     step("writing the flag table and logging its manifest")
     payload = _parquet_bytes(table)
     sha = hashlib.sha256(payload).hexdigest()
@@ -620,6 +635,8 @@ def flag_households(
                     "as_of": as_of.isoformat(),
                     "capacity": str(capacity),
                     "groups": str(groups),
+                    "capacity_by": str(groups),
+                    **{f"quota.{r}": str(q) for r, q in sorted(quotas.items())},
                     "data_path": str(data_path),
                     "rule_set_version": str(table["rule_set_version"].drop_nulls().first()),
                 }
@@ -636,6 +653,13 @@ def flag_households(
             for route, n in counts.iter_rows():
                 mlflow.log_metric(f"n_{route}", n)
             mlflow.log_metric("n_households", table.height)
+            total = usage.groupby("route")["households"].sum()
+            mlflow.log_metric(
+                "capacity_households",
+                int(usage.groupby("group", dropna=False)["capacity"].first().sum()),
+            )
+            for route, n in total.items():
+                mlflow.log_metric(f"visits_{route}", int(n))
             mfile = Path(tmp) / "flag_manifest.parquet"
             mfile.write_bytes(_parquet_bytes(manifest))
             mlflow.log_artifact(str(mfile))
@@ -646,7 +670,7 @@ def flag_households(
             f"The flag table ({table.height} households, sha256 {sha[:12]}...) is {where}, "
             f"but logging the flagging run to {uri} failed: {type(exc).__name__}: {exc}"
         ) from exc
-    return FlagResult(table, path, sha, run_id)
+    return FlagResult(table, path, sha, run_id, usage)
 
 
 @dataclass(frozen=True)
@@ -690,8 +714,12 @@ def rescore(run_id: str, data=None, *, tracking_uri: str | None = None) -> Resco
     # logged as str(capacity): "500" is a count, "0.05" or "1.0" a share
     cap = as_capacity(int(p["capacity"]) if p["capacity"].isdigit() else float(p["capacity"]))
     groups = None if p["groups"] == "None" else p["groups"]
+    # runs logged before route quotas existed had none: they re-run with the defaults
+    quotas = {k.split(".", 1)[1]: float(v) for k, v in p.items() if k.startswith("quota.")}
     model = mlflow.pyfunc.load_model(p["model_uri"])
     name = None if p["model_name"] == "None" else p["model_name"]
-    table = _flag_table(model, bundle, as_date(p["as_of"]), cap, groups, name, p["model_version"])
+    table = _flag_table(
+        model, bundle, as_date(p["as_of"]), cap, groups, name, p["model_version"], quotas or None
+    )
     sha = hashlib.sha256(_parquet_bytes(table)).hexdigest()
     return RescoreResult(table, sha, tags["flag_table.sha256"])
