@@ -170,9 +170,7 @@ def test_verified_labels_by_hand(tiny_bundle):
     wide = ni.labels.make(bundle, "2024-01-01", 6, source="verified", line="low_income")
     assert wide.filter(pl.col("household_id") == "H1")["in_need"].item() is True
     # with only a home visit in the window, the visit's finding is the label
-    visited = _with_casework(
-        tiny_bundle, [(*CASEWORK[3][:5], "hardship_confirmed"), CASEWORK[5]]
-    )
+    visited = _with_casework(tiny_bundle, [(*CASEWORK[3][:5], "hardship_confirmed"), CASEWORK[5]])
     y = ni.labels.make(visited, "2024-01-01", 6, source="verified")
     h4 = y.filter(pl.col("household_id") == "H4").row(0, named=True)
     assert (h4["in_need"], h4["label_source"]) == (True, "home_visit")
