@@ -24,6 +24,7 @@ from _config import parse_args
 import needsid as ni
 from needsid._dates import as_date, months_before
 from needsid._io import umask_mode, write_atomic
+from needsid.flagging import flag
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +57,7 @@ def _population(n, seed, as_of, months, params, quotas, capacity):
     rows = []
     for how, q in (("quotas", quotas), ("threshold (before)", None)):
         if how == "quotas":
-            table = ni.flagging.flag(
+            table = flag(
                 scores, hits, capacity, as_of=as_of, invisibility="invisibility_score", quotas=q
             )
         else:  # the capacity held for the model alone; rules and the threshold added more
@@ -97,7 +98,7 @@ def _population(n, seed, as_of, months, params, quotas, capacity):
 def _before(scores, hits, capacity, as_of):
     """Routing before quotas: the model's top within capacity, plus every rule hit and
     every household at or above the invisibility threshold."""
-    model = ni.flagging.flag(
+    model = flag(
         scores.with_columns(pl.lit(0.0).alias("invisibility_score")),
         None,
         capacity,

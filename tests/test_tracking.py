@@ -324,3 +324,26 @@ def test_flag_prints_and_logs_the_use_of_capacity_per_route(store, tmp_path, mon
     table = pl.read_parquet(tmp_path / "f.pq")
     assert metrics["visits_outreach"] == (table["route"] == "manual_outreach").sum()
     assert metrics["visits_outreach"] <= 0.2 * metrics["capacity_households"]
+
+
+def test_flag_with_nothing_flagged_writes_the_table(store, tmp_path, monkeypatch):
+    _own_store(store, monkeypatch)
+    bundle = store["pop"].bundle
+    hits = ni.rules.load(tracking._runs.DEFAULT_RULES).evaluate(bundle, AS_OF).to_frame()
+    hit = set(pl.DataFrame(hits)["household_id"].to_list()) if len(hits) else set()
+    alive = bundle.households.filter(pl.col("dissolved_on").is_null())
+    one = next(h for h in alive["household_id"].to_list() if h not in hit)
+    keep = pl.col("household_id") == one
+    single = ni.HouseholdData(
+        bundle.regions, bundle.households.filter(keep), bundle.members.filter(keep),
+        bundle.records.filter(keep),
+    )  # fmt: skip
+    single.write(tmp_path / "one")
+    args = ["flag", "--data", str(tmp_path / "one"), "--as-of", AS_OF, "--model",
+            "models:/needsid-risk@champion", "--capacity", "0.05"]  # fmt: skip
+    res = store["runner"].invoke(app, [*args, "--out", str(tmp_path / "f.pq")])
+    # one household at 5%: no visit to make, and a table that says so
+    assert res.exit_code == 0, res.output
+    table = pl.read_parquet(tmp_path / "f.pq")
+    assert table.height == 1 and not table["flag"].any()
+    assert "0 of 1 households flagged" in " ".join(res.output.split())

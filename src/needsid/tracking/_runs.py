@@ -520,6 +520,8 @@ def _flag_table(
     )  # fmt: skip
     table = flag(scores, hits, capacity, **common)
     flagged = table.filter(pl.col("flag") & pl.col("score").is_not_null())["household_id"]
+    if flagged.is_empty():  # nothing to explain: the table is written with zero flags
+        return table
     rows = X[X[ID_COLUMN].isin(flagged.to_list())].set_index(ID_COLUMN)
     step(f"reasons for {len(rows):,} flagged households")
     explained = impl.risk_model.explain(rows[settings["features"]], top=settings["top_reasons"])
