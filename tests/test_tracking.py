@@ -347,3 +347,30 @@ def test_flag_with_nothing_flagged_writes_the_table(store, tmp_path, monkeypatch
     table = pl.read_parquet(tmp_path / "f.pq")
     assert table.height == 1 and not table["flag"].any()
     assert "0 of 1 households flagged" in " ".join(res.output.split())
+
+
+def test_train_and_flag_refuse_broken_data_before_any_work(store, tmp_path, monkeypatch):
+    _own_store(store, monkeypatch)
+    bundle = ni.HouseholdData.read(store["root"] / "data")
+    records = bundle.records
+    # an infinite amount and a record id used twice: each named, nothing written
+    broken = records.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(float("inf")).otherwise(pl.col("amount"))
+        .alias("amount")
+    )  # fmt: skip
+    broken = pl.concat([broken, broken.slice(1, 1)])
+    ni.HouseholdData(bundle.regions, bundle.households, bundle.members, broken).write(
+        tmp_path / "broken"
+    )
+    for args in (
+        ["train", "--data", str(tmp_path / "broken"), "--as-of", AS_OF, "--config", "train.yaml"],
+        [*store["flag_args"][:2], str(tmp_path / "broken"), *store["flag_args"][3:],
+         "--out", str(tmp_path / "f.pq")],
+    ):  # fmt: skip
+        res = store["runner"].invoke(app, args)
+        text = " ".join(res.output.split())
+        assert res.exit_code == 1, res.output
+        assert "records.amount: non_finite_amount (1 row" in text
+        assert "records.record_id: duplicate_key (2 rows" in text
+        assert "Traceback" not in res.output
+    assert not (tmp_path / "f.pq").exists()

@@ -273,6 +273,25 @@ def test_negative_amount(tiny_bundle, backend):
     expect(bundle, backend, "members", "education_years", "negative_amount", 1, ["P3@2016-08-10"])
 
 
+def test_non_finite_amounts_are_named(tiny_bundle, backend):
+    bundle = set_cells(tiny_bundle, "records", {"record_id": "R03"}, amount=float("inf"))
+    expect(bundle, backend, "records", "amount", "non_finite_amount", 1, ["R03"])
+    with pytest.raises(DataValidationError, match=re.escape("NaN or inf; leave an unknown")):
+        validate(bundle)
+    bundle = set_cells(tiny_bundle, "regions", {"region_id": "001"}, dibao_standard=-float("inf"))
+    assert [(f["column"], f["rule"]) for f in failures(bundle, backend)] == [
+        ("dibao_standard", "negative_amount"),
+        ("dibao_standard", "non_finite_amount"),
+    ]
+
+
+def test_nan_amount_is_an_error_in_polars_and_missing_in_pandas(tiny_bundle):
+    # polars keeps NaN apart from null; pandas has only NaN for a missing float
+    bundle = set_cells(tiny_bundle, "records", {"record_id": "R01"}, amount=float("nan"))
+    expect(bundle, "polars", "records", "amount", "non_finite_amount", 1, ["R01"])
+    assert validate(bundle.to_pandas()) is not None
+
+
 def test_unknown_kind(tiny_bundle, backend):
     bundle = set_cells(tiny_bundle, "records", {"record_id": "R02"}, source="police")
     expect(bundle, backend, "records", "source, kind", "unknown_kind", 1, ["R02"])

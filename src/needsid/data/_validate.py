@@ -38,7 +38,7 @@ RULES: tuple[str, ...] = tuple(
     """missing_column extra_column wrong_type null_value duplicate_key unknown_category
     unknown_region unknown_household unknown_person overlapping_spells spell_ends_before_start
     dissolved_before_formed inconsistent_person event_after_death known_before_event
-    negative_amount unknown_kind unknown_value verification_without_application
+    negative_amount non_finite_amount unknown_kind unknown_value verification_without_application
     decision_before_application future_date""".split()
 )
 N_EXAMPLES = 5
@@ -341,6 +341,15 @@ class _Checks:
                 self._where(name, col.name, "null_value", missing)
             if col.nonnegative:
                 self._where(name, col.name, "negative_amount", c < 0)
+            if col.dtype == FLOAT:
+                # inf, or NaN where null would say "no amount": features and rules would
+                # carry it into sums and comparisons
+                bad = c.is_infinite() | (c.is_nan() if col.nullable else pl.lit(False))
+                self._where(
+                    name, col.name, "non_finite_amount", bad,
+                    note="NaN or inf; leave an unknown amount empty (null) and give a finite "
+                    "number otherwise",
+                )  # fmt: skip
             if col.dtype == DATE:
                 self._where(name, col.name, "future_date", c > self.reference_date)
             allowed = CATEGORIES.get((name, col.name))

@@ -32,7 +32,7 @@ from .._cli_configs import load_config
 from .._dates import as_date, months_before
 from .._io import write_atomic
 from .._progress import step
-from ..data import HouseholdData
+from ..data import HouseholdData, validate
 from ..evaluate import as_capacity, compare, rule_flags, select_top, status_quo, temporal_split
 from ..features import build, load_spec
 from ..flagging import capacity_usage, flag
@@ -263,6 +263,11 @@ def train(
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    needsid.DataValidationError
+        The data breaks the contract (every problem named); nothing is trained or logged.
     """
     import mlflow
 
@@ -276,6 +281,8 @@ def train(
     label_source = cfg.labels or BUNDLE_DEFAULT
     as_of = as_date(as_of)
     bundle, data_path = _read(data)
+    step("validating the data")
+    validate(bundle)  # a broken extract stops here, every problem named, nothing written
     spec = load_spec(cfg.features)
     rule_set = load_rules(cfg.rules) if cfg.rules else None
     estimator = _estimator(cfg)
@@ -606,6 +613,8 @@ def flag_households(
             pyfunc_model = mlflow.pyfunc.load_model(pinned)
     quotas = check_quotas(quotas)
     bundle, data_path = _read(data)
+    step("validating the data")
+    validate(bundle)  # a broken extract stops here, every problem named, nothing written
     table = _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version, quotas)
     group_of = None
     if groups is not None:
