@@ -287,3 +287,15 @@ def test_label_vocabulary_matches_the_contract():
     values = record_values()
     assert set(VISIT_FINDINGS) < set(values["home_visit"])
     assert set(ASSESSED_KINDS) <= set(values)
+
+
+def test_pu_does_not_reweight_on_too_few_positives(caplog):
+    from needsid.labels._verified import MIN_POSITIVES
+
+    small = ni.simulate(n_households=1500, months=24, seed=7)
+    with caplog.at_level("WARNING", logger="needsid.labels"):
+        y = ni.labels.make(small, "2024-01-01", 6, source="pu")
+    others = y.filter(pl.col("propensity").is_nan())
+    assert others.height > 0
+    assert (others["weight"] == 1.0).all()
+    assert f"fewer than the {MIN_POSITIVES} that estimating" in caplog.text

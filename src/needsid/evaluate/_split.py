@@ -60,6 +60,12 @@ class TemporalSplit:
         return self.test[list(self.features)]
 
 
+def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep the labelled rows, with ``in_need`` as bool (a left join made it object)."""
+    out = frame[frame["_labelled"]].drop(columns="_labelled").reset_index(drop=True)
+    return out.astype({"in_need": bool})
+
+
 def temporal_split(
     data,
     train_as_of,
@@ -140,10 +146,10 @@ def temporal_split(
         f = frame(d)
         in_test = _in_test_group(f["household_id"], test_size, seed)
         if d == test_date:
-            test = f[in_test & f["_labelled"]].drop(columns="_labelled").reset_index(drop=True)
+            test = _labelled(f[in_test])
         else:
             parts.append(f[~in_test])
     train = pd.concat(parts, ignore_index=True)
     share = float(train["_labelled"].mean()) if len(train) else 0.0
-    train = train[train["_labelled"]].drop(columns="_labelled").reset_index(drop=True)
+    train = _labelled(train)
     return TemporalSplit(train, test, names, train_dates, test_date, horizon_months, share)

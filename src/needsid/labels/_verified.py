@@ -9,12 +9,15 @@ positive-unlabeled data and as the verified re-weighted by a model of who gets v
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import numpy as np
 import polars as pl
 
 from .._dates import months_after
 from ..data import HouseholdData
+
+logger = logging.getLogger(__name__)
 
 #: Lines an assessed income can be compared with: the region's dibao standard, or the
 #: low-income line (the standard times the low-income multiplier).
@@ -23,6 +26,8 @@ LINES = ("dibao", "low_income")
 ASSESSED_KINDS = ("verification", "review")
 #: Home-visit findings and the need they say.
 VISIT_FINDINGS = {"hardship_confirmed": True, "no_hardship": False}
+#: Labelled positives outside the caseload needed to estimate their labelling propensity.
+MIN_POSITIVES = 50
 #: Bounds of the fitted probability of being verified, before inverting it.
 PROPENSITY_CLIP = (0.005, 1.0)
 
@@ -125,7 +130,9 @@ def positive_unlabeled(
 
     A classifier trained with these weights estimates the odds of need on one scale
     across both groups, so a capacity is shared between them as need, not the status
-    quo's attention, says. ``propensity`` holds the group's estimate. Recipients without
+    quo's attention, says. ``propensity`` holds the group's estimate (NaN where fewer
+    than ``MIN_POSITIVES`` labelled positives leave it unestimated: those positives get
+    weight 1, and the logger warns). Recipients without
     an assessment in the window get weight 0: whether a recipient is reviewed in a given
     window follows the review calendar, which the features partly reveal (months since the
     last assessment), so counting them as negatives would teach the calendar.
@@ -138,10 +145,20 @@ def positive_unlabeled(
     e = np.ones(len(s))
     if r.any():
         e[r] = max(labelled[r].mean(), 1e-3)
-    if s[~r].sum() >= 10:
+    n_pos = int(s[~r].sum())
+    if n_pos >= MIN_POSITIVES:
         X = _feature_frame(features, ids)[~r]
         g = _cross_fitted(X, s[~r], random_state)
-        e[~r] = float(np.clip(g[s[~r]].mean(), 1e-3, 1.0))
+        # P(labelled positive) <= P(labelled | in need): a floor no estimate may go under
+        e[~r] = float(np.clip(g[s[~r]].mean(), max(s[~r].mean(), 1e-3), 1.0))
+    elif (~r).any():
+        logger.warning(
+            "%d labelled positives among the households not on dibao or tekun at %s, "
+            "fewer than the %d that estimating their labelling propensity needs: they are "
+            "not re-weighted (a plain positive-unlabeled label).",
+            n_pos, as_of.isoformat(), MIN_POSITIVES,
+        )  # fmt: skip
+        e[~r] = np.nan
     return v.select(
         "household_id",
         in_need=pl.col("in_need").fill_null(False),
@@ -152,7 +169,9 @@ def positive_unlabeled(
         .when(pl.Series(r))
         .then(pl.lit("unlabeled_recipient"))
         .otherwise(pl.lit("unlabeled")),
-        weight=pl.Series(np.where(s, 1.0 / e, np.where(r & ~labelled, 0.0, 1.0))),
+        weight=pl.Series(
+            np.where(s, 1.0 / np.nan_to_num(e, nan=1.0), np.where(r & ~labelled, 0.0, 1.0))
+        ),
         propensity=pl.Series(e),
     )
 
