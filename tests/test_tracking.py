@@ -374,3 +374,38 @@ def test_train_and_flag_refuse_broken_data_before_any_work(store, tmp_path, monk
         assert "records.record_id: duplicate_key (2 rows" in text
         assert "Traceback" not in res.output
     assert not (tmp_path / "f.pq").exists()
+
+
+@pytest.mark.parametrize("salt", [" " * 16, "a" * 24, "ab" * 12 + " " * 8])
+def test_a_salt_without_variety_is_refused(salt):
+    with pytest.raises(ValueError, match="fewer than 8 distinct characters besides spaces"):
+        tracking.pseudonymise(["H1"], salt=salt)
+
+
+def test_store_passwords_never_reach_a_message(store, monkeypatch, tmp_path):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+
+    from needsid.tracking._runs import _not_found_as_value_error
+
+    secret_uri = "postgresql://mlflow:s3cretpw@127.0.0.1:5432/mlflow"
+    with pytest.raises(ValueError) as err:
+        with _not_found_as_value_error("models:/needsid-risk@champion", secret_uri):
+            raise MlflowException(
+                f"Registered Model not found in {secret_uri} (password s3cretpw)",
+                error_code=RESOURCE_DOES_NOT_EXIST,
+            )
+    assert "s3cretpw" not in str(err.value)
+    assert "mlflow:***@127.0.0.1:5432" in str(err.value)
+    # a tracking server that is down, reached with a password in its URI
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    _own_store(store, monkeypatch)
+    loaded = mlflow.pyfunc.load_model("models:/needsid-risk/1")
+    with pytest.raises(tracking.TrackingError) as err:
+        tracking.flag_households(
+            store["root"] / "data", AS_OF, "models:/needsid-risk/1", 0.05, tmp_path / "f.pq",
+            loaded_model=loaded, tracking_uri="http://user:s3cretpw@127.0.0.1:9",
+        )  # fmt: skip
+    assert "s3cretpw" not in str(err.value) and "user:***@127.0.0.1:9" in str(err.value)

@@ -8,11 +8,14 @@ import os
 
 import numpy as np
 
-__all__ = ["SALT_ENV", "MIN_SALT_LENGTH", "pseudonymise", "salt_from_env"]
+__all__ = ["SALT_ENV", "MIN_SALT_LENGTH", "MIN_SALT_DISTINCT", "pseudonymise", "redact",
+           "salt_from_env"]  # fmt: skip
 
 #: Environment variable the command line reads the salt from.
 SALT_ENV = "NEEDSID_SALT"
 MIN_SALT_LENGTH = 16
+#: Distinct non-whitespace characters a salt needs: 16 spaces or "aaaa..." is no secret.
+MIN_SALT_DISTINCT = 8
 
 
 def _check_salt(salt) -> bytes:
@@ -23,7 +26,38 @@ def _check_salt(salt) -> bytes:
             f"The pseudonymisation salt must be a secret of at least {MIN_SALT_LENGTH} "
             f"characters (set {SALT_ENV}, e.g. to the output of `openssl rand -hex 32`)."
         )
+    visible = "".join(salt.decode("utf-8", "replace").split())
+    if len(set(visible)) < MIN_SALT_DISTINCT:
+        raise ValueError(
+            f"The pseudonymisation salt has fewer than {MIN_SALT_DISTINCT} distinct "
+            "characters besides spaces, so it is easy to guess; use a random secret "
+            f"(set {SALT_ENV}, e.g. to the output of `openssl rand -hex 32`)."
+        )
     return salt
+
+
+def redact(uri: str) -> str:
+    """Hide the password (and a token) in a URI before it goes into a message.
+
+    Examples
+    --------
+    >>> redact("postgresql://mlflow:s3cret@127.0.0.1:5432/mlflow")
+    'postgresql://mlflow:***@127.0.0.1:5432/mlflow'
+    >>> redact("sqlite:///mlflow.db")
+    'sqlite:///mlflow.db'
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(str(uri))
+    except ValueError:
+        return "<a tracking URI that could not be parsed>"
+    if parts.password is None and "@" not in parts.netloc:
+        return str(uri)
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    netloc = f"{user}:***@{host}" if user else f"***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def salt_from_env() -> bytes:

@@ -42,7 +42,7 @@ from ..models import ID_COLUMN
 from ..rules import DEFAULT_RULES
 from ..rules import load as load_rules
 from ._config import TrainConfig, load_train_config
-from ._privacy import pseudonymise, salt_from_env
+from ._privacy import pseudonymise, redact, salt_from_env
 from ._pyfunc import model_to_json
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,17 @@ class TrackingError(RuntimeError):
 
 def _uri(tracking_uri: str | None) -> str:
     return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _redact_text(text: str, uri: str) -> str:
+    """Remove the store's password from a library's message that may quote the URI."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(uri).password
+    except ValueError:
+        password = None
+    return text.replace(uri, redact(uri)).replace(password, "***") if password else text
 
 
 def _use_store(tracking_uri: str | None) -> str:
@@ -433,7 +444,9 @@ def promote(
     try:
         client.get_model_version(name, version)
     except MlflowException as exc:
-        raise ValueError(f"No version {version!r} of registered model {name!r} in {uri}.") from exc
+        raise ValueError(
+            f"No version {version!r} of registered model {name!r} in {redact(uri)}."
+        ) from exc
     try:
         previous = client.get_model_version_by_alias(name, alias).version
     except MlflowException:
@@ -486,7 +499,8 @@ def _not_found_as_value_error(model_uri: str, uri: str):
         if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             raise
         raise ValueError(
-            f"Model {model_uri!r} is not in the registry at {uri}: {exc.message} "
+            f"Model {model_uri!r} is not in the registry at {redact(uri)}: "
+            f"{_redact_text(exc.message, uri)} "
             "(see `needsid train` and `needsid promote`)."
         ) from None
 
@@ -679,7 +693,8 @@ def flag_households(
         where = f"written to {path}" if path else "kept in memory (no out= given)"
         raise TrackingError(
             f"The flag table ({table.height} households, sha256 {sha[:12]}...) is {where}, "
-            f"but logging the flagging run to {uri} failed: {type(exc).__name__}: {exc}"
+            f"but logging the flagging run to {redact(uri)} failed: {type(exc).__name__}: "
+            f"{_redact_text(str(exc), uri)}"
         ) from exc
     return FlagResult(table, path, sha, run_id, usage)
 
