@@ -1,5 +1,6 @@
 """Train -> register -> promote -> flag -> re-score against a local SQLite MLflow store."""
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -409,3 +410,32 @@ def test_store_passwords_never_reach_a_message(store, monkeypatch, tmp_path):
             loaded_model=loaded, tracking_uri="http://user:s3cretpw@127.0.0.1:9",
         )  # fmt: skip
     assert "s3cretpw" not in str(err.value) and "user:***@127.0.0.1:9" in str(err.value)
+
+
+def test_dates_the_data_cannot_describe_are_refused(store, tmp_path, monkeypatch, caplog):
+    _own_store(store, monkeypatch)
+    args = ["flag", "--data", "data", "--model", "models:/needsid-risk@champion",
+            "--out", str(tmp_path / "f.pq")]  # fmt: skip
+    for as_of, said in (
+        ("2099-01-01", "the latest record in the data is known on"),
+        ("2005-01-01", "is not after the first record known"),
+    ):
+        res = store["runner"].invoke(app, [*args, "--as-of", as_of])
+        assert res.exit_code == 1, res.output
+        assert said in " ".join(res.output.split())
+        assert not (tmp_path / "f.pq").exists()
+    res = store["runner"].invoke(app, ["train", "--data", "data", "--as-of", "2005-06-01",
+                                       "--config", "train.yaml"])  # fmt: skip
+    assert res.exit_code == 1 and "the first training date" in " ".join(res.output.split())
+    # a department missing from the extract is named
+    bundle = ni.HouseholdData.read(store["root"] / "data")
+    cut = (pl.col("source").cast(pl.String) == "banking") & (
+        pl.col("known_date") >= dt.date(2024, 7, 1)
+    )
+    silent = ni.HouseholdData(
+        bundle.regions, bundle.households, bundle.members, bundle.records.filter(~cut)
+    )
+    with caplog.at_level("WARNING", logger="needsid.tracking"):
+        assert tracking._runs.check_dates(silent, dt.date(2025, 7, 1)) == ["banking"]
+    assert "No record from banking known in the 12 months before 2025-07-01" in caplog.text
+    assert tracking._runs.check_dates(bundle, dt.date(2025, 7, 1)) == []

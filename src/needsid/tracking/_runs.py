@@ -29,7 +29,7 @@ import polars as pl
 import yaml
 
 from .._cli_configs import load_config
-from .._dates import as_date, months_before
+from .._dates import as_date, months_after, months_before
 from .._io import write_atomic
 from .._progress import step
 from ..data import HouseholdData, validate
@@ -123,6 +123,67 @@ def _read(data) -> tuple[HouseholdData, str | None]:
 
 def _estimator(cfg: TrainConfig):
     return cfg.model.estimator()
+
+
+#: How far past the latest record known an ``as_of`` may lie before a run refuses it.
+MAX_MONTHS_PAST_DATA = 3
+#: A department with no record known in this many months before ``as_of`` is warned about.
+SILENT_MONTHS = 12
+
+
+def check_dates(bundle: HouseholdData, as_of: dt.date, *, earliest: dt.date | None = None):
+    """Refuse dates the data cannot describe; warn about departments that fell silent.
+
+    ``as_of`` may lie at most ``MAX_MONTHS_PAST_DATA`` months after the latest
+    ``known_date`` (later, every household would look as if nothing happened to it), and
+    ``earliest`` (the first date a run reads, default ``as_of``) must come after the first
+    record known. A source with records known in the ``SILENT_MONTHS`` before that window
+    but none in the ``SILENT_MONTHS`` before ``as_of`` is logged as a warning, and
+    returned: its households lose their records at once (an extract that misses a
+    department looks like a wave of invisibility).
+    """
+    rec = bundle.to_polars().records
+    if rec.height == 0:
+        raise ValueError("The bundle has no records: there is nothing to flag or learn from.")
+    first, last = rec["known_date"].min(), rec["known_date"].max()
+    limit = months_after(last, MAX_MONTHS_PAST_DATA)
+    if as_of > limit:
+        raise ValueError(
+            f"Got as_of={as_of.isoformat()!r}, but the latest record in the data is known on "
+            f"{last.isoformat()}; a date more than {MAX_MONTHS_PAST_DATA} months after it "
+            f"would describe households the data has not seen. Use an as_of up to "
+            f"{limit.isoformat()}, or bring newer records."
+        )
+    start = as_of if earliest is None else earliest
+    if start <= first:
+        what = "as_of" if earliest is None else f"the first training date ({start.isoformat()})"
+        raise ValueError(
+            f"Got as_of={as_of.isoformat()!r}: {what} is not after the first record known "
+            f"({first.isoformat()}), so no record describes the households then. Use a later "
+            "as_of" + ("" if earliest is None else ", or fewer or shorter training steps") + "."
+        )
+    since = months_after(as_of, -SILENT_MONTHS)
+    before = months_after(since, -SILENT_MONTHS)
+    known = pl.col("known_date")
+    sources = (
+        rec.with_columns(pl.col("source").cast(pl.String))
+        .group_by("source")
+        .agg(
+            ((known < as_of) & (known >= since)).sum().alias("recent"),
+            ((known < since) & (known >= before)).sum().alias("earlier"),
+        )
+    )
+    silent = sorted(
+        sources.filter((pl.col("recent") == 0) & (pl.col("earlier") > 0))["source"].to_list()
+    )
+    if silent:
+        logger.warning(
+            "No record from %s known in the %d months before %s, though there were some in "
+            "the %d months before that: their households will look invisible. Check that the "
+            "extract holds these departments.",
+            ", ".join(silent), SILENT_MONTHS, as_of.isoformat(), SILENT_MONTHS,
+        )  # fmt: skip
+    return silent
 
 
 #: A label base rate this many times the low-income share (or its inverse) is implausible.
@@ -298,6 +359,7 @@ def train(
     rule_set = load_rules(cfg.rules) if cfg.rules else None
     estimator = _estimator(cfg)
     train_dates, test_date = _dates(as_of, cfg)
+    check_dates(bundle, as_of, earliest=train_dates[0])
     split = temporal_split(
         bundle, train_dates, test_date, horizon_months=cfg.horizon_months,
         test_size=cfg.test_size, seed=cfg.seed, spec=spec,
@@ -629,6 +691,7 @@ def flag_households(
     bundle, data_path = _read(data)
     step("validating the data")
     validate(bundle)  # a broken extract stops here, every problem named, nothing written
+    check_dates(bundle, as_of)
     table = _flag_table(pyfunc_model, bundle, as_of, capacity, groups, name, version, quotas)
     group_of = None
     if groups is not None:
