@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from ._dates import months_after
+from ._yaml import safe_load
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -267,7 +268,7 @@ def _read_yaml(path, what: str) -> dict:
     if not p.is_file():
         raise ConfigError(f"{what} {str(p)!r} not found.")
     try:
-        raw = yaml.safe_load(p.read_text("utf-8")) or {}
+        raw = safe_load(p.read_text("utf-8"), str(p)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

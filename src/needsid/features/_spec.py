@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .._yaml import safe_load
 from ..data import record_vocabulary
 
 __all__ = ["FAMILIES", "FeatureSpec", "load_spec"]
@@ -91,4 +92,4 @@ def load_spec(spec: FeatureSpec | str | Path | dict | None = None) -> FeatureSpe
     path = Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"Feature spec {str(path)!r} not found; pass a YAML file path.")
-    return FeatureSpec(**(yaml.safe_load(path.read_text("utf-8")) or {}))
+    return FeatureSpec(**(safe_load(path.read_text("utf-8"), repr(str(path))) or {}))

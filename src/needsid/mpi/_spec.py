@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -19,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from .._yaml import safe_load
 from ._alkire_foster import alkire_foster
 from ._result import MPIResult
 
@@ -324,7 +324,7 @@ def load_spec(spec: MPISpec | dict | str | Path) -> MPISpec:
             )
     if not path.is_file():
         raise FileNotFoundError(f"MPI spec {str(path)!r} not found; pass a YAML file path.")
-    return _parse(yaml.safe_load(path.read_text("utf-8")), repr(str(path)))
+    return _parse(safe_load(path.read_text("utf-8"), repr(str(path))), repr(str(path)))
 
 
 def alkire_foster_from_spec(matrix: Any, spec: MPISpec | dict | str | Path, **kwargs: Any):

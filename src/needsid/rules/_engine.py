@@ -30,6 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._dates import as_date, months_after, months_before
+from .._yaml import safe_load
 from ..data import HouseholdData
 from ._frames import EMPTY_HITS, Context
 from ._hits import HIT_COLUMNS, RuleHits
@@ -230,7 +231,7 @@ def load(path: str | os.PathLike = "default") -> RuleSet:
     if not path.is_file():
         raise FileNotFoundError(f"Rule set {str(path)!r} not found; pass a YAML file path.")
     try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
+        raw = safe_load(path.read_text("utf-8"), repr(str(path)))
     except yaml.YAMLError as exc:
         raise RuleSetError(repr(str(path)), [f"not valid YAML: {exc}"]) from None
     return RuleSet.from_dict(raw, source=repr(str(path)))

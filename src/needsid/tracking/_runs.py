@@ -32,6 +32,7 @@ from .._cli_configs import load_config
 from .._dates import as_date, months_after, months_before
 from .._io import write_atomic
 from .._progress import step
+from .._yaml import safe_load
 from ..data import HouseholdData, validate
 from ..evaluate import as_capacity, compare, rule_flags, select_top, status_quo, temporal_split
 from ..features import build, load_spec
@@ -572,7 +573,8 @@ def _flag_table(
 ) -> pl.DataFrame:
     impl = pyfunc_model.unwrap_python_model()
     settings = impl.settings
-    spec = load_spec(yaml.safe_load(Path(impl.artifacts["features"]).read_text("utf-8")))
+    features_path = Path(impl.artifacts["features"])
+    spec = load_spec(safe_load(features_path.read_text("utf-8"), str(features_path.name)))
     step(f"building features at {as_of.isoformat()}")
     X = build(bundle, as_of, spec=spec)
     X = X if isinstance(X, pd.DataFrame) else X.to_pandas()
