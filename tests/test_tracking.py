@@ -439,3 +439,51 @@ def test_dates_the_data_cannot_describe_are_refused(store, tmp_path, monkeypatch
         assert tracking._runs.check_dates(silent, dt.date(2025, 7, 1)) == ["banking"]
     assert "No record from banking known in the 12 months before 2025-07-01" in caplog.text
     assert tracking._runs.check_dates(bundle, dt.date(2025, 7, 1)) == []
+
+
+@pytest.mark.filterwarnings("ignore:.*Add type hints")
+def test_only_needsids_own_unchanged_models_load(store, tmp_path, monkeypatch):
+    import mlflow
+    from mlflow import MlflowClient
+
+    _own_store(store, monkeypatch)
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    mlflow.set_registry_uri(os.environ["MLFLOW_TRACKING_URI"])
+
+    class Pickled(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return model_input
+
+    mlflow.set_experiment("someone-else")
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            name="m", python_model=Pickled(), registered_model_name="needsid-risk"
+        )
+    client = MlflowClient()
+    client.set_registered_model_alias("needsid-risk", "evil", info.registered_model_version)
+    flag_args = ["flag", "--data", "data", "--as-of", AS_OF, "--out", str(tmp_path / "f.pq")]
+    for cmd in ([*flag_args, "--model", "models:/needsid-risk@evil"],
+                ["serve", "--model", "models:/needsid-risk@evil", "--port", "5999"]):  # fmt: skip
+        res = store["runner"].invoke(app, cmd)
+        text = " ".join(res.output.split())
+        assert res.exit_code == 1, res.output
+        assert "Refusing to load" in text and "mlflow.pyfunc.model" in text
+        assert "no sha256.* version tags" in text
+    assert not (tmp_path / "f.pq").exists()
+    # version 1's files carry their digests; an edited artifact is refused by name
+    tags = client.get_model_version("needsid-risk", "1").tags
+    assert "sha256.artifacts/risk_model.json" in tags and "sha256.MLmodel" in tags
+    location = client.get_model_version_download_uri("needsid-risk", "1")
+    location = location.removeprefix("file://")
+    settings = Path(location) / "artifacts" / "settings.json"
+    original = settings.read_bytes()
+    settings.write_bytes(original.replace(b'"top_reasons": 3', b'"top_reasons": 9'))
+    try:
+        res = store["runner"].invoke(app, [*flag_args, "--model", "models:/needsid-risk/1"])
+        text = " ".join(res.output.split())
+        assert res.exit_code == 1, res.output
+        assert "file 'artifacts/settings.json' was changed after registration" in text
+    finally:
+        settings.write_bytes(original)
+    res = store["runner"].invoke(app, [*flag_args, "--model", "models:/needsid-risk/1"])
+    assert res.exit_code == 0, res.output

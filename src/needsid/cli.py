@@ -276,8 +276,19 @@ def serve(
     from ._cli_configs import ServeConfig
 
     cfg = _config(ServeConfig, config, model=model, host=host, port=port, workers=workers)
+    import tempfile
+
+    from .tracking import resolve_model
+    from .tracking._integrity import verified_copy
+
+    # the server loads the checked copy, which stays for its lifetime (no household data)
+    try:
+        name, version, pinned = resolve_model(cfg.model)
+        local = verified_copy(pinned, name, version, Path(tempfile.mkdtemp(prefix="needsid-")))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
-    args = [mlflow_bin, "models", "serve", "-m", cfg.model, "--env-manager", "local",
+    args = [mlflow_bin, "models", "serve", "-m", str(local), "--env-manager", "local",
             "-h", cfg.host, "-p", str(cfg.port), "-w", str(cfg.workers)]  # fmt: skip
     # mlflow starts uvicorn by name: make this environment's scripts findable
     env = dict(os.environ)

@@ -43,6 +43,8 @@ from ..models import ID_COLUMN
 from ..rules import DEFAULT_RULES
 from ..rules import load as load_rules
 from ._config import TrainConfig, load_train_config
+from ._integrity import record as record_digests
+from ._integrity import verified_copy
 from ._privacy import pseudonymise, redact, salt_from_env
 from ._pyfunc import model_to_json
 
@@ -467,6 +469,9 @@ def train(
         ("threshold", repr(threshold)),
     ):
         client.set_model_version_tag(name, version, key, value)
+    # the SHA-256 of every file, checked before the version is ever loaded again
+    with tempfile.TemporaryDirectory() as tmp:
+        record_digests(client, name, version, f"models:/{name}/{version}", Path(tmp))
     return TrainResult(
         run.info.run_id, name, version, threshold, comparison, fingerprint, label_info
     )
@@ -685,10 +690,23 @@ def flag_households(
     as_of = as_date(as_of)
     uri = _use_store(tracking_uri)
     name, version, pinned = resolve_model(model, uri)
-    pyfunc_model = loaded_model
-    if pyfunc_model is None:
-        with _not_found_as_value_error(model, uri):
-            pyfunc_model = mlflow.pyfunc.load_model(pinned)
+    with tempfile.TemporaryDirectory() as workdir:
+        pyfunc_model = loaded_model
+        if pyfunc_model is None:
+            with _not_found_as_value_error(model, uri):
+                local = verified_copy(pinned, name, version, Path(workdir))
+            pyfunc_model = mlflow.pyfunc.load_model(str(local))
+        return _flag_and_log(
+            pyfunc_model, data, as_of, capacity, out, groups, quotas, salt, uri, name, version,
+            pinned,
+        )  # fmt: skip
+
+
+def _flag_and_log(
+    pyfunc_model, data, as_of, capacity, out, groups, quotas, salt, uri, name, version, pinned
+) -> FlagResult:
+    import mlflow
+
     quotas = check_quotas(quotas)
     bundle, data_path = _read(data)
     step("validating the data")
@@ -807,10 +825,13 @@ def rescore(run_id: str, data=None, *, tracking_uri: str | None = None) -> Resco
     groups = None if p["groups"] == "None" else p["groups"]
     # runs logged before route quotas existed had none: they re-run with the defaults
     quotas = {k.split(".", 1)[1]: float(v) for k, v in p.items() if k.startswith("quota.")}
-    model = mlflow.pyfunc.load_model(p["model_uri"])
     name = None if p["model_name"] == "None" else p["model_name"]
-    table = _flag_table(
-        model, bundle, as_date(p["as_of"]), cap, groups, name, p["model_version"], quotas or None
-    )
+    with tempfile.TemporaryDirectory() as workdir:
+        local = verified_copy(p["model_uri"], name, p["model_version"], Path(workdir))
+        model = mlflow.pyfunc.load_model(str(local))
+        table = _flag_table(
+            model, bundle, as_date(p["as_of"]), cap, groups, name, p["model_version"],
+            quotas or None,
+        )  # fmt: skip
     sha = hashlib.sha256(_parquet_bytes(table)).hexdigest()
     return RescoreResult(table, sha, tags["flag_table.sha256"])
