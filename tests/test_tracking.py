@@ -487,3 +487,31 @@ def test_only_needsids_own_unchanged_models_load(store, tmp_path, monkeypatch):
         settings.write_bytes(original)
     res = store["runner"].invoke(app, [*flag_args, "--model", "models:/needsid-risk/1"])
     assert res.exit_code == 0, res.output
+
+
+def test_runs_that_start_together_on_a_new_sqlite_store_all_succeed(tmp_path):
+    db = tmp_path / "fresh" / "mlflow.db"
+    code = (
+        "import sys, mlflow\n"
+        "from needsid.tracking._runs import _use_store\n"
+        "_use_store(sys.argv[1])\n"
+        "mlflow.set_experiment('race')\n"
+        "with mlflow.start_run():\n"
+        "    mlflow.log_metric('m', 1.0)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, f"sqlite:///{db}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err.decode()[-2000:]
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}")
+    race = client.get_experiment_by_name("race")
+    assert len(client.search_runs([race.experiment_id])) == 3

@@ -94,9 +94,38 @@ def _use_store(tracking_uri: str | None) -> str:
     import mlflow
 
     uri = _uri(tracking_uri)
+    _init_sqlite(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+_READY: set[str] = set()
+
+
+def _init_sqlite(uri: str) -> None:
+    """Create a SQLite store's tables under a file lock, once per process.
+
+    MLflow creates (and migrates) a SQLite store on first use; runs that start together
+    on a new store race in that migration ("table _alembic_tmp_... already exists").
+    """
+    if not uri.startswith("sqlite:///") or uri in _READY:
+        return
+    import fcntl
+
+    from mlflow import MlflowClient
+
+    db = Path(uri[len("sqlite:///") :])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_experiments(max_results=1)
+            client.search_registered_models(max_results=1)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    _READY.add(uri)
 
 
 def _git_commit() -> tuple[str, str]:
