@@ -417,3 +417,23 @@ def test_progress_shows_steps_and_loops_then_restores_logging():
     assert "/?" not in out and "1/1" not in out  # a step of unknown length shows no count
     assert (logger.level, list(logger.handlers), logger.propagate) == before
     assert not logger.isEnabledFor(logging.DEBUG)  # quiet again: no handler, no cost
+
+
+@pytest.mark.parametrize("command", ["features", "rules"])
+def test_out_targets_are_checked_before_any_work(folder, tmp_path, command):
+    args = [command, "--data", folder, "--as-of", AS_OF, "--out"]
+    # a folder
+    code, text = run(*args, tmp_path)
+    assert code == 1 and "is a folder; give a file path" in plain(text)
+    # a file of another kind is kept unless --overwrite
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a caseworker's notes")
+    code, text = run(*args, notes)
+    assert code == 1 and "exists and is not a Parquet file; refusing" in plain(text)
+    assert notes.read_text() == "a caseworker's notes"
+    code, text = run(*args, notes, "--overwrite")
+    assert code == 0, text
+    assert notes.read_bytes()[:4] == b"PAR1"
+    # a Parquet file is replaced as before
+    code, text = run(*args, notes)
+    assert code == 0, text

@@ -515,3 +515,15 @@ def test_runs_that_start_together_on_a_new_sqlite_store_all_succeed(tmp_path):
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}")
     race = client.get_experiment_by_name("race")
     assert len(client.search_runs([race.experiment_id])) == 3
+
+
+def test_flag_refuses_an_out_it_would_destroy(store, tmp_path, monkeypatch):
+    _own_store(store, monkeypatch)
+    args = list(store["flag_args"])
+    keep = tmp_path / "report.html"
+    keep.write_text("<html>keep me</html>")
+    res = store["runner"].invoke(app, [*args, "--out", str(keep)])
+    assert res.exit_code == 1 and "is not a Parquet file" in " ".join(res.output.split())
+    assert keep.read_text() == "<html>keep me</html>"
+    res = store["runner"].invoke(app, [*args, "--out", str(tmp_path)])
+    assert res.exit_code == 1 and "is a folder" in " ".join(res.output.split())

@@ -204,6 +204,9 @@ def flag(
         help="YAML with model, capacity and by (see configs/flag/default.yaml); "
         "options given here win.",
     ),  # fmt: skip
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace --out even if it is not a Parquet file."
+    ),
 ) -> None:
     """Flag households for help with a registered model and its rule set.
 
@@ -215,6 +218,7 @@ def flag(
     from .tracking import TrackingError, flag_households
 
     cfg = _config(FlagConfig, config, model=model, capacity=capacity, by=by)
+    _check_out(out, overwrite)
     try:
         with _progress("loading the model and reading the data"):
             result = flag_households(
@@ -299,6 +303,30 @@ def serve(
 # -- features, rules, compare, audit (issue 8) ------------------------------------------------
 
 
+def _check_out(out: Path | None, overwrite: bool) -> None:
+    """Refuse an --out that would fail or destroy something, before any work is done."""
+    import os
+
+    if out is None:
+        return
+    out = Path(out)
+    if out.is_dir():
+        raise _fail(
+            f"--out {str(out)!r} is a folder; give a file path, e.g. {out / 'out.parquet'}."
+        )
+    if out.exists() and not overwrite:
+        with open(out, "rb") as f:
+            head = f.read(4)
+        if head != b"PAR1":
+            raise _fail(
+                f"--out {str(out)!r} exists and is not a Parquet file; refusing to replace it. "
+                "Give another path, or --overwrite if it should go."
+            )
+    parent = next(p for p in (out.parent, *out.parent.parents) if p.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise _fail(f"--out {str(out)!r}: cannot write in {str(parent)!r}.")
+
+
 def _write_atomic(path: Path, write) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
     from ._io import umask_mode, write_atomic
@@ -370,6 +398,9 @@ def features(
     memory_limit: str = typer.Option(
         None, help="With --engine duckdb: DuckDB's memory limit, e.g. 4GB (default: 80% of RAM)."
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace --out even if it is not a Parquet file."
+    ),
 ) -> None:
     """Build one row of features per household alive at a date, and save it as Parquet.
 
@@ -392,6 +423,7 @@ def features(
         _print_frame(_describe(feature_spec), f"features ({spec or 'default spec'})")
         return
     _need(data=data, as_of=as_of, out=out)
+    _check_out(out, overwrite)
     if engine not in ("polars", "duckdb"):
         raise _fail(f"--engine {engine!r}: expected polars or duckdb.")
     if memory_limit is not None and engine != "duckdb":
@@ -465,6 +497,9 @@ def rules(
         None,
         help="Parquet file for every hit with its evidence (holds household ids: keep it local).",
     ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace --out even if it is not a Parquet file."
+    ),
 ) -> None:
     """Evaluate a rule set (triggers, cross-checks, exits, outreach) and count its hits.
 
@@ -477,6 +512,7 @@ def rules(
     """
     from .rules import RuleSetError, load
 
+    _check_out(out, overwrite)
     try:
         rule_set = load(rules)
     except (RuleSetError, FileNotFoundError) as exc:
