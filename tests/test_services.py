@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -117,6 +118,25 @@ def test_models_serve_scores_over_http_under_load(sqlite_store, capsys):
         np.testing.assert_array_equal(served["score"].to_numpy(), local["score"].to_numpy())
         assert served["reasons"].tolist() == local["reasons"].tolist()
         assert served["flag"].tolist() == local["flag"].tolist()
+
+        # bad requests get a 400 naming the problem, with no stack trace or internal path
+        def raw_body(rows):  # json with Infinity, as a careless client sends it
+            clean = rows.astype(object).where(rows.notna(), None)
+            split = {"columns": list(rows.columns), "data": clean.to_numpy().tolist()}
+            return json.dumps({"dataframe_split": split}).encode()
+
+        for bad, said in ((pd.concat([batch.head(3), batch.head(1)]), "repeat a household_id"),
+                          (batch.head(2).assign(**{cols[1]: np.inf}), "hold inf"),
+                          (batch.head(0), "holds no households")):  # fmt: skip
+            req = urllib.request.Request(url, data=raw_body(bad),
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(req, timeout=60)
+            assert err.value.code == 400
+            body = json.loads(err.value.read())
+            # (MLflow's server puts its own "Failed to predict data '<the rows>'" before it)
+            assert said in body["message"] and body["error_code"] == "INVALID_PARAMETER_VALUE"
+            assert "stack_trace" not in body and "Traceback" not in json.dumps(body)
         # bounded load: 2,000 single-household requests, 8 at a time
         bodies = [tracking.request_body(X.iloc[[i]]) for i in range(200)]
         stats = tracking.load_test(url, bodies, n_requests=2000, concurrency=8)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -527,3 +528,35 @@ def test_flag_refuses_an_out_it_would_destroy(store, tmp_path, monkeypatch):
     assert keep.read_text() == "<html>keep me</html>"
     res = store["runner"].invoke(app, [*args, "--out", str(tmp_path)])
     assert res.exit_code == 1 and "is a folder" in " ".join(res.output.split())
+
+
+def test_served_model_answers_bad_requests_with_one_line(store, monkeypatch):
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    _own_store(store, monkeypatch)
+    model = mlflow.pyfunc.load_model("models:/needsid-risk/1")
+    impl = model.unwrap_python_model()
+    X = (
+        ni.features.build(store["pop"].bundle, AS_OF)
+        .to_pandas()[["household_id", *impl.features]]
+        .head(6)
+    )
+    # reasons belong to their row: each row's reasons are those of that row alone
+    whole = impl.predict(None, X)
+    for i in range(len(X)):
+        alone = impl.predict(None, X.iloc[[i]])
+        assert alone["reasons"].iloc[0] == whole["reasons"].iloc[i]
+    cases = {
+        "repeat a household_id": pd.concat([X, X.head(2)]),
+        "holds no households": X.head(0),
+        "hold inf": X.assign(**{impl.features[0]: np.inf}),
+        "lacks 1 columns": X.drop(columns=impl.features[-1]),
+    }
+    for said, frame in cases.items():
+        with pytest.raises(MlflowException, match=said) as err:
+            impl.predict(None, frame)
+        assert err.value.get_http_status_code() == 400
+    monkeypatch.setenv("NEEDSID_SERVE_MAX_ROWS", "4")
+    with pytest.raises(MlflowException, match="more than the 4 this server takes"):
+        impl.predict(None, X)

@@ -208,6 +208,8 @@ class ServeConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(5001, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
+    # the most households one request may hold (a larger one is answered with a 400)
+    max_rows: int = Field(10_000, ge=1, le=1_000_000)
 
 
 def _merge(base: dict, update: dict) -> dict:

@@ -297,6 +297,7 @@ def serve(
     # mlflow starts uvicorn by name: make this environment's scripts findable
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["NEEDSID_SERVE_MAX_ROWS"] = str(cfg.max_rows)
     os.execve(args[0], args, env)
 
 

@@ -9,6 +9,7 @@ nothing from the training run.
 
 # no `from __future__ import annotations`: MLflow reads predict's type hints at runtime
 import json
+import os
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -21,6 +22,18 @@ from ..models import ID_COLUMN, GBMRiskModel, PointsScorecard
 __all__ = ["FlaggingModel", "OUTPUT_COLUMNS", "model_from_json", "model_to_json"]
 
 OUTPUT_COLUMNS = ("household_id", "score", "risk_band", "flag", "reasons")
+#: Environment variable with the most rows one request may hold (set by `needsid serve`).
+MAX_ROWS_ENV = "NEEDSID_SERVE_MAX_ROWS"
+
+
+def _bad_request(message: str):
+    """Return an error the scoring server answers with HTTP 400 and this one line."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+
+
 _LOADERS = {"needsid.GBMRiskModel": GBMRiskModel, "needsid.PointsScorecard": PointsScorecard}
 
 
@@ -62,12 +75,37 @@ class FlaggingModel(mlflow.pyfunc.PythonModel):
         df = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         missing = [c for c in [ID_COLUMN, *self.features] if c not in df.columns]
         if missing:
-            raise ValueError(
+            raise _bad_request(
                 f"The input lacks {len(missing)} columns the model needs, e.g. {missing[:5]!r}; "
                 "build them with needsid.features.build and the model's feature spec."
             )
-        X = df[self.features].astype(np.float64)
-        return X, df[ID_COLUMN].astype(str).to_numpy()
+        if len(df) == 0:
+            raise _bad_request("The request holds no households; send at least one row.")
+        limit = os.environ.get(MAX_ROWS_ENV)
+        if limit and len(df) > int(limit):
+            raise _bad_request(
+                f"The request holds {len(df):,} rows, more than the {int(limit):,} this server "
+                "takes at once; send smaller batches."
+            )
+        ids = df[ID_COLUMN].astype(str)
+        repeated = int(ids.duplicated().sum())
+        if repeated:
+            raise _bad_request(
+                f"{repeated} rows repeat a household_id already in the request; send each "
+                "household once."
+            )
+        try:
+            X = df[self.features].astype(np.float64)
+        except (TypeError, ValueError):
+            raise _bad_request(
+                "Some feature values are not numbers; send numbers, or null where unknown."
+            ) from None
+        infinite = [c for c in self.features if np.isinf(X[c].to_numpy()).any()]
+        if infinite:
+            raise _bad_request(
+                f"Features {infinite[:5]!r} hold inf; send finite numbers, or null where unknown."
+            )
+        return X, ids.to_numpy()
 
     def predict(self, context, model_input: pd.DataFrame, params=None):
         """Return ``household_id, score, risk_band, flag, reasons`` per input row."""
@@ -84,9 +122,10 @@ class FlaggingModel(mlflow.pyfunc.PythonModel):
         )
         out["reasons"] = None
         if params.get("reasons", True) and len(X):
+            # keyed by row position, not by id: each row gets its own reasons
             explained = self.risk_model.explain(
-                X.assign(**{ID_COLUMN: ids}).set_index(ID_COLUMN),
-                top=int(self.settings["top_reasons"]),
+                X.reset_index(drop=True), top=int(self.settings["top_reasons"])
             )
-            out["reasons"] = out["household_id"].map(reason_text(explained))
+            text = reason_text(explained)
+            out["reasons"] = [text.get(str(i)) for i in range(len(X))]
         return out
