@@ -1,4 +1,5 @@
 import dataclasses
+import os
 import re
 from datetime import date
 from pathlib import Path
@@ -296,3 +297,22 @@ def test_fingerprint_sees_extra_columns(tiny_bundle):
         dataclasses.replace(tiny_bundle, regions=regions).fingerprint()
         != tiny_bundle.fingerprint()
     )
+
+
+def test_a_killed_writers_temporary_folder_is_removed_by_the_next_write(tiny_bundle, tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no longer runs
+    stale = tmp_path / f".bundle.tmp-{dead.pid}-abc123"
+    stale.mkdir()
+    (stale / "members.parquet").write_bytes(b"personal data of a killed write")
+    alive = tmp_path / f".bundle.tmp-{os.getpid()}-def456"  # a writer still running
+    alive.mkdir()
+    other = tmp_path / ".bundle.notes"  # not a temporary folder of ours
+    other.mkdir()
+    tiny_bundle.write(tmp_path / "bundle")
+    assert not stale.exists()
+    assert alive.exists() and other.exists()
+    assert (tmp_path / "bundle" / "members.parquet").is_file()

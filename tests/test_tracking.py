@@ -560,3 +560,28 @@ def test_served_model_answers_bad_requests_with_one_line(store, monkeypatch):
     monkeypatch.setenv("NEEDSID_SERVE_MAX_ROWS", "4")
     with pytest.raises(MlflowException, match="more than the 4 this server takes"):
         impl.predict(None, X)
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_failed(store, tmp_path, monkeypatch):
+    import socket
+
+    from mlflow import MlflowClient
+
+    _own_store(store, monkeypatch)
+    client = MlflowClient()
+    exp = client.get_experiment_by_name("needsid-flag")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = client.create_run(
+        exp.experiment_id,
+        tags={"needsid.host": socket.gethostname(), "needsid.pid": str(dead.pid)},
+    )
+    ours = client.create_run(  # a run of a process still alive stays RUNNING
+        exp.experiment_id,
+        tags={"needsid.host": socket.gethostname(), "needsid.pid": str(os.getpid())},
+    )
+    res = store["runner"].invoke(app, [*store["flag_args"], "--out", str(tmp_path / "f.pq")])
+    assert res.exit_code == 0, res.output
+    assert client.get_run(left.info.run_id).info.status == "FAILED"
+    assert client.get_run(ours.info.run_id).info.status == "RUNNING"
+    client.set_terminated(ours.info.run_id)

@@ -266,7 +266,11 @@ class HouseholdData:
         target = Path(path)
         _check_target(target, overwrite)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        _remove_stale_temporaries(target)
+        # the writer's pid in the name: a later write can tell a killed writer's leftovers
+        tmp = Path(
+            tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent)
+        )
         try:
             for name, frame in self.to_polars()._items():
                 _write_table(frame, tmp / f"{name}.{format}", format)
@@ -405,3 +409,28 @@ def _parse_csv(raw: pl.DataFrame, name: str, path: Path) -> pl.DataFrame:
             )
         exprs.append(expr)
     return raw.with_columns(exprs) if exprs else raw
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def _remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete temporary folders a killed writer of ``target`` left (they hold personal data).
+
+    Only folders named ``.<target>.tmp-<pid>-*`` whose process no longer runs are removed;
+    a concurrent writer's folder, or anything else, is left alone.
+    """
+    removed = []
+    for tmp in target.parent.glob(f".{target.name}.tmp-*"):
+        pid = tmp.name[len(f".{target.name}.tmp-") :].split("-", 1)[0]
+        if tmp.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed

@@ -100,6 +100,35 @@ def _use_store(tracking_uri: str | None) -> str:
     return uri
 
 
+def _owner() -> dict[str, str]:
+    """Tags that let a later run tell whether this one's process still runs."""
+    import socket
+
+    return {"needsid.host": socket.gethostname(), "needsid.pid": str(os.getpid())}
+
+
+def _reap_stale_runs(experiment_id: str) -> list[str]:
+    """Mark FAILED the runs left RUNNING by a needsid process on this host that is gone."""
+    import socket
+
+    from mlflow import MlflowClient
+
+    from ..data._bundle import _pid_alive
+
+    client = MlflowClient()
+    host = socket.gethostname()
+    stale = []
+    for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
+        tags = run.data.tags
+        pid = tags.get("needsid.pid", "")
+        if tags.get("needsid.host") == host and pid.isdigit() and not _pid_alive(int(pid)):
+            client.set_terminated(run.info.run_id, status="FAILED")
+            stale.append(run.info.run_id)
+    if stale:
+        logger.warning("Marked FAILED %d run(s) left RUNNING by a process that ended.", len(stale))
+    return stale
+
+
 _READY: set[str] = set()
 
 
@@ -425,8 +454,8 @@ def train(
     }
     step("logging the run and registering the model in MLflow")
     uri = _use_store(tracking_uri)
-    mlflow.set_experiment(TRAIN_EXPERIMENT)
-    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
+    _reap_stale_runs(mlflow.set_experiment(TRAIN_EXPERIMENT).experiment_id)
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(tags=_owner()) as run:
         tmp = Path(tmp)
         params = {
             "as_of": as_of.isoformat(),
@@ -762,8 +791,8 @@ def _flag_and_log(
         .sort("pseudonym")
     )
     try:
-        mlflow.set_experiment(FLAG_EXPERIMENT)
-        with mlflow.start_run() as run, tempfile.TemporaryDirectory() as tmp:
+        _reap_stale_runs(mlflow.set_experiment(FLAG_EXPERIMENT).experiment_id)
+        with mlflow.start_run(tags=_owner()) as run, tempfile.TemporaryDirectory() as tmp:
             mlflow.log_params(
                 {
                     "model_uri": pinned,
