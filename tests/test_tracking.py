@@ -216,7 +216,7 @@ def test_failed_write_leaves_no_partial_file(store, monkeypatch, tmp_path):
     def broken_fsync(fd):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(_runs.os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fsync", broken_fsync)  # write_atomic fsyncs before renaming
     out = tmp_path / "flags.parquet"
     with pytest.raises(OSError, match="disk full"):
         _runs._write_atomic(out, b"x" * 1000)

@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import subprocess
 import tempfile
 from contextlib import contextmanager
@@ -29,12 +28,12 @@ import polars as pl
 import yaml
 
 from .._cli_configs import load_config
-from .._dates import as_date, months_after, months_before
+from .._dates import as_date, months_before
 from .._io import write_atomic
 from .._progress import step
 from .._yaml import safe_load
 from ..data import HouseholdData, validate
-from ..evaluate import as_capacity, compare, rule_flags, select_top, status_quo, temporal_split
+from ..evaluate import as_capacity, compare, rule_flags, select_top, temporal_split
 from ..features import build, load_spec
 from ..flagging import capacity_usage, flag
 from ..flagging._capacity import check_quotas
@@ -42,11 +41,19 @@ from ..labels import BUNDLE_DEFAULT
 from ..models import ID_COLUMN
 from ..rules import DEFAULT_RULES
 from ..rules import load as load_rules
+from ._checks import _label_summary, check_dates
 from ._config import TrainConfig, load_train_config
 from ._integrity import record as record_digests
 from ._integrity import verified_copy
 from ._privacy import pseudonymise, redact, salt_from_env
 from ._pyfunc import model_to_json
+from ._store import (
+    DEFAULT_TRACKING_URI,
+    _owner,
+    _reap_stale_runs,
+    _redact_text,
+    _use_store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +72,6 @@ __all__ = [
 ]
 
 DEFAULT_MODEL_NAME = "needsid-risk"
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 TRAIN_EXPERIMENT = "needsid-train"
 FLAG_EXPERIMENT = "needsid-flag"
 _CODE = Path(__file__).with_name("_flagging_model_code.py")
@@ -73,88 +79,6 @@ _CODE = Path(__file__).with_name("_flagging_model_code.py")
 
 class TrackingError(RuntimeError):
     """The tracking store could not record a run; local outputs are already written."""
-
-
-def _uri(tracking_uri: str | None) -> str:
-    return tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-
-
-def _redact_text(text: str, uri: str) -> str:
-    """Remove the store's password from a library's message that may quote the URI."""
-    from urllib.parse import urlsplit
-
-    try:
-        password = urlsplit(uri).password
-    except ValueError:
-        password = None
-    return text.replace(uri, redact(uri)).replace(password, "***") if password else text
-
-
-def _use_store(tracking_uri: str | None) -> str:
-    import mlflow
-
-    uri = _uri(tracking_uri)
-    _init_sqlite(uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
-
-
-def _owner() -> dict[str, str]:
-    """Tags that let a later run tell whether this one's process still runs."""
-    import socket
-
-    return {"needsid.host": socket.gethostname(), "needsid.pid": str(os.getpid())}
-
-
-def _reap_stale_runs(experiment_id: str) -> list[str]:
-    """Mark FAILED the runs left RUNNING by a needsid process on this host that is gone."""
-    import socket
-
-    from mlflow import MlflowClient
-
-    from ..data._bundle import _pid_alive
-
-    client = MlflowClient()
-    host = socket.gethostname()
-    stale = []
-    for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
-        tags = run.data.tags
-        pid = tags.get("needsid.pid", "")
-        if tags.get("needsid.host") == host and pid.isdigit() and not _pid_alive(int(pid)):
-            client.set_terminated(run.info.run_id, status="FAILED")
-            stale.append(run.info.run_id)
-    if stale:
-        logger.warning("Marked FAILED %d run(s) left RUNNING by a process that ended.", len(stale))
-    return stale
-
-
-_READY: set[str] = set()
-
-
-def _init_sqlite(uri: str) -> None:
-    """Create a SQLite store's tables under a file lock, once per process.
-
-    MLflow creates (and migrates) a SQLite store on first use; runs that start together
-    on a new store race in that migration ("table _alembic_tmp_... already exists").
-    """
-    if not uri.startswith("sqlite:///") or uri in _READY:
-        return
-    import fcntl
-
-    from mlflow import MlflowClient
-
-    db = Path(uri[len("sqlite:///") :])
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with open(db.with_name(db.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-            client.search_experiments(max_results=1)
-            client.search_registered_models(max_results=1)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    _READY.add(uri)
 
 
 def _git_commit() -> tuple[str, str]:
@@ -184,104 +108,6 @@ def _read(data) -> tuple[HouseholdData, str | None]:
 
 def _estimator(cfg: TrainConfig):
     return cfg.model.estimator()
-
-
-#: How far past the latest record known an ``as_of`` may lie before a run refuses it.
-MAX_MONTHS_PAST_DATA = 3
-#: A department with no record known in this many months before ``as_of`` is warned about.
-SILENT_MONTHS = 12
-
-
-def check_dates(bundle: HouseholdData, as_of: dt.date, *, earliest: dt.date | None = None):
-    """Refuse dates the data cannot describe; warn about departments that fell silent.
-
-    ``as_of`` may lie at most ``MAX_MONTHS_PAST_DATA`` months after the latest
-    ``known_date`` (later, every household would look as if nothing happened to it), and
-    ``earliest`` (the first date a run reads, default ``as_of``) must come after the first
-    record known. A source with records known in the ``SILENT_MONTHS`` before that window
-    but none in the ``SILENT_MONTHS`` before ``as_of`` is logged as a warning, and
-    returned: its households lose their records at once (an extract that misses a
-    department looks like a wave of invisibility).
-    """
-    rec = bundle.to_polars().records
-    if rec.height == 0:
-        raise ValueError("The bundle has no records: there is nothing to flag or learn from.")
-    first, last = rec["known_date"].min(), rec["known_date"].max()
-    limit = months_after(last, MAX_MONTHS_PAST_DATA)
-    if as_of > limit:
-        raise ValueError(
-            f"Got as_of={as_of.isoformat()!r}, but the latest record in the data is known on "
-            f"{last.isoformat()}; a date more than {MAX_MONTHS_PAST_DATA} months after it "
-            f"would describe households the data has not seen. Use an as_of up to "
-            f"{limit.isoformat()}, or bring newer records."
-        )
-    start = as_of if earliest is None else earliest
-    if start <= first:
-        what = "as_of" if earliest is None else f"the first training date ({start.isoformat()})"
-        raise ValueError(
-            f"Got as_of={as_of.isoformat()!r}: {what} is not after the first record known "
-            f"({first.isoformat()}), so no record describes the households then. Use a later "
-            "as_of" + ("" if earliest is None else ", or fewer or shorter training steps") + "."
-        )
-    since = months_after(as_of, -SILENT_MONTHS)
-    before = months_after(since, -SILENT_MONTHS)
-    known = pl.col("known_date")
-    sources = (
-        rec.with_columns(pl.col("source").cast(pl.String))
-        .group_by("source")
-        .agg(
-            ((known < as_of) & (known >= since)).sum().alias("recent"),
-            ((known < since) & (known >= before)).sum().alias("earlier"),
-        )
-    )
-    silent = sorted(
-        sources.filter((pl.col("recent") == 0) & (pl.col("earlier") > 0))["source"].to_list()
-    )
-    if silent:
-        logger.warning(
-            "No record from %s known in the %d months before %s, though there were some in "
-            "the %d months before that: their households will look invisible. Check that the "
-            "extract holds these departments.",
-            ", ".join(silent), SILENT_MONTHS, as_of.isoformat(), SILENT_MONTHS,
-        )  # fmt: skip
-    return silent
-
-
-#: A label base rate this many times the low-income share (or its inverse) is implausible.
-PLAUSIBLE_RATIO = 3.0
-
-
-def _label_summary(split, bundle: HouseholdData, source: str) -> dict:
-    """Summarise the labels: source, share labelled, base rate, plausibility."""
-    train = split.train
-    y = train["in_need"].to_numpy().astype(bool)
-    w = train["weight"].to_numpy(dtype=float) if "weight" in train else np.ones(len(y))
-    base = float((w * y).sum() / w.sum()) if len(y) else float("nan")
-    test_ids = split.test["household_id"]
-    low = float(status_quo(bundle, test_ids, split.test_as_of).mean()) if len(test_ids) else 0.0
-    info = {
-        "source": source,
-        "labelled_share": round(float(split.train_labelled_share), 4),
-        "positive_share": round(float(y.mean()) if len(y) else float("nan"), 4),
-        "base_rate": round(base, 4),
-        "low_income_share": round(low, 4),
-    }
-    if low > 0 and not (low / PLAUSIBLE_RATIO <= base <= low * PLAUSIBLE_RATIO):
-        info["warning"] = (
-            f"The {source!r} labels give a base rate of {base:.1%}, against {low:.1%} of "
-            "households paid dibao or tekun last month: more than "
-            f"{PLAUSIBLE_RATIO:g}x apart. "
-            + (
-                "Record-only labels cannot see informal income and mark far too many "
-                "households; train on casework outcomes (--labels pu) if the data has "
-                "verifications and reviews."
-                if source == "records"
-                else "Check the casework records (verification and review amounts are "
-                "assessed income per person per month, in yuan)."
-            )
-        )
-        logger.warning(info["warning"])
-    return info
 
 
 def _dates(as_of: dt.date, cfg: TrainConfig) -> tuple[list[dt.date], dt.date]:
