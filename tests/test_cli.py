@@ -437,3 +437,19 @@ def test_out_targets_are_checked_before_any_work(folder, tmp_path, command):
     # a Parquet file is replaced as before
     code, text = run(*args, notes)
     assert code == 0, text
+
+
+@pytest.mark.parametrize("command", ["features", "rules"])
+def test_broken_data_is_named_before_any_work(folder, tmp_path, command):
+    bundle = ni.HouseholdData.read(folder)
+    records = bundle.records.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(float("inf")).otherwise(pl.col("amount"))
+        .alias("amount")
+    )  # fmt: skip
+    ni.HouseholdData(bundle.regions, bundle.households, bundle.members, records).write(
+        tmp_path / "broken"
+    )
+    out = tmp_path / "out.parquet"
+    code, text = run(command, "--data", tmp_path / "broken", "--as-of", AS_OF, "--out", out)
+    assert code == 1 and "records.amount: non_finite_amount (1 row" in plain(text)
+    assert not out.exists()

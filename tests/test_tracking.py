@@ -585,3 +585,15 @@ def test_a_run_left_running_by_a_killed_process_is_marked_failed(store, tmp_path
     assert client.get_run(left.info.run_id).info.status == "FAILED"
     assert client.get_run(ours.info.run_id).info.status == "RUNNING"
     client.set_terminated(ours.info.run_id)
+
+
+@pytest.mark.parametrize(
+    ("params", "said"),
+    [
+        ({"n_estimators": "abc"}, "The 'n_estimators' parameter of GBMRiskModel must be an int"),
+        ({"learning_rate": [1, 2]}, "'learning_rate' parameter of GBMRiskModel must be a float"),
+    ],
+)
+def test_model_params_are_typed_when_the_config_is_read(params, said):
+    with pytest.raises(tracking.ConfigError, match=re.escape(said)):
+        tracking.load_train_config(None, model={"kind": "gbm", "params": params})

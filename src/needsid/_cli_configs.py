@@ -80,6 +80,13 @@ class ModelEntry(BaseModel):
                 f"unknown parameter(s) {unknown!r} for kind {self.kind!r}; "
                 f"{cls.__name__} takes {allowed!r}"
             )
+        # the estimator's own declared types, checked now rather than after the data is read
+        from .models._sklearn_compat import validate_params
+
+        try:
+            validate_params(cls(**self.params))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(str(exc)[:300]) from None
         return self
 
     def estimator(self):

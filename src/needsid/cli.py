@@ -368,10 +368,11 @@ def _need(**options) -> None:
 
 
 def _read_bundle(data: Path):
-    from .data import HouseholdData
+    """Read and validate a bundle folder; any problem ends the command, every one named."""
+    from .data import HouseholdData, validate
 
     try:
-        return HouseholdData.read(data)
+        return validate(HouseholdData.read(data))
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(f"--data {str(data)!r}: {exc}") from None
 
