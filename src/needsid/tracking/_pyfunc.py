@@ -31,7 +31,19 @@ def _bad_request(message: str):
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+    class BadRequest(MlflowException):
+        # MLflow's scoring server rewrites the message to "Failed to predict data
+        # '<the request's rows>'. Error: ...", which would echo household rows into the
+        # response and the server's log: the message here cannot be rewritten
+        @property
+        def message(self):
+            return message
+
+        @message.setter
+        def message(self, value):
+            pass
+
+    return BadRequest(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 _LOADERS = {"needsid.GBMRiskModel": GBMRiskModel, "needsid.PointsScorecard": PointsScorecard}
