@@ -97,9 +97,11 @@ def test_models_serve_scores_over_http_under_load(sqlite_store, capsys):
     X = sqlite_store["X"][cols]
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": sqlite_store["uri"]}
+    serve_cfg = sqlite_store["root"] / "serve.yaml"
+    serve_cfg.write_text("max_rows: 100\n")
     proc = subprocess.Popen(
         [str(BIN / "needsid"), "serve", "--model", "models:/needsid-risk@champion",
-         "--port", str(port)],
+         "--port", str(port), "--config", str(serve_cfg)],
         env=env, cwd=sqlite_store["root"], start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -125,14 +127,17 @@ def test_models_serve_scores_over_http_under_load(sqlite_store, capsys):
             split = {"columns": list(rows.columns), "data": clean.to_numpy().tolist()}
             return json.dumps({"dataframe_split": split}).encode()
 
-        for bad, said in ((pd.concat([batch.head(3), batch.head(1)]), "repeat a household_id"),
-                          (batch.head(2).assign(**{cols[1]: np.inf}), "hold inf"),
-                          (batch.head(0), "holds no households")):  # fmt: skip
+        for bad, said, status in (
+            (pd.concat([batch.head(3), batch.head(1)]), "repeat a household_id", 400),
+            (batch.head(2).assign(**{cols[1]: np.inf}), "hold inf", 400),
+            (batch.head(0), "holds no households", 400),
+            (X.head(101), "more than the 100 this server takes", 413),
+        ):
             req = urllib.request.Request(url, data=raw_body(bad),
                                          headers={"Content-Type": "application/json"})  # fmt: skip
             with pytest.raises(urllib.error.HTTPError) as err:
                 urllib.request.urlopen(req, timeout=60)
-            assert err.value.code == 400
+            assert err.value.code == status
             body = json.loads(err.value.read())
             # one line of ours: no rows of the request echoed back
             assert said in body["message"] and body["error_code"] == "INVALID_PARAMETER_VALUE"

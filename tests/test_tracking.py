@@ -558,8 +558,9 @@ def test_served_model_answers_bad_requests_with_one_line(store, monkeypatch):
             impl.predict(None, frame)
         assert err.value.get_http_status_code() == 400
     monkeypatch.setenv("NEEDSID_SERVE_MAX_ROWS", "4")
-    with pytest.raises(MlflowException, match="more than the 4 this server takes"):
+    with pytest.raises(MlflowException, match="more than the 4 this server takes") as err:
         impl.predict(None, X)
+    assert err.value.get_http_status_code() == 413
 
 
 def test_a_run_left_running_by_a_killed_process_is_marked_failed(store, tmp_path, monkeypatch):

@@ -26,8 +26,8 @@ OUTPUT_COLUMNS = ("household_id", "score", "risk_band", "flag", "reasons")
 MAX_ROWS_ENV = "NEEDSID_SERVE_MAX_ROWS"
 
 
-def _bad_request(message: str):
-    """Return an error the scoring server answers with HTTP 400 and this one line."""
+def _bad_request(message: str, status: int = 400):
+    """Return an error the scoring server answers with HTTP ``status`` and this one line."""
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
@@ -42,6 +42,9 @@ def _bad_request(message: str):
         @message.setter
         def message(self, value):
             pass
+
+        def get_http_status_code(self):
+            return status
 
     return BadRequest(message, error_code=INVALID_PARAMETER_VALUE)
 
@@ -97,7 +100,8 @@ class FlaggingModel(mlflow.pyfunc.PythonModel):
         if limit and len(df) > int(limit):
             raise _bad_request(
                 f"The request holds {len(df):,} rows, more than the {int(limit):,} this server "
-                "takes at once; send smaller batches."
+                "takes at once; send smaller batches.",
+                status=413,  # Payload Too Large
             )
         ids = df[ID_COLUMN].astype(str)
         repeated = int(ids.duplicated().sum())
