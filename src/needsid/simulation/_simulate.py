@@ -13,6 +13,7 @@ import polars as pl
 
 from .._dates import months_after
 from ..data import HouseholdData
+from ._casework import PROCESSES, REASONS
 from ._config import SimulationConfig, default_config
 from ._dynamics import _initial_assets, step
 from ._population import (
@@ -490,6 +491,16 @@ def _bundle(pop: Population, rec: pl.DataFrame, vocabulary: pl.Series) -> Househ
     return HouseholdData(regions=regions, households=households, members=members, records=records)
 
 
+def _household_id() -> pl.Expr:
+    """Return the household id of index column ``hh`` (as ``_ids("H", hh, 7)`` writes it)."""
+    return ("H" + (pl.col("hh") + 1).cast(pl.String).str.zfill(7)).alias("household_id")
+
+
+def _month(start) -> pl.Expr:
+    """Return the first day of month number ``t`` counted from ``start``."""
+    return pl.lit(start).dt.offset_by(pl.format("{}mo", pl.col("t"))).alias("month")
+
+
 def _truth(pop: Population, cat: pl.DataFrame, anomalies_and_outcomes, month0) -> Truth:
     H = pop.households
     anomalies, outcomes = anomalies_and_outcomes
@@ -539,23 +550,19 @@ def _truth(pop: Population, cat: pl.DataFrame, anomalies_and_outcomes, month0) -
         .agg(pl.col("t").min())
         .sort(["t", "hh", "person", "anomaly"])
     )
+    start = month0.astype("datetime64[D]").astype(object)
     anomalies_df = an.select(
-        ("H" + (pl.col("hh") + 1).cast(pl.String).str.zfill(7)).alias("household_id"),
+        _household_id(),
         pl.when(pl.col("person") >= 0)
         .then("P" + (pl.col("person") + 1).cast(pl.String).str.zfill(8))
         .otherwise(None)
         .alias("person_id"),
         "anomaly",
-        pl.lit(month0.astype("datetime64[D]").astype(object))
-        .dt.offset_by(pl.format("{}mo", pl.col("t")))
-        .alias("month"),
+        _month(start),
     )
-    from ._casework import PROCESSES, REASONS
-
-    start = month0.astype("datetime64[D]").astype(object)
     outcomes_df = outcomes.sort("t", "hh", "process", maintain_order=True).select(
-        ("H" + (pl.col("hh") + 1).cast(pl.String).str.zfill(7)).alias("household_id"),
-        pl.lit(start).dt.offset_by(pl.format("{}mo", pl.col("t"))).alias("month"),
+        _household_id(),
+        _month(start),
         pl.lit(pl.Series(PROCESSES)).gather(pl.col("process")).alias("process"),
         pl.lit(pl.Series(REASONS)).gather(pl.col("reason")).alias("reason"),
         "net_income_per_capita",
