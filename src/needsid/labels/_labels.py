@@ -9,7 +9,13 @@ import polars as pl
 
 from .._dates import as_date, months_after
 from ..data import HouseholdData
-from ._verified import ASSESSED_KINDS, inverse_propensity, positive_unlabeled, verified
+from ._verified import (
+    ASSESSED_KINDS,
+    alive_at,
+    inverse_propensity,
+    positive_unlabeled,
+    verified,
+)
 
 __all__ = ["SOURCES", "BUNDLE_DEFAULT", "make"]
 
@@ -73,9 +79,11 @@ def make(
     line : {"dibao", "low_income"}, default="dibao"
         What an assessed income is compared with in the casework sources. Assessments
         miss part of informal income, so an income assessed just under the low-income
-        line is often above it in truth; under the dibao standard, it rarely is.
+        line is often above it in truth; under the dibao standard, less often (in the
+        default simulation 71% and 86% of such households are truly poor;
+        ``experiments/label_sources.py``).
     random_state : int, default=0
-        Seeds the propensity model of ``"ipw"``.
+        Seeds the propensity models of ``"pu"`` and ``"ipw"``.
 
     Returns
     -------
@@ -83,7 +91,8 @@ def make(
         Of the bundle's frame type, one row per household alive at ``as_of`` (``"ipw"``:
         per verified household), with ``household_id, in_need``, ``label_source`` (what
         labelled the row: ``truth``, ``records``, the process of ``verified``, or
-        ``verified_positive`` / ``verified_negative`` / ``unlabeled``) and ``weight``
+        ``verified_positive`` / ``verified_negative`` / ``unlabeled_recipient`` /
+        ``unlabeled``; ``"pu"`` adds ``propensity``) and ``weight``
         (a training weight; null where a row has no label). ``"truth"`` adds
         ``need_<dimension>`` for each dimension and ``p_need``, the exact probability of
         ``in_need`` given the simulator's latent state in the month before ``as_of``;
@@ -192,11 +201,7 @@ def _from_truth(pop, as_of: dt.date, h: int):
     monthly = pop.truth.monthly
     before = months_after(pop.start, a - 1)
     window_end = months_after(pop.start, a + h)
-    hh = pop.bundle.to_polars().households
-    alive = hh.filter(
-        (pl.col("formed_on") < as_of)
-        & (pl.col("dissolved_on").is_null() | (pl.col("dissolved_on") >= as_of))
-    ).select("household_id")
+    alive = alive_at(pop.bundle.to_polars(), as_of).select("household_id")
     state = monthly.filter(pl.col("month") == before).select("household_id", "state")
     base = alive.join(state, on="household_id", how="inner")
     need_cols = [c for c in monthly.columns if c.startswith("need_")]
@@ -252,10 +257,7 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int):
     b = bundle.to_polars()
     end = months_after(as_of, h)
     year_before = months_after(as_of, -12)
-    alive = b.households.filter(
-        (pl.col("formed_on") < as_of)
-        & (pl.col("dissolved_on").is_null() | (pl.col("dissolved_on") >= as_of))
-    ).join(b.regions, on="region_id", how="left")
+    alive = alive_at(b, as_of).join(b.regions, on="region_id", how="left")
     m = b.members.filter(
         (pl.col("joined_on") < as_of)
         & (pl.col("left_on").is_null() | (pl.col("left_on") >= as_of))

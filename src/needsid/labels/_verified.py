@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 #: Lines an assessed income can be compared with: the region's dibao standard, or the
 #: low-income line (the standard times the low-income multiplier).
 LINES = ("dibao", "low_income")
-#: Record kinds whose assessed income (``amount``) is compared with the low-income line.
+#: Record kinds whose assessed income (``amount``) is compared with a line (``LINES``).
 ASSESSED_KINDS = ("verification", "review")
 #: Home-visit findings and the need they say.
 VISIT_FINDINGS = {"hardship_confirmed": True, "no_hardship": False}
@@ -32,7 +32,8 @@ MIN_POSITIVES = 50
 PROPENSITY_CLIP = (0.005, 1.0)
 
 
-def _alive(b, as_of: dt.date) -> pl.DataFrame:
+def alive_at(b, as_of: dt.date) -> pl.DataFrame:
+    """Return the households of a polars bundle that exist on ``as_of``."""
     return b.households.filter(
         (pl.col("formed_on") < as_of)
         & (pl.col("dissolved_on").is_null() | (pl.col("dissolved_on") >= as_of))
@@ -51,7 +52,7 @@ def verified(bundle: HouseholdData, as_of: dt.date, h: int, line: str = "dibao")
     """
     b = bundle.to_polars()
     end = months_after(as_of, h)
-    alive = _alive(b, as_of).join(b.regions, on="region_id", how="left")
+    alive = alive_at(b, as_of).join(b.regions, on="region_id", how="left")
     if line not in LINES:
         raise ValueError(f"Got line={line!r}; expected one of {list(LINES)!r}.")
     standard = pl.col("dibao_standard")
