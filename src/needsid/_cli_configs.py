@@ -200,9 +200,9 @@ class FlagConfig(BaseModel):
     @field_validator("quotas")
     @classmethod
     def _shares(cls, v: dict) -> dict:
-        bad = {k: q for k, q in v.items() if not 0 <= q <= 1}
-        if bad:
-            raise ValueError(f"quotas {bad!r} are not shares in [0, 1]; e.g. outreach: 0.2")
+        from .flagging._capacity import check_quotas
+
+        check_quotas(v)  # the check flag() makes, here before any work
         return v
 
 
@@ -215,7 +215,7 @@ class ServeConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(5001, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
-    # the most households one request may hold (a larger one is answered with a 400)
+    # the most households one request may hold (a larger one is answered with a 413)
     max_rows: int = Field(10_000, ge=1, le=1_000_000)
 
 

@@ -49,6 +49,11 @@ def check_quotas(quotas: Mapping[str, float] | None) -> dict[str, float]:
     return {**QUOTAS, **{k: float(v) for k, v in quotas.items()}}
 
 
+def _quota_counts(quotas: Mapping[str, float], k: int) -> dict[str, int]:
+    """Return the most households each quota route may take out of a capacity of ``k``."""
+    return {r: int(np.floor(quotas[r] * k)) for r in QUOTA_ROUTES}
+
+
 def allocate(
     candidates: Mapping[str, np.ndarray],
     priority: Mapping[str, np.ndarray],
@@ -57,8 +62,8 @@ def allocate(
     quotas: Mapping[str, float],
     order: tuple[str, ...] = ("trigger", "model", "outreach", "review"),
     counted: np.ndarray | None = None,
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Route households within a capacity; return each one's route and the usage.
+) -> np.ndarray:
+    """Route households within a capacity; return each one's route.
 
     Routes are served in ``order``. ``trigger`` takes all its candidates, even past the
     capacity (with a warning); a quota route takes at most its quota and what room is
@@ -85,21 +90,18 @@ def allocate(
 
     Returns
     -------
-    route : ndarray of object
-        The route of each household, or ``None``.
-    usage : pandas.DataFrame
-        ``group, route, households, quota, capacity`` per group and route (``quota``:
-        the most the route may take, in households; triggers and the model have none).
+    ndarray of object
+        The route of each household, or ``None``. :func:`capacity_usage` counts them
+        against the capacity and quotas from the flag table.
     """
     n = len(next(iter(candidates.values())))
     route = np.full(n, None, dtype=object)
     counted = np.ones(n, bool) if counted is None else np.asarray(counted, bool)
     labels = np.zeros(n, dtype=object) if groups is None else np.asarray(groups)
-    rows = []
     for g in pd.unique(labels):
         idx = np.flatnonzero(labels == g)
         k = _capacity_count(capacity, int(counted[idx].sum()))
-        quota = {r: int(np.floor(quotas[r] * k)) for r in QUOTA_ROUTES}
+        quota = _quota_counts(quotas, k)
         free = np.ones(len(idx), bool)
 
         def take(name: str, limit: int, idx=idx, free=free) -> int:
@@ -134,12 +136,8 @@ def allocate(
                 used[r] = take(r, min(quota[r], max(room, 0)))
             room -= used[r]
         if room > 0:  # room a quota route kept but could not use goes back to the model
-            more = take("model", room)
-            used["model"] += more
-        for r in ("trigger", "model", *QUOTA_ROUTES):
-            rows.append((None if groups is None else g, r, used[r], quota.get(r), k))
-    usage = pd.DataFrame(rows, columns=list(USAGE_COLUMNS))
-    return route, usage
+            take("model", room)
+    return route
 
 
 def capacity_usage(table, quotas: Mapping[str, float] | None = None, groups=None) -> pd.DataFrame:
@@ -193,7 +191,7 @@ def capacity_usage(table, quotas: Mapping[str, float] | None = None, groups=None
         part = t[labels == g]
         k = _capacity_count(capacity, int(part["score"].notna().sum()))
         counts = part["route"].map(name_of).value_counts()
+        quota = _quota_counts(quotas, k)
         for r in ("trigger", "model", *QUOTA_ROUTES):
-            quota = int(np.floor(quotas[r] * k)) if r in QUOTA_ROUTES else None
-            rows.append((None if groups is None else g, r, int(counts.get(r, 0)), quota, k))
+            rows.append((None if groups is None else g, r, int(counts.get(r, 0)), quota.get(r), k))
     return pd.DataFrame(rows, columns=list(USAGE_COLUMNS))

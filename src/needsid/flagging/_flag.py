@@ -343,9 +343,7 @@ def flag(
         "review": 1.0 - score0,
     }
     g = None if groups is None else out[groups].cast(pl.String).fill_null("(missing)").to_numpy()
-    routed, usage = allocate(
-        candidates, priority, cap, g, quotas, tuple(route_order), counted=scored
-    )
+    routed = allocate(candidates, priority, cap, g, quotas, tuple(route_order), counted=scored)
     names = np.array([ROUTES[r] if r else "none" for r in routed], dtype=object)
     out = out.with_columns(
         pl.Series("route", names, dtype=pl.String),
