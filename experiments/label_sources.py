@@ -53,8 +53,9 @@ def _train_rows(pop, X, test_group, dates, horizon, source, line, seed):
     parts = []
     for d in dates:
         data = pop if source == "truth" else pop.bundle
-        kw = {} if source in ("truth", "records") else {"line": line, "features": X[d]}
-        y = ni.labels.make(data, d, horizon, source=source, random_state=seed, **kw)
+        y = ni.labels.make(
+            data, d, horizon, source=source, features=X[d], line=line, random_state=seed
+        )
         f = X[d].filter(pl.Series(~test_group[d])).join(y, on="household_id", how="inner")
         parts.append(f.filter(pl.col("in_need").is_not_null()))
     return pl.concat(parts, how="vertical_relaxed")

@@ -125,10 +125,9 @@ def temporal_split(
     def frame(as_of: dt.date) -> pd.DataFrame:
         X = features.build(bundle, as_of, spec=spec)
         source = test_source if as_of == test_date else label_source
-        casework = source not in (None, "truth", "records")
         y = labels.make(
             data, as_of=as_of, horizon_months=horizon_months, source=source, features=X,
-            **({"line": label_line} if casework else {}),
+            line=label_line,
         )  # fmt: skip
         X = X if isinstance(X, pd.DataFrame) else X.to_pandas()
         y = y if isinstance(y, pd.DataFrame) else y.to_pandas()

@@ -12,7 +12,7 @@ from .._dates import months_after
 from ..data import HouseholdData
 from ..evaluate import status_quo
 
-logger = logging.getLogger("needsid.tracking._runs")
+logger = logging.getLogger(__name__)
 
 
 #: How far past the latest record known an ``as_of`` may lie before a run refuses it.

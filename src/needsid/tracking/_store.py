@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ._privacy import redact
 
-logger = logging.getLogger("needsid.tracking._runs")
+logger = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
