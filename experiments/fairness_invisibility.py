@@ -151,7 +151,7 @@ def main() -> None:
     t = time.perf_counter()
     comparison = compare_mitigations(
         GBMRiskModel(n_jobs=cfg["n_jobs"], **cfg["model"]), split,
-        sensitive=cfg["sensitive"], capacity=cap,
+        sensitive_features=cfg["sensitive"], capacity=cap,
         capacity_groups="region_id" if m["capacity_scope"] == "per_region" else None,
         constraint=m["constraint"], allocation=m["allocation"], objective=m["objective"],
         eps=m["eps"], max_iter=m["max_iter"], features=feature_sets["no_coverage"],

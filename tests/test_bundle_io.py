@@ -93,17 +93,29 @@ def test_csv_bad_cell_is_named(tiny_bundle, tmp_path):
     target = tiny_bundle.write(tmp_path / "b", format="csv")
     text = (target / "households.csv").read_text().replace("2018-06-15", "15/06/2018")
     (target / "households.csv").write_text(text)
-    msg = "column 'formed_on' expects date values but has '15/06/2018' (1 bad cell(s))"
-    with pytest.raises(ValueError, match=re.escape(msg)):
+    msg = (
+        "households.formed_on: unparsable_value (1 row, e.g. H2) [households.csv: '15/06/2018' "
+        "is not a YYYY-MM-DD date; use YYYY-MM-DD, e.g. 2018-06-15 for '15/06/2018']"
+    )
+    with pytest.raises(DataValidationError, match=re.escape(msg)):
         HouseholdData.read(target)
 
 
-def test_read_missing_table_names_table_and_folder(tiny_bundle, tmp_path):
+def test_read_lists_every_missing_table(tiny_bundle, tmp_path):
     target = tiny_bundle.write(tmp_path / "b")
     (target / "members.parquet").unlink()
-    msg = f"Table 'members' is missing from bundle folder {str(target)!r}"
-    with pytest.raises(FileNotFoundError, match=re.escape(msg)):
+    (target / "records.parquet").unlink()
+    with pytest.raises(DataValidationError) as info:
         HouseholdData.read(target)
+    assert str(info.value).startswith(
+        f"HouseholdData folder {str(target)!r} failed validation with 2 failures:\n"
+    )
+    assert info.value.report[["table", "rule", "note"]].to_dict("records") == [
+        {"table": t, "rule": "missing_table", "note": f"expected {t}.csv or {t}.parquet; the "
+         "folder holds households.parquet, regions.parquet"}
+        for t in ("members", "records")
+    ]  # fmt: skip
+    assert info.value.reference_date is None
 
 
 def test_read_missing_folder(tmp_path):
@@ -114,7 +126,8 @@ def test_read_missing_folder(tmp_path):
 def test_read_ambiguous_table(tiny_bundle, tmp_path):
     target = tiny_bundle.write(tmp_path / "b")
     tiny_bundle.regions.write_csv(target / "regions.csv")
-    with pytest.raises(ValueError, match=re.escape("both regions.parquet and regions.csv")):
+    msg = "regions: ambiguous_table [both regions.parquet and regions.csv exist; remove one]"
+    with pytest.raises(DataValidationError, match=re.escape(msg)):
         HouseholdData.read(target)
 
 
@@ -316,3 +329,246 @@ def test_a_killed_writers_temporary_folder_is_removed_by_the_next_write(tiny_bun
     assert not stale.exists()
     assert alive.exists() and other.exists()
     assert (tmp_path / "bundle" / "members.parquet").is_file()
+
+
+# --- a county brings its own CSV extract: every problem in one report ----------------------
+
+
+def _edit_csv(path: Path, edit, separator: str = ",") -> None:
+    """Rewrite a CSV file through ``edit`` (all columns as strings)."""
+    edit(pl.read_csv(path, infer_schema=False)).write_csv(path, separator=separator)
+
+
+def _set(column: str, rows: list[int], value: str):
+    """An edit setting ``column`` to ``value`` in the 0-based data ``rows``."""
+    at = pl.int_range(pl.len()).is_in(rows)
+    return lambda f: f.with_columns(
+        pl.when(at).then(pl.lit(value)).otherwise(column).alias(column)
+    )
+
+
+@pytest.fixture(scope="module")
+def county_bundle():
+    import needsid as ni
+
+    return ni.simulate(n_households=30, months=12, seed=1).bundle
+
+
+@pytest.fixture
+def county(county_bundle, tmp_path):
+    """The simulated bundle as a county's CSV extract, with the usual spreadsheet damage.
+
+    - regions.csv: booleans as yes/no (accepted), and one 'maybe' (row G03);
+    - households.csv: a day-first date '15/01/2023' (H0000002);
+    - members.csv: saved with ';' and a sex 'X' (a contract problem, P00000004);
+    - records.csv: saved as Records.csv, with two amounts '1,978.74' (R000000006-7) and
+      three 'hospitalisation' records of source health (R000000001-3).
+    """
+    folder = county_bundle.write(tmp_path / "county", format="csv")
+    yes_no = pl.col("urban").replace({"true": "yes", "false": "no"})
+    _edit_csv(
+        folder / "regions.csv", lambda f: _set("urban", [2], "maybe")(f.with_columns(yes_no))
+    )
+    _edit_csv(folder / "households.csv", _set("formed_on", [1], "15/01/2023"))
+    _edit_csv(folder / "members.csv", _set("sex", [3], "X"), separator=";")
+
+    def records(f):
+        f = _set("amount", [5, 6], "1,978.74")(f)
+        return _set("kind", [0, 1, 2], "hospitalisation")(_set("source", [0, 1, 2], "health")(f))
+
+    _edit_csv(folder / "records.csv", records)
+    (folder / "records.csv").rename(folder / "Records.csv")
+    return folder
+
+
+READ_PROBLEMS = [
+    ("regions", "urban", "unparsable_value", 1, ["G03"],
+     "regions.csv: 'maybe' is not true/false; use true/false (1/0, yes/no, y/n and t/f are "
+     "read too)"),
+    ("households", "formed_on", "unparsable_value", 1, ["H0000002"],
+     "households.csv: '15/01/2023' is not a YYYY-MM-DD date; use YYYY-MM-DD, e.g. 2023-01-15 "
+     "for '15/01/2023'"),
+    ("members", "", "wrong_delimiter", 1, [],
+     "members.csv uses ';' as delimiter: save it with ','"),
+    ("records", "", "missing_table", 1, [], "found Records.csv: rename it to records.csv"),
+    ("records", "amount", "unparsable_value", 2, ["R000000006", "R000000007"],
+     "Records.csv: '1,978.74' is not a number; remove the thousands separator, e.g. 1978.74 "
+     "for '1,978.74'"),
+]  # fmt: skip
+
+
+def _rows(err: DataValidationError) -> list[tuple]:
+    return [tuple(r) for r in err.report.itertuples(index=False)]
+
+
+def test_read_reports_every_file_and_cell_problem_at_once(county):
+    with pytest.raises(DataValidationError) as info:
+        HouseholdData.read(county)
+    assert _rows(info.value) == READ_PROBLEMS
+    message = str(info.value)
+    assert message.startswith(f"HouseholdData folder {str(county)!r} failed validation with 5")
+    assert "Traceback" not in message
+
+
+def test_validate_folder_adds_the_contract_problems(county):
+    from needsid.data import validate_folder
+
+    with pytest.raises(DataValidationError) as info:
+        validate_folder(county, reference_date="2025-01-01")
+    contract = [
+        ("members", "sex", "unknown_category", 1, ["P00000004@2013-09-06"],
+         "'X' not in ['F', 'M']"),
+        ("records", "source, kind", "unknown_kind", 3, ["R000000001", "R000000002", "R000000003"],
+         "'hospitalisation' is not a health kind (hospitalization, chronic_illness); did you "
+         "mean 'hospitalization'?"),
+    ]  # fmt: skip
+    assert _rows(info.value) == sorted(
+        READ_PROBLEMS + contract, key=lambda r: (list(TABLES).index(r[0]), r[0] == "records")
+    )
+    assert str(info.value).startswith(
+        f"HouseholdData folder {str(county)!r} failed validation with 7 failures (reference "
+        "date 2025-01-01):\n"
+    )
+    assert info.value.reference_date == date(2025, 1, 1) and not info.value.today
+
+
+def test_unparsable_columns_and_unreadable_tables_are_not_reported_twice(county):
+    from needsid.data import validate_folder
+
+    (county / "Records.csv").unlink()  # no records: nothing else about records is reported
+    with pytest.raises(DataValidationError) as info:
+        validate_folder(county)
+    report = info.value.report
+    assert report.loc[report["table"] == "records", "rule"].tolist() == ["missing_table"]
+    # the bad formed_on cell is not also a null_value
+    assert report.loc[report["column"] == "formed_on", "rule"].tolist() == ["unparsable_value"]
+    assert info.value.today and info.value.reference_date == date.today()
+    assert f"(reference date {date.today().isoformat()}, today's date):\n" in str(info.value)
+
+
+def test_cli_validate_prints_every_problem_and_exits_1_without_traceback(county):
+    from typer.testing import CliRunner
+
+    from needsid.cli import app
+
+    result = CliRunner().invoke(app, ["validate", str(county)])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    text = re.sub(r"\s+", " ", result.output)
+    assert "Traceback" not in text
+    assert f"7 problems in {county} (reference date {date.today().isoformat()}" in text
+    for table, column, rule, _, _, note in READ_PROBLEMS:
+        assert (f"{table}.{column}: {rule}" if column else f"{table}: {rule}") in text
+        assert note in text
+    assert "members.sex: unknown_category (1 row, e.g. P00000004@2013-09-06)" in text
+    assert "did you mean 'hospitalization'?" in text
+
+
+def test_cli_validate_good_folder_and_missing_folder(county_bundle, tmp_path):
+    from typer.testing import CliRunner
+
+    from needsid.cli import app
+
+    good = county_bundle.write(tmp_path / "good", format="csv")
+    result = CliRunner().invoke(app, ["validate", str(good)])
+    assert result.exit_code == 0, result.output
+    assert f"{good}: valid (reference date {date.today().isoformat()}, today's date)" in (
+        re.sub(r"\s+", " ", result.output)
+    )
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "nope")])
+    assert result.exit_code == 1
+    assert "does not exist or is not a folder" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_good_simulated_folder_reads_exactly_as_written(county_bundle, fmt, tmp_path):
+    back = HouseholdData.read(county_bundle.write(tmp_path / "b", format=fmt))
+    assert back.fingerprint() == county_bundle.fingerprint()
+    for name, frame in county_bundle.tables.items():
+        if fmt == "csv":  # CSV has no categorical type: text comes back as String
+            frame = frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
+        assert_frame_equal(back.tables[name], frame)
+
+
+def test_boolean_spellings_are_read(tiny_bundle, tmp_path):
+    target = tiny_bundle.write(tmp_path / "b", format="csv")
+    text = (target / "members.csv").read_text()
+    words = iter(["YES", "n", "1", "F", "t", "No", "y", "0"])
+    lines = text.splitlines()
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows:
+        row[5] = next(words)
+    (target / "members.csv").write_text("\n".join([lines[0], *map(",".join, rows)]) + "\n")
+    members = HouseholdData.read(target).members
+    assert members["minority"].to_list() == [True, False, True, False, True, False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "note"),
+    [
+        ("amount", "1.978,74", "'1.978,74' is not a number; remove the thousands separator "
+         "and use '.' as decimal mark, e.g. 1978.74"),
+        ("amount", "12,5", "'12,5' is not a number; use '.' as decimal mark, e.g. 12.5 for "
+         "'12,5'"),
+        ("amount", "¥1978", "'¥1978' is not a number; write the number alone, without currency "
+         "sign, unit or spaces: 1978"),
+        ("amount", "lots", "'lots' is not a number; write a plain number such as 1978.74"),
+        ("event_date", "01/02/2023", "use YYYY-MM-DD: '01/02/2023' is 2023-02-01 if the day comes "
+         "first, 2023-01-02 if the month does"),
+        ("event_date", "2023-01-15 10:30:00", "drop the time of day, e.g. 2023-01-15 for "
+         "'2023-01-15 10:30:00'"),
+        ("event_date", "20230115", "use YYYY-MM-DD, e.g. 2023-01-15 for '20230115'"),
+        ("event_date", "2023年1月15日", "use YYYY-MM-DD, e.g. 2023-01-15 for '2023年1月15日'"),
+        ("event_date", "44941", "'44941' looks like a spreadsheet serial date (2023-01-15): "
+         "format the column as YYYY-MM-DD before saving"),
+        ("event_date", "2023-02-30", "there is no such day as '2023-02-30'"),
+    ],
+)  # fmt: skip
+def test_bad_cells_name_the_value_and_the_fix(tiny_bundle, tmp_path, column, value, note):
+    target = tiny_bundle.write(tmp_path / "b", format="csv")
+    _edit_csv(target / "records.csv", _set(column, [0], value))
+    with pytest.raises(DataValidationError) as info:
+        HouseholdData.read(target)
+    if column == "event_date":
+        note = f"{value!r} is not a YYYY-MM-DD date; {note}"
+    assert _rows(info.value) == [
+        ("records", column, "unparsable_value", 1, ["R01"], f"records.csv: {note}")
+    ]
+
+
+def test_int_column_names_values_and_uses_line_numbers_without_a_key(tiny_bundle, tmp_path):
+    target = tiny_bundle.write(tmp_path / "b", format="csv")
+    _edit_csv(target / "members.csv", lambda f: _set("education_years", [1, 4], "9.0")(
+        _set("education_years", [6], "nine")(f.drop("person_id"))
+    ))  # fmt: skip
+    with pytest.raises(DataValidationError) as info:
+        HouseholdData.read(target)
+    assert _rows(info.value) == [
+        ("members", "education_years", "unparsable_value", 3, ["line 3", "line 6", "line 8"],
+         "members.csv: '9.0', 'nine' are not whole numbers; write whole numbers without "
+         "decimals, e.g. 9 for '9.0'; write a plain whole number such as 9"),
+    ]  # fmt: skip
+
+
+def test_unreadable_files_are_named_with_the_fix(tiny_bundle, tmp_path):
+    target = tiny_bundle.write(tmp_path / "b", format="csv")
+    (target / "regions.csv").write_text("")
+    (target / "households.csv").write_bytes("household_id,region_id\nH1,南\n".encode("gbk"))
+    (target / "members.csv").write_text("person_id,household_id\nP1,H1\nP2,H1,extra\n")
+    (target / "records.csv").rename(target / "records.xlsx")
+    with pytest.raises(DataValidationError) as info:
+        HouseholdData.read(target)
+    columns = ",".join(TABLES["regions"].column_names)
+    assert [(r[0], r[2], r[5]) for r in _rows(info.value)] == [
+        ("regions", "unreadable_file",
+         f"regions.csv is empty: write at least the header row ({columns})"),
+        ("households", "unreadable_file",
+         "households.csv is not UTF-8 text (a spreadsheet's plain 'CSV' may be GBK or "
+         "Latin-1): save it as 'CSV UTF-8'"),
+        ("members", "unreadable_file",
+         "members.csv: line 3 has 3 fields, the header 2; quote values that contain ',' "
+         '("a, b")'),
+        ("records", "missing_table",
+         "found records.xlsx: save it as records.csv (comma-separated, UTF-8)"),
+    ]  # fmt: skip

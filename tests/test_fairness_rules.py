@@ -25,7 +25,7 @@ def setup():
 
 def test_flags_per_kind_are_the_hits(setup):
     _, hits, attrs, y = setup
-    ra = audit_rules(hits, attrs, "urban", y_true=y, n_boot=20)
+    ra = audit_rules(hits, attrs, sensitive_features="urban", y_true=y, n_boot=20)
     frame = hits.to_frame()
     assert set(ra.audits) == {"trigger", "cross_check", "exit", "outreach", "any"}
     for kind in ("trigger", "exit", "outreach"):
@@ -40,11 +40,13 @@ def test_flags_per_kind_are_the_hits(setup):
 def test_hit_rates_match_the_rule_module(setup):
     # the rule module computes the same hit rates by group independently (polars)
     _, hits, attrs, _ = setup
-    ra = audit_rules(hits, attrs, "urban", n_boot=20)
+    ra = audit_rules(hits, attrs, sensitive_features="urban", n_boot=20)
     theirs = hits.by_group(attrs, "urban").filter(pl.col("rule_id") == "(any rule)")
     bg = ra.audits["any"].by_group
     for row in theirs.iter_rows(named=True):
-        key = row["group"].capitalize()  # polars "true" vs pandas "True"
+        # one convention for group labels in both modules: str(True)
+        key = row["group"]
+        assert key in ("True", "False")
         assert bg.loc[key, "n"] == row["n_households"]
         assert bg.loc[key, "selection_rate"] == pytest.approx(row["hit_rate"])
     assert "fnr" not in bg  # no labels: hit rates only
@@ -52,7 +54,7 @@ def test_hit_rates_match_the_rule_module(setup):
 
 def test_labelled_rule_audit_confusion_counts(setup):
     _, hits, attrs, y = setup
-    ra = audit_rules(hits, attrs, ["urban", "minority"], y_true=y, n_boot=20)
+    ra = audit_rules(hits, attrs, sensitive_features=["urban", "minority"], y_true=y, n_boot=20)
     truth = attrs.join(y.select("household_id", "in_need"), on="household_id", how="left")
     need = truth["in_need"].to_numpy().astype(bool)
     flag = ra.flags["trigger"].to_numpy()
@@ -66,13 +68,29 @@ def test_labelled_rule_audit_confusion_counts(setup):
 def test_rule_audit_errors(setup):
     _, hits, attrs, y = setup
     with pytest.raises(ValueError, match=re.escape("Columns ['ethnicity'] are not in households")):
-        audit_rules(hits, attrs, "ethnicity")
+        audit_rules(hits, attrs, sensitive_features="ethnicity")
     with pytest.raises(
         ValueError, match=re.escape(f"Got 3 labels for {attrs.height} households.")
     ):
-        audit_rules(hits, attrs, "urban", y_true=[1, 0, 1])
+        audit_rules(hits, attrs, sensitive_features="urban", y_true=[1, 0, 1])
     partial = y.head(10)
     with pytest.raises(ValueError, match=re.escape("y_true has no 'in_need' for")):
-        audit_rules(hits, attrs, "urban", y_true=partial)
+        audit_rules(hits, attrs, sensitive_features="urban", y_true=partial)
     with pytest.raises(ValueError, match=re.escape("repeated household_id rows")):
-        audit_rules(hits, pl.concat([attrs, attrs.head(2)]), "urban")
+        audit_rules(hits, pl.concat([attrs, attrs.head(2)]), sensitive_features="urban")
+
+
+def test_boolean_groups_read_true_and_false_from_polars_and_pandas(setup):
+    _, hits, attrs, y = setup
+    for households in (attrs, attrs.to_pandas()):
+        ra = audit_rules(hits, households, sensitive_features=["urban", "minority"], n_boot=5)
+        bg = ra.audits["any"].by_group
+        assert list(bg.index.names) == ["urban", "minority"]
+        assert set(bg.index) <= {(u, m) for u in ("False", "True") for m in ("False", "True")}
+        assert len(bg) == 4
+
+
+def test_sensitive_features_is_keyword_only(setup):
+    _, hits, attrs, _ = setup
+    with pytest.raises(TypeError, match="positional"):
+        audit_rules(hits, attrs, "urban")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from needsid.mpi import (
@@ -332,15 +332,15 @@ def random_case(seed: int, n: int = 120, d: int = 6):
         rng.integers(0, 2, size=(n, d)), columns=[f"i{j}" for j in range(d)]
     ).set_axis([f"h{i}" for i in range(n)])
     weights = rng.uniform(0.1, 3, d)
-    groups = rng.choice(["north", "south", "east"], size=n)
-    return x, weights, groups
+    subgroups = rng.choice(["north", "south", "east"], size=n)
+    return x, weights, subgroups
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("k", [0.2, 1 / 3, 0.5, 0.9])
 def test_identities_on_simulated_population(seed, k):
-    x, w, groups = random_case(seed)
-    res = alkire_foster(x, [1] * 6, w, k, deprived_if="at_or_above", groups=groups)
+    x, w, subgroups = random_case(seed)
+    res = alkire_foster(x, [1] * 6, w, k, deprived_if="at_or_above", subgroups=subgroups)
     assert close(res.M0, res.H * res.A)
     assert close(res.M0, res.censored_scores.mean())
     assert close(res.contributions.sum(), 1)
@@ -348,7 +348,7 @@ def test_identities_on_simulated_population(seed, k):
     np.testing.assert_allclose(
         res.contributions, res.weights * res.censored_headcounts / res.M0, rtol=0, atol=TOL
     )
-    table = decompose(res, groups)
+    table = decompose(res, subgroups)
     assert close((table["population_share"] * table["M0"]).sum(), res.M0)
     assert close(table["contribution"].sum(), 1)
     assert table["n"].sum() == len(x)
@@ -386,8 +386,7 @@ def test_an_extra_deprivation_never_lowers_m0(rows, weights, k, data):
     x = np.array(rows)
     base = alkire_foster(x, [1] * 4, weights, k, deprived_if="at_or_above")
     free = np.argwhere(x == 0)
-    if free.size == 0:
-        return
+    assume(free.size > 0)
     i, j = free[data.draw(st.integers(0, len(free) - 1))]
     worse = x.copy()
     worse[i, j] = 1
@@ -561,7 +560,7 @@ def test_matrix_errors():
 
 
 # --------------------------------------------------------------------------------------
-# Decomposition by group and by dimension; explanations
+# Decomposition by subgroup and by dimension; explanations
 # --------------------------------------------------------------------------------------
 def test_decompose_by_hand():
     res = af5(0.5)
@@ -585,16 +584,65 @@ def test_decompose_aligns_series_by_unit_id():
 
 def test_decompose_errors():
     res = af5(0.5)
-    with pytest.raises(ValueError, match=re.escape("No groups to decompose by: pass groups=")):
+    msg = "No subgroups to decompose by: pass subgroups= here or to alkire_foster()."
+    with pytest.raises(ValueError, match=re.escape(msg)):
         decompose(res)
-    with pytest.raises(ValueError, match=re.escape("Got 2 group labels for 5 units")):
+    with pytest.raises(ValueError, match=re.escape("Got 2 subgroup labels for 5 units")):
         decompose(res, ["a", "b"])
     bad = pd.Series(["r"] * 5, index=list("vwxyz"))
-    with pytest.raises(ValueError, match=re.escape("groups is a pandas Series whose index")):
+    with pytest.raises(ValueError, match=re.escape("subgroups is a pandas Series whose index")):
         decompose(res, bad)
-    msg = "groups has missing labels (1 units, e.g. ids ['c'])"
+    msg = "subgroups has missing labels (1 units, e.g. ids ['c'])"
     with pytest.raises(ValueError, match=re.escape(msg)):
         decompose(res, ["r", "u", None, "r", "u"])
+
+
+def test_unnamed_subgroups_index_the_table_as_subgroup():
+    res = af5(0.5)
+    table = decompose(res, ["r", "u", "u", "r", "u"])
+    assert table.index.name == "subgroup" and list(table.index) == ["r", "u"]
+    assert res.subgroups is None
+
+
+LABELS = ["r", "u", "u", "r", "u"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda: af5(0.5, groups=LABELS), id="alkire_foster"),
+        pytest.param(lambda: decompose(af5(0.5), groups=LABELS), id="decompose"),
+        pytest.param(lambda: af5(0.5).by_group(groups=LABELS), id="MPIResult.by_group"),
+    ],
+)
+def test_old_groups_keyword_warns_and_still_works(call):
+    with pytest.warns(FutureWarning, match=re.escape("groups= is renamed subgroups=")):
+        out = call()
+    table = out if isinstance(out, pd.DataFrame) else out.by_group()
+    expected = decompose(af5(0.5), LABELS)
+    pd.testing.assert_frame_equal(table, expected)
+
+
+def test_old_groups_keyword_in_spec_calls_warns_and_still_works():
+    spec = load_spec("global_mpi")
+    x = pd.DataFrame(0, index=["h1", "h2"], columns=spec.indicator_names)
+    with pytest.warns(FutureWarning, match=re.escape("apply(): groups= is renamed subgroups=")):
+        res = spec.apply(x, groups=["n", "s"])
+    assert res.subgroups.tolist() == ["n", "s"]
+    msg = "alkire_foster_from_spec(): groups= is renamed subgroups="
+    with pytest.warns(FutureWarning, match=re.escape(msg)):
+        res = alkire_foster_from_spec(x, spec, groups=["n", "s"])
+    assert res.subgroups.tolist() == ["n", "s"]
+
+
+def test_old_groups_attribute_warns_and_both_names_at_once_is_an_error():
+    res = af5(0.5, subgroups=LABELS)
+    with pytest.warns(FutureWarning, match=re.escape("MPIResult.groups is renamed subgroups")):
+        old = res.groups
+    pd.testing.assert_series_equal(old, res.subgroups)
+    msg = "decompose() got both groups= and subgroups=; pass only subgroups="
+    with pytest.raises(TypeError, match=re.escape(msg)):
+        decompose(res, groups=LABELS, subgroups=LABELS)
 
 
 def test_dimension_contributions_sum_to_one():

@@ -834,10 +834,10 @@ def test_by_group_hit_rates():
         "column", "group", "n_households", "n_hit", "hit_rate", "rate_ratio"
     )
     assert r.rows() == [
-        ("minority", "false", 2, 1, 0.5, 1.5),
-        ("minority", "true", 1, 0, 0.0, 0.0),
-        ("urban", "false", 1, 0, 0.0, 0.0),
-        ("urban", "true", 2, 1, 0.5, 1.5),
+        ("minority", "False", 2, 1, 0.5, 1.5),
+        ("minority", "True", 1, 0, 0.0, 0.0),
+        ("urban", "False", 1, 0, 0.0, 0.0),
+        ("urban", "True", 2, 1, 0.5, 1.5),
     ]
     assert set(table["rule_id"]) == {"o", "(any rule)"}
     pandas_table = hits.by_group(attrs.to_pandas(), "urban")

@@ -18,7 +18,7 @@ from needsid.data._validate import RULES
 
 from .conftest import make_tiny_bundle
 
-COLUMNS = ["table", "column", "rule", "count", "examples"]
+COLUMNS = ["table", "column", "rule", "count", "examples", "note"]
 
 
 def set_cells(bundle: HouseholdData, table: str, where: dict, **values) -> HouseholdData:
@@ -41,7 +41,7 @@ def failures(bundle: HouseholdData, backend: str = "polars", **kwargs) -> list[d
     report = info.value.report
     assert isinstance(report, pd.DataFrame)
     assert list(report.columns) == COLUMNS
-    return report.to_dict("records")
+    return report.drop(columns="note").to_dict("records")
 
 
 def expect(bundle, backend, table, column, rule, count, examples, **kwargs):
@@ -97,7 +97,8 @@ def test_wrong_type(tiny_bundle, backend):
     records = tiny_bundle.records.with_columns(pl.col("amount").cast(pl.String))
     bundle = dataclasses.replace(tiny_bundle, records=records)
     expect(bundle, backend, "records", "amount", "wrong_type", 1, [])
-    with pytest.raises(DataValidationError, match=re.escape("[expected float, got String]")):
+    note = "[expected float, got String; convert with pl.col('amount').cast(pl.Float64)]"
+    with pytest.raises(DataValidationError, match=re.escape(note)):
         validate(bundle)
 
 
@@ -334,7 +335,7 @@ def test_several_problems_are_reported_at_once(tiny_bundle, backend):
         ("records", "known_date", "known_before_event", ["R01"]),
         ("records", "amount", "negative_amount", ["R08"]),
     ]
-    with pytest.raises(DataValidationError, match=r"failed validation with 6 failures:\n"):
+    with pytest.raises(DataValidationError, match=r"failed validation with 6 failures \("):
         validate(bundle)
 
 
@@ -513,7 +514,7 @@ def test_casework_failures_are_reported_with_the_others_at_once(backend):
         ("value", "unknown_value", 1, ["R10"]),  # verification
         ("event_date", "decision_before_application", 1, ["R16"]),
     ]
-    with pytest.raises(DataValidationError, match=r"failed validation with 5 failures:\n"):
+    with pytest.raises(DataValidationError, match=r"failed validation with 5 failures \("):
         validate(bundle)
     # the verification of H4 (R16) moved away: H4 has no decision to check any more
     bundle = set_cells(bundle, "records", {"record_id": "R16"}, household_id="H1")
@@ -596,3 +597,133 @@ def test_one_kind_one_value_set():
         record_values(vocab)
     vocab["police"] = {"review": {"values": ["continue", "reduce", "exit"]}}
     assert record_values(vocab)["review"] == ("continue", "reduce", "exit")
+
+
+# --- notes: the offending values, the allowed ones, the fix ----------------------------------
+
+
+def note_of(bundle, backend="polars", **kwargs) -> list[str]:
+    if backend == "pandas":
+        bundle = bundle.to_pandas()
+    with pytest.raises(DataValidationError) as info:
+        validate(bundle, **kwargs)
+    return info.value.report["note"].tolist()
+
+
+def test_unknown_kind_names_the_kind_and_suggests_the_closest(backend):
+    bundle = set_cells(casework_bundle(), "records", {"record_id": "R01"}, source="health",
+                       kind="hospitalisation")  # fmt: skip
+    bundle = set_cells(bundle, "records", {"record_id": "R03"}, source="health",
+                       kind="hospitalisation")  # fmt: skip
+    expect(bundle, backend, "records", "source, kind", "unknown_kind", 2, ["R01", "R03"])
+    assert note_of(bundle, backend) == [
+        "'hospitalisation' is not a health kind (hospitalization, chronic_illness); did you "
+        "mean 'hospitalization'?"
+    ]
+    bundle = set_cells(bundle, "records", {"record_id": "R02"}, source="civil_affairs",
+                       kind="death")  # fmt: skip
+    bundle = set_cells(bundle, "records", {"record_id": "R04"}, source="police")
+    assert note_of(bundle)[0] == (
+        "'death' is a public_security kind, not a civil_affairs one; 'hospitalisation' is not "
+        "a health kind (hospitalization, chronic_illness); did you mean 'hospitalization'?; "
+        f"source 'police' not in [{', '.join(record_vocabulary())}]; 'hospitalization' is a "
+        "health kind"
+    )
+
+
+def test_unknown_category_lists_the_allowed_values(backend):
+    bundle = set_cells(make_tiny_bundle(), "members", {"person_id": "P4"}, sex="f")
+    bundle = set_cells(bundle, "members", {"person_id": "P1"}, hukou="town")
+    bundle = set_cells(bundle, "members", {"person_id": "P2"}, disability_grade=7)
+    assert note_of(bundle, backend) == [
+        "'f' not in ['F', 'M']; did you mean 'F'?",
+        "'town' not in ['rural', 'urban']",
+        "7 not in [0, 1, 2, 3, 4]",
+    ]
+    with pytest.raises(DataValidationError, match=re.escape(
+        "members.sex: unknown_category (1 row, e.g. P4@2018-06-15) ['f' not in ['F', 'M']; "
+        "did you mean 'F'?]"
+    )):  # fmt: skip
+        validate(bundle)
+
+
+def test_a_tie_between_close_values_suggests_none():
+    bundle = set_cells(casework_bundle(), "records", {"record_id": "R10"}, value="approved")
+    assert note_of(bundle) == [f"verification.value 'approved' not in {VERIFICATION_VALUES}"]
+
+
+def test_overlapping_spells_name_both_households(backend):
+    where = {"person_id": "P5", "household_id": "H4"}
+    bundle = set_cells(make_tiny_bundle(), "members", where, joined_on=date(2023, 4, 1))
+    assert note_of(bundle, backend) == [
+        "P5 joined H4 on 2023-04-01 while in H3 (since 2010-01-01, until 2023-05-01)"
+    ]
+    open_spell = set_cells(bundle, "members", {"person_id": "P5", "household_id": "H3"},
+                           left_on=None)  # fmt: skip
+    assert note_of(open_spell) == [
+        "P5 joined H4 on 2023-04-01 while in H3 (since 2010-01-01, until no end)"
+    ]
+
+
+def test_pandas_frame_from_read_csv_gets_a_pandas_fix(tiny_bundle, tmp_path):
+    members = pd.read_csv(tiny_bundle.write(tmp_path / "b", format="csv") / "members.csv")
+    regions = pd.read_csv(tmp_path / "b" / "regions.csv")  # region_id 001 becomes 1
+    bundle = tiny_bundle.to_pandas()
+    bundle = dataclasses.replace(bundle, members=members, regions=regions)
+    with pytest.raises(DataValidationError) as info:
+        validate(bundle)
+    rows = info.value.report[["table", "column", "rule", "note"]].to_dict("records")
+    typed = {(r["table"], r["column"]): r["note"] for r in rows if r["rule"] == "wrong_type"}
+    assert typed == {
+        ("regions", "region_id"): "holds integers (int64), expected string; ids read as numbers "
+        "lose their leading zeros: read them as text, e.g. pd.read_csv(path, "
+        "dtype={'region_id': str})",
+        ("members", "birth_date"): "holds strings (object), expected date; convert with "
+        "pd.to_datetime(df['birth_date'])",
+        ("members", "joined_on"): "holds strings (object), expected date; convert with "
+        "pd.to_datetime(df['joined_on'])",
+        ("members", "left_on"): "holds strings (object), expected date; convert with "
+        "pd.to_datetime(df['left_on'])",
+    }  # fmt: skip
+    assert (
+        "members.birth_date: wrong_type [holds strings (object), expected date; convert with "
+        "pd.to_datetime(df['birth_date'])]"
+    ) in str(info.value)
+
+
+def test_polars_string_dates_get_a_polars_fix(tiny_bundle):
+    members = tiny_bundle.members.with_columns(pl.col("birth_date").cast(pl.String))
+    bundle = dataclasses.replace(tiny_bundle, members=members)
+    assert note_of(bundle) == [
+        "expected date, got String; convert with pl.col('birth_date').str.to_date('%Y-%m-%d')"
+    ]
+
+
+def test_extra_column_suggests_the_missing_one(tiny_bundle):
+    records = tiny_bundle.records.rename({"record_id": "Record_ID"}).with_columns(x=pl.lit(1))
+    bundle = dataclasses.replace(tiny_bundle, records=records)
+    assert [(f["column"], f["rule"]) for f in failures(bundle)] == [
+        ("record_id", "missing_column"), ("Record_ID", "extra_column"), ("x", "extra_column")
+    ]  # fmt: skip
+    assert note_of(bundle) == [
+        "", "did you mean 'record_id'? rename the column", "not a contract column: drop it"
+    ]  # fmt: skip
+
+
+def test_the_report_states_its_reference_date(tiny_bundle):
+    bundle = set_cells(tiny_bundle, "households", {"household_id": "H2"}, region_id="009")
+    with pytest.raises(DataValidationError) as info:
+        validate(bundle)
+    today = date.today()
+    assert info.value.reference_date == today and info.value.today
+    assert str(info.value).startswith(
+        f"HouseholdData failed validation with 1 failure (reference date {today.isoformat()}, "
+        "today's date):\n"
+    )
+    with pytest.raises(DataValidationError) as info:
+        validate(tiny_bundle, reference_date="2024-03-01")
+    assert info.value.reference_date == date(2024, 3, 1) and not info.value.today
+    assert str(info.value).startswith(
+        "HouseholdData failed validation with 2 failures (reference date 2024-03-01):\n"
+    )
+    assert set(info.value.report["note"]) == {"after the reference date 2024-03-01"}

@@ -24,6 +24,8 @@ from pydantic import (
 )
 
 from ._dates import months_after
+from ._errors import ConfigError, from_validation
+from ._errors import describe as _describe
 from ._yaml import safe_load
 
 __all__ = [
@@ -46,14 +48,6 @@ MODEL_KINDS = {"gbm": "GBMRiskModel", "scorecard": "PointsScorecard", "ebm": "EB
 _BASELINES = ("status quo", "rules only", "oracle")
 #: Household attributes an audit can group by (``needsid.rules.household_attributes``).
 AUDIT_COLUMNS = ("region_id", "urban", "minority", "head_sex")
-
-
-class ConfigError(ValueError):
-    """A configuration file has unknown keys or bad values (all listed at once)."""
-
-
-# ``needsid.tracking`` re-exports this class for ``needsid train``; it lives here, away
-# from MLflow, so that the other commands load quickly.
 
 
 def _estimator_class(kind: str):
@@ -259,19 +253,6 @@ class SimulateConfig(BaseModel):
         return SimulationConfig(**_merge(default_config().model_dump(), self.parameters))
 
 
-def _describe(err: dict) -> str:
-    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-    if err["type"] == "extra_forbidden":
-        return f"unknown key {where!r}"
-    if err["type"] == "missing":
-        return f"missing key {where!r}"
-    msg = err["msg"].removeprefix("Value error, ")
-    # pydantic's own messages do not show the value; ours (value_error) already do
-    if err["type"] != "value_error" and isinstance(err.get("input"), str | int | float):
-        return f"{where}: {msg} (got {err['input']!r})"
-    return f"{where}: {msg}"
-
-
 def _read_yaml(path, what: str) -> dict:
     p = Path(path)
     if not p.is_file():
@@ -289,8 +270,7 @@ def _validate(cls: type[BaseModel], raw: dict, where: str):
     try:
         return cls(**raw)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{where}: {problems}") from None
+        raise from_validation(exc, where) from None
 
 
 def load_config(cls: type[BaseModel], path=None, **overrides):
@@ -317,7 +297,7 @@ def load_config(cls: type[BaseModel], path=None, **overrides):
     >>> load_config(AuditConfig, colour="red")
     Traceback (most recent call last):
     ...
-    needsid._cli_configs.ConfigError: defaults: unknown key 'colour'
+    needsid.ConfigError: defaults: unknown key 'colour'
     """
     raw = _read_yaml(path, f"{cls.__name__} file") if path is not None else {}
     raw.update({k: v for k, v in overrides.items() if v is not None})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +17,34 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+
+
+def _width() -> int | None:
+    # rich falls back to 80 columns when the output is not a terminal, which wraps
+    # tables in logs and pipes; COLUMNS still wins where it is set
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return None
+    return 200
+
+
+console = Console(width=_width())
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"needsid {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """needsid: find the households that need help in administrative records."""
 
 
 @contextmanager
@@ -54,11 +83,17 @@ def _config(cls, path, **overrides):
 def demo(
     households: int = typer.Option(50_000, help="Households to simulate."),
     seed: int = typer.Option(0, help="Random seed (same seed, same figures)."),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="Print the figures as README's Markdown table, nothing else."
+    ),
 ) -> None:
     """Simulate, train a LightGBM model, flag at the status quo's capacity, compare."""
     from ._demo import run_demo
 
     start = time.perf_counter()
+    if markdown:
+        typer.echo(run_demo(n_households=households, seed=seed).markdown())
+        return
     with _progress("simulating, building features, training"):
         result = run_demo(n_households=households, seed=seed)
     table = Table(title="needsid demo", show_header=False)
@@ -100,21 +135,34 @@ def validate(
     folder: Path = typer.Argument(..., help="A HouseholdData folder (CSV or Parquet)."),
 ) -> None:
     """Check a HouseholdData folder; print every problem found, exit 1 if any."""
-    from .data import DataValidationError, HouseholdData
-    from .data import validate as _validate
+    import datetime as dt
 
-    bundle = HouseholdData.read(folder)
+    from rich.markup import escape
+
+    from .data import DataValidationError, validate_folder
+
+    # the files, their cells and the contract in one report: a bad CSV cell does not
+    # hide the contract's problems in the rest of the folder
+    ref = dt.date.today()
+    today = f"reference date {ref.isoformat()}, today's date"
     try:
-        _validate(bundle)
+        validate_folder(folder, reference_date=ref)
+    except FileNotFoundError as err:
+        raise _fail(escape(str(err))) from None
     except DataValidationError as err:
-        table = Table(title=f"{len(err.report)} problems in {folder}")
-        for col in err.report.columns:
-            table.add_column(str(col))
+        n = len(err.report)
+        console.print(f"{n} problem{'s' if n != 1 else ''} in {folder} ({today}):", markup=False)
         for row in err.report.itertuples(index=False):
-            table.add_row(*[str(v) for v in row])
-        console.print(table)
+            where = f"{row.table}.{row.column}" if row.column else row.table
+            line = f"  {where}: {row.rule}"
+            if len(row.examples):
+                line += f" ({row.count} row{'s' if row.count != 1 else ''}, e.g. "
+                line += f"{', '.join(row.examples)})"
+            console.print(line, markup=False, highlight=False)
+            if row.note:
+                console.print(f"      {row.note}", markup=False, highlight=False)
         raise typer.Exit(code=1) from None
-    console.print(f"{folder}: valid")
+    console.print(f"{folder}: valid ({today})", markup=False)
 
 
 @app.command()
@@ -664,11 +712,12 @@ def audit(
     """Check whether some groups are flagged much less (or more) often than others.
 
     Compares the share of households flagged (the selection rate) in each group with the
-    largest group's (the reference), with 95% bootstrap intervals. Verdicts: ok (ratio
-    inside the tolerance band, default 0.8 to 1.25); warn (outside the band, but the
-    interval includes 1, so it may be chance); FAIL (outside the band and the interval
-    excludes 1). Groups under 30 households are marked small. Who really needed help is
-    not known yet, so exclusion errors are not audited here.
+    largest group's (the reference), with 95% bootstrap intervals. Verdicts: FAIL (the
+    reference flags no one and the group does; or the ratio is outside the tolerance
+    band, default 0.8 to 1.25, and its interval excludes 1; or the difference's interval
+    lies wholly beyond 5 points); warn (outside the band, but the interval includes 1, so
+    it may be chance); ok otherwise. Groups under 30 households are marked small. Who
+    really needed help is not known yet, so exclusion errors are not audited here.
 
     Example: needsid audit --data data/sim --flags flags.parquet --by urban
     """
@@ -705,7 +754,7 @@ def audit(
             raise _fail(
                 f"no household of {flags} is in {data} at {dates[0]}; wrong --data folder?"
             )
-        groups = rows.select(cfg.by).with_columns(pl.all().cast(pl.String)).to_pandas()
+        groups = rows.select(cfg.by).to_pandas()
         result = _audit(
             None, rows["flag"].to_numpy().astype(bool), sensitive_features=groups,
             band=cfg.band, min_group_size=cfg.min_group_size, n_boot=cfg.n_boot, seed=cfg.seed,

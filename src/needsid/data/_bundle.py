@@ -18,12 +18,13 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
+from ._read import FORMATS, read_folder
+from ._report import make_error
 from ._schema import BOOL, DATE, FLOAT, INT, STRING, TABLES
 
 __all__ = ["HouseholdData"]
 
 BACKENDS = ("pandas", "polars")
-FORMATS = ("parquet", "csv")
 POLARS_DTYPES: dict[str, pl.DataType] = {
     STRING: pl.String(),
     DATE: pl.Date(),
@@ -34,7 +35,6 @@ POLARS_DTYPES: dict[str, pl.DataType] = {
 # pandas has no date dtype; nanoseconds is what pd.to_datetime gives, so user-built
 # pandas bundles already have the canonical dtype.
 PANDAS_DATE_DTYPE = "datetime64[ns]"
-_BOOL_WORDS = {"true": True, "false": False}
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,11 +165,18 @@ class HouseholdData:
 
     @classmethod
     def read(cls, path: str | os.PathLike, *, backend: str = "polars") -> HouseholdData:
-        """Read a bundle folder holding ``<table>.parquet`` or ``<table>.csv`` per table.
+        r"""Read a bundle folder holding ``<table>.parquet`` or ``<table>.csv`` per table.
 
         CSV columns of the contract are parsed with the contract types (ids stay
-        strings, dates are ``YYYY-MM-DD``, an empty field is null, a quoted ``""`` is
-        an empty string); other columns are read as strings.
+        strings, dates are ``YYYY-MM-DD``, numbers use ``.`` as decimal mark and no
+        thousands separator, booleans are ``true``/``false`` or ``1/0``, ``yes/no``,
+        ``y/n``, ``t/f`` in any case, an empty field is null, a quoted ``""`` is an empty
+        string); other columns are read as strings. Every problem in every file is
+        collected before anything is raised: missing, misnamed or ambiguous table files,
+        files that cannot be read, a delimiter other than ``,`` and each column's bad
+        cells, named with the file, the values and the fix. The contract itself (keys,
+        links, vocabulary) is checked by :func:`needsid.data.validate`;
+        :func:`needsid.data.validate_folder` does both in one report.
 
         Parameters
         ----------
@@ -181,6 +188,41 @@ class HouseholdData:
         Returns
         -------
         HouseholdData
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` is not a folder.
+        DataValidationError
+            If a table's file is missing, ambiguous or unreadable, or cells cannot be
+            parsed; ``.report`` lists every problem (rules ``missing_table``,
+            ``ambiguous_table``, ``unreadable_file``, ``wrong_delimiter``,
+            ``unparsable_value``).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from needsid.data import DataValidationError, HouseholdData
+        >>> folder = Path(tempfile.mkdtemp()) / "county"
+        >>> _ = HouseholdData.empty().write(folder, format="csv")
+        >>> HouseholdData.read(folder).backend
+        'polars'
+        >>> header = ",".join(HouseholdData.empty().regions.columns)
+        >>> _ = (folder / "regions.csv").write_text(header + '\n001,yes,"1,090",1.5,9,9\n')
+        >>> _ = (folder / "records.csv").rename(folder / "Records.csv")
+        >>> try:
+        ...     HouseholdData.read(folder)
+        ... except DataValidationError as err:
+        ...     print(err.report[["table", "column", "rule", "count"]].to_string(index=False))
+        ...     for note in err.report["note"]:
+        ...         print(*note.split("; "), sep="\n  ")
+          table         column             rule  count
+        regions dibao_standard unparsable_value      1
+        records                   missing_table      1
+        regions.csv: '1,090' is not a number
+          remove the thousands separator, e.g. 1090 for '1,090'
+        found Records.csv: rename it to records.csv
         """
         _check_choice("backend", backend, BACKENDS)
         folder = Path(path)
@@ -188,8 +230,10 @@ class HouseholdData:
             raise FileNotFoundError(
                 f"Bundle folder {str(folder)!r} does not exist or is not a folder."
             )
-        frames = {name: _read_table(folder, name) for name in TABLES}
-        bundle = cls(**frames)
+        read = read_folder(folder)
+        if read.problems:
+            raise make_error(read.problems, source=str(folder))
+        bundle = cls(**read.frames)
         return bundle.to_pandas() if backend == "pandas" else bundle
 
     @classmethod
@@ -365,50 +409,6 @@ def _write_table(frame: pl.DataFrame, path: Path, format: str) -> None:
         frame.write_parquet(path)
     else:
         frame.write_csv(path)
-
-
-def _read_table(folder: Path, name: str) -> pl.DataFrame:
-    found = [folder / f"{name}.{fmt}" for fmt in FORMATS if (folder / f"{name}.{fmt}").exists()]
-    if not found:
-        raise FileNotFoundError(
-            f"Table {name!r} is missing from bundle folder {str(folder)!r}: expected "
-            f"{name}.parquet or {name}.csv."
-        )
-    if len(found) > 1:
-        raise ValueError(
-            f"Table {name!r} is ambiguous in {str(folder)!r}: both {name}.parquet and "
-            f"{name}.csv exist; remove one."
-        )
-    if found[0].suffix == ".parquet":
-        return pl.read_parquet(found[0])
-    return _parse_csv(pl.read_csv(found[0], infer_schema=False), name, found[0])
-
-
-def _parse_csv(raw: pl.DataFrame, name: str, path: Path) -> pl.DataFrame:
-    """Parse the contract columns of an all-string CSV table, failing loudly on bad cells."""
-    exprs = []
-    for spec in TABLES[name].columns:
-        if spec.name not in raw.columns or spec.dtype == STRING:
-            continue
-        col = pl.col(spec.name)
-        if spec.dtype == DATE:
-            expr = col.str.to_date("%Y-%m-%d", strict=False)
-        elif spec.dtype == BOOL:
-            expr = col.str.to_lowercase().replace_strict(
-                _BOOL_WORDS, default=None, return_dtype=pl.Boolean
-            )
-        else:
-            expr = col.cast(POLARS_DTYPES[spec.dtype], strict=False)
-        parsed = raw.select(expr)
-        bad = raw.filter(parsed.to_series().is_null() & raw[spec.name].is_not_null())
-        if bad.height:
-            raise ValueError(
-                f"Cannot read {str(path)!r}: column {spec.name!r} expects "
-                f"{spec.dtype} values but has {bad[spec.name][0]!r} "
-                f"({bad.height} bad cell(s))."
-            )
-        exprs.append(expr)
-    return raw.with_columns(exprs) if exprs else raw
 
 
 def _pid_alive(pid: int) -> bool:

@@ -7,15 +7,24 @@ run tells the data owner all that is wrong.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import narwhals as nw
-import pandas as pd
 import polars as pl
 
 from ._bundle import HouseholdData
+from ._notes import Note, closed_note, extra_note, kind_note, type_note
+from ._report import (
+    N_EXAMPLES,
+    N_VALUES,
+    REPORT_COLUMNS,
+    RULES,
+    DataValidationError,
+    failure,
+    make_error,
+    reference_text,
+)
 from ._schema import (
     BOOL,
     CATEGORIES,
@@ -32,61 +41,11 @@ from ._schema import (
 
 __all__ = ["DataValidationError", "validate", "RULES", "REPORT_COLUMNS"]
 
-REPORT_COLUMNS = ("table", "column", "rule", "count", "examples")
-# Every rule a report can name, in report order: schema, content, links, spells, dates.
-RULES: tuple[str, ...] = tuple(
-    """missing_column extra_column wrong_type null_value duplicate_key unknown_category
-    unknown_region unknown_household unknown_person overlapping_spells spell_ends_before_start
-    dissolved_before_formed inconsistent_person event_after_death known_before_event
-    negative_amount non_finite_amount unknown_kind unknown_value verification_without_application
-    decision_before_application future_date""".split()
-)
-N_EXAMPLES = 5
-N_VALUES = 3  # offending values named in an unknown_value note
-MESSAGE_LINES = 10
 _NULL = "<null>"
 _ROW = "__row__"
 _OPEN_END = dt.date(9999, 12, 31)
 # A casework decision answers an application of the same household.
 _DECISION, _APPLICATION = "verification", "application"
-# A note computed from the data: a function of the distinct offending values of the
-# failing column (the first N_VALUES, sorted, None for null) and how many there are.
-_Note = str | Callable[[list[Any], int], str]
-
-
-class DataValidationError(ValueError):
-    """A bundle broke the data contract; ``report`` lists every failure.
-
-    Parameters
-    ----------
-    report : pandas.DataFrame
-        One row per failure with columns ``table, column, rule, count, examples``.
-        ``count`` is the number of offending rows (1 for a column-level rule such as
-        ``missing_column``); ``examples`` holds up to five offending row ids, sorted.
-    notes : list of str, optional
-        Extra detail per report row, shown in the message only.
-    """
-
-    def __init__(self, report: pd.DataFrame, notes: list[str] | None = None) -> None:
-        self.report = report
-        notes = notes if notes is not None else [""] * len(report)
-        lines = [_line(row, note) for row, note in zip(report.itertuples(), notes, strict=True)]
-        shown = lines[:MESSAGE_LINES]
-        if len(lines) > MESSAGE_LINES:
-            shown.append(f"... and {len(lines) - MESSAGE_LINES} more; see the .report attribute.")
-        n = len(report)
-        super().__init__(
-            f"HouseholdData failed validation with {n} failure{'s' if n != 1 else ''}:\n"
-            + "\n".join(f"  {s}" for s in shown)
-        )
-
-
-def _line(row: Any, note: str) -> str:
-    text = f"{row.table}.{row.column}: {row.rule}"
-    if row.examples:
-        rows = f"{row.count} row{'s' if row.count != 1 else ''}"
-        text += f" ({rows}, e.g. {', '.join(row.examples)})"
-    return f"{text} [{note}]" if note else text
 
 
 def validate(
@@ -111,7 +70,8 @@ def validate(
     bundle : HouseholdData
         The bundle to check.
     reference_date : str or datetime.date, optional
-        No date may be later than this; default today.
+        No date may be later than this; default today's date (the report says which
+        date that was: give the extract's date to get the same answer tomorrow).
     vocabulary : mapping, optional
         ``{source: {kind: properties}}`` replacing the packaged record vocabulary; it
         drives the kind, value and casework checks.
@@ -124,7 +84,9 @@ def validate(
     Raises
     ------
     DataValidationError
-        With ``.report``: one row per failed rule and column (see ``RULES``).
+        With ``.report``: one row per failed rule and column (see ``RULES``), its
+        ``note`` naming the offending values, the allowed ones and the fix; and
+        ``.reference_date``, the date used (also stated in the message).
 
     Examples
     --------
@@ -141,25 +103,30 @@ def validate(
     ...     validate(bad)
     ... except DataValidationError as err:
     ...     print(err.report[["column", "rule", "examples"]].to_string(index=False))
+    ...     print(err.reference_date == date.today(), err.today)
           column                    rule examples
        region_id          unknown_region     [h1]
     dissolved_on dissolved_before_formed     [h1]
+    True True
     """
     if not isinstance(bundle, HouseholdData):
         raise TypeError(f"Expected a HouseholdData bundle; got {type(bundle).__name__}.")
+    vocab = _check_vocabulary(vocabulary)
+    ref, today = _as_date(reference_date), reference_date is None
+    failures = _Checks(bundle.tables, ref, today, vocab).run()
+    if failures:
+        raise make_error(failures, reference_date=ref, today=today)
+    return bundle
+
+
+def _check_vocabulary(vocabulary: Any) -> Mapping:
     vocab = record_vocabulary() if vocabulary is None else vocabulary
     if not isinstance(vocab, Mapping) or not all(isinstance(k, Mapping) for k in vocab.values()):
         raise TypeError(
             f"Got vocabulary={vocabulary!r}; expected a mapping {{source: {{kind: properties}}}}."
         )
     record_values(vocab)  # a malformed value set is the caller's error: raise before checking
-    failures = _Checks(bundle, _as_date(reference_date), vocab).run()
-    if failures:
-        order = {name: i for i, name in enumerate(TABLES)}
-        failures.sort(key=lambda f: (order[f["table"]], RULES.index(f["rule"]), f["pos"]))
-        report = pd.DataFrame([{c: f[c] for c in REPORT_COLUMNS} for f in failures])
-        raise DataValidationError(report, [f["note"] for f in failures])
-    return bundle
+    return vocab
 
 
 def _as_date(value: Any) -> dt.date:
@@ -222,53 +189,64 @@ def _fits(dtype: Any, logical: str) -> bool:
 class _Checks:
     """One validation run: polars copies of the usable columns and the failures found."""
 
-    def __init__(self, bundle: HouseholdData, reference_date: dt.date, vocab: Mapping) -> None:
-        self.reference_date = reference_date
+    def __init__(
+        self,
+        tables: Mapping[str, Any],
+        reference_date: dt.date,
+        today: bool,
+        vocab: Mapping,
+        skip: set[tuple[str, str]] | None = None,
+    ) -> None:
+        self.reference_date, self.today = reference_date, today
         self.vocab = vocab
+        # columns already reported by the reader (unparsable cells): left out, not reported
+        self.skip = skip or set()
         self.failures: list[dict[str, Any]] = []
         # Row-level checks are queued as lazy queries and collected together, so polars
         # reads only the columns each needs and runs them in parallel.
-        self.pending: list[tuple[str, str, str, pl.LazyFrame, _Note]] = []
-        self.frames = {name: self._schema(name, f) for name, f in bundle.tables.items()}
+        self.pending: list[tuple[str, str, str, pl.LazyFrame, Note, pl.Expr | None]] = []
+        self.frames = {name: self._schema(name, f) for name, f in tables.items()}
 
     def fail(
-        self, table: str, column: str, rule: str, rows: pl.LazyFrame | None, note: _Note = ""
+        self,
+        table: str,
+        column: str,
+        rule: str,
+        rows: pl.LazyFrame | None,
+        note: Note = "",
+        values: pl.Expr | None = None,
     ) -> None:
-        """Queue a check of offending ``rows``, or record a column-level failure (None)."""
+        """Queue a check of offending ``rows``, or record a column-level failure (None).
+
+        A callable ``note`` is given the distinct ``values`` (default the column) of the
+        offending rows.
+        """
         if rows is not None:
-            self.pending.append((table, column, rule, rows, note))
+            self.pending.append((table, column, rule, rows, note, values))
         else:
             assert isinstance(note, str), "a column-level failure has no offending values"
-            self._record(table, column, rule, 1, [], note)
+            self.failures.append(failure(table, column, rule, 1, [], note))
 
     def _collect(self) -> None:
         queries = []
-        for table, column, _, rows, note in self.pending:
+        for table, column, _, rows, note, values in self.pending:
             aggs = [
                 pl.len().alias("count"),
                 self._id(table).unique().bottom_k(N_EXAMPLES).sort().implode().alias("examples"),
             ]
             if callable(note):
-                c = pl.col(column)
+                c = pl.col(column) if values is None else values
                 aggs.append(c.unique().sort().head(N_VALUES).implode().alias("values"))
                 aggs.append(c.n_unique().alias("n_values"))
             queries.append(rows.select(aggs))
-        for (table, column, rule, _, note), result in zip(
+        for (table, column, rule, _, note, _), result in zip(
             self.pending, pl.collect_all(queries), strict=True
         ):
             count, examples, *found = result.row(0)
             if count:
                 text = note(*found) if callable(note) else note
-                self._record(table, column, rule, count, examples, text)
+                self.failures.append(failure(table, column, rule, count, examples, text))
         self.pending = []
-
-    def _record(self, table, column, rule, count, examples, note="") -> None:
-        spec = TABLES[table]
-        first = column.split(", ")[0]
-        pos = spec.column_names.index(first) if first in spec.column_names else len(spec.columns)
-        values = (table, column, rule, count, examples)
-        self.failures.append({**dict(zip(REPORT_COLUMNS, values, strict=True)), "note": note,
-                              "pos": (pos, column)})  # fmt: skip
 
     def _id(self, table: str) -> pl.Expr:
         """Row id: the table key (``person_id@joined_on`` for members) or ``#row``."""
@@ -291,18 +269,21 @@ class _Checks:
         for col in spec.columns:
             if col.name not in schema:
                 self.fail(name, col.name, "missing_column", None)
+            elif (name, col.name) in self.skip:
+                continue
             elif not _fits(schema[col.name], col.dtype):
-                note = f"expected {col.dtype}, got {schema[col.name]}"
+                note = type_note(native, col.name, col.dtype, schema[col.name])
                 self.fail(name, col.name, "wrong_type", None, note)
             else:
                 good.append(col.name)
+        missing = [c for c in spec.column_names if c not in schema]
         for extra in sorted(set(schema) - set(spec.column_names), key=list(schema).index):
-            self.fail(name, extra, "extra_column", None)
+            self.fail(name, extra, "extra_column", None, extra_note(extra, missing))
         copy = frame.select(good).to_polars()
         for col in list(copy.columns):
             logical = spec.column(col).dtype
             if not _fits(copy.schema[col], logical):
-                note = f"expected {logical}, got {copy.schema[col]} after conversion"
+                note = type_note(native, col, logical, f"{copy.schema[col]} after conversion")
                 self.fail(name, col, "wrong_type", None, note)
                 copy = copy.drop(col)
             elif logical == DATE and copy.schema[col] != pl.Date:
@@ -326,7 +307,7 @@ class _Checks:
         return self.failures
 
     def _where(
-        self, table: str, column: str, rule: str, mask: pl.Expr, *needs: str, note: _Note = ""
+        self, table: str, column: str, rule: str, mask: pl.Expr, *needs: str, note: Note = ""
     ) -> None:
         if self.has(table, column, *needs):
             self.fail(table, column, rule, self.frames[table].lazy().filter(mask), note)
@@ -351,12 +332,15 @@ class _Checks:
                     "number otherwise",
                 )  # fmt: skip
             if col.dtype == DATE:
-                self._where(name, col.name, "future_date", c > self.reference_date)
+                ref = reference_text(self.reference_date, self.today)
+                self._where(name, col.name, "future_date", c > self.reference_date,
+                            note=f"after the {ref}")  # fmt: skip
             allowed = CATEGORIES.get((name, col.name))
             if col.name == "disability_grade":
                 allowed = DISABILITY_GRADES
             if allowed is not None:
-                self._where(name, col.name, "unknown_category", ~c.is_in(allowed))
+                self._where(name, col.name, "unknown_category", ~c.is_in(allowed),
+                            note=closed_note("", allowed))  # fmt: skip
         if self.has(name, *spec.key):
             complete = df.filter(pl.all_horizontal(pl.col(spec.key).is_not_null()))
             dup = _repeated(complete, spec.key).filter(_key(spec.key).is_duplicated())
@@ -394,7 +378,28 @@ class _Checks:
             latest = end.cum_max().shift(1).over("person_id")
             spells = m.filter(pl.col("joined_on").is_not_null()).sort("person_id", "joined_on")
             overlap = spells.filter(pl.col("joined_on") < latest)
-            self.fail("members", "joined_on, left_on", "overlapping_spells", overlap)
+            note, values = "", None
+            if self.has("members", "household_id"):
+                # the earlier spell overlapped: the one holding the latest end so far
+                holder = pl.when(end == end.cum_max())
+                earlier = [
+                    holder.then(pl.col(c).cast(pl.String))
+                    .forward_fill()
+                    .shift(1)
+                    .over("person_id")
+                    for c in ("household_id", "joined_on")
+                ]
+                overlap = spells.with_columns(
+                    __hh__=earlier[0], __since__=earlier[1], __until__=latest.cast(pl.String)
+                ).filter(pl.col("joined_on") < latest)
+                values = pl.format(
+                    "{} joined {} on {} while in {} (since {}, until {})",
+                    *[pl.col(c).cast(pl.String).fill_null("?") for c in
+                      ("person_id", "household_id", "joined_on", "__hh__", "__since__")],
+                    pl.col("__until__").replace(str(_OPEN_END), "no end"),
+                )  # fmt: skip
+                note = _list_note
+            self.fail("members", "joined_on, left_on", "overlapping_spells", overlap, note, values)
         for col in ("sex", "birth_date", "minority"):
             if self.has("members", col):
                 n = m.group_by("person_id").agg(pl.col(col).drop_nulls().n_unique().alias("n"))
@@ -432,7 +437,8 @@ class _Checks:
             )
             named = r.filter(pl.col("source").is_not_null() & pl.col("kind").is_not_null())
             unknown = named.join(known, on=["source", "kind"], how="anti")
-            self.fail("records", "source, kind", "unknown_kind", unknown)
+            self.fail("records", "source, kind", "unknown_kind", unknown, kind_note(self.vocab),
+                      pl.struct("source", "kind"))  # fmt: skip
         self._values()
         self._decisions()
 
@@ -443,7 +449,7 @@ class _Checks:
             value = pl.col("value")
             outside = value.is_not_null() & ~value.is_in(allowed)
             bad = outside if kind in nullable else outside | value.is_null()
-            note = _value_note(kind, allowed, kind in nullable)
+            note = closed_note(f"{kind}.value", allowed, kind in nullable)
             self._where("records", "value", "unknown_value", (pl.col("kind") == kind) & bad,
                         "kind", note=note)  # fmt: skip
 
@@ -468,28 +474,7 @@ class _Checks:
             self.fail("records", "event_date", "decision_before_application", early)
 
 
-def _value_note(
-    kind: str, allowed: tuple[str, ...], nullable: bool
-) -> Callable[[list[Any], int], str]:
-    """Build the unknown_value note: the kind, values found, allowed values, a hint."""
-
-    def note(found: list[Any], n_found: int) -> str:
-        shown = ", ".join("null" if v is None else repr(v) for v in found)
-        if n_found > len(found):
-            shown += f" and {n_found - len(found)} more"
-        text = f"{kind}.value {shown} not in {list(allowed)!r}"
-        if nullable:
-            text += " (or null)"
-        lower = {a.lower(): a for a in allowed}
-        hints = [
-            (v, lower[match[0]])
-            for v in found
-            if v is not None and (match := difflib.get_close_matches(v.lower(), lower, n=1))
-        ]
-        if len(hints) == 1 and len(found) == 1:
-            text += f"; did you mean {hints[0][1]!r}?"
-        elif hints:
-            text += "; did you mean " + ", ".join(f"{m!r} for {v!r}" for v, m in hints) + "?"
-        return text
-
-    return note
+def _list_note(found: list[str], n_found: int) -> str:
+    """Join the offending cases, as the check's value expression describes them."""
+    more = f"; and {n_found - len(found)} more" if n_found > len(found) else ""
+    return "; ".join(found) + more

@@ -18,10 +18,9 @@ from sklearn.metrics import precision_score
 
 from ..evaluate import reliability_table, select_top
 from ._counts import LABELLED, UNLABELLED, group_counts, rates
+from ._sensitive import group_label, sensitive_frame
 
 __all__ = ["FairnessAudit", "audit"]
-
-MISSING = "<missing>"
 
 
 def _base_rate(y_true, y_pred):
@@ -46,21 +45,8 @@ def _confusion(name):
     return f
 
 
-def _sensitive_frame(sensitive_features, n: int) -> pd.DataFrame:
-    if isinstance(sensitive_features, pd.Series):
-        frame = sensitive_features.to_frame()
-    elif isinstance(sensitive_features, pd.DataFrame):
-        frame = sensitive_features.copy()
-    elif isinstance(sensitive_features, dict):
-        frame = pd.DataFrame(sensitive_features)
-    else:
-        arr = np.asarray(sensitive_features, dtype=object)
-        frame = pd.DataFrame(arr.reshape(n, -1) if arr.ndim > 1 else {"group": arr})
-    if len(frame) != n:
-        raise ValueError(f"Got {len(frame)} rows of sensitive features for {n} predictions.")
-    frame = frame.reset_index(drop=True)
-    # a missing value is a group of its own, never dropped
-    return frame.astype(object).where(frame.notna(), MISSING).astype(str)
+#: Default tolerance for a difference in rates: five percentage points.
+DIFFERENCE_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -71,14 +57,24 @@ class FairnessAudit:
     ----------
     by_group : pandas.DataFrame
         One row per group (per intersection when several sensitive features are
-        given): n, confusion counts, base rate, selection rate, TPR, FNR (exclusion
-        error), FPR, precision, false omission rate, and ``small`` (n below
-        ``min_group_size``: shown, not hidden).
+        given), indexed by the sensitive features' names: n, confusion counts, base
+        rate, selection rate, TPR, FNR (exclusion error), FPR, precision, false omission
+        rate, and ``small`` (n below ``min_group_size``: shown, not hidden).
     disparities : pandas.DataFrame
-        One row per group and metric: value, reference value, ratio and difference
-        with 95% bootstrap intervals, and ``within_band`` for the ratio.
+        One row per group and metric: ``value`` with the group's own 95% bootstrap
+        interval (``value_lo``, ``value_hi``), the ``reference`` value, ``ratio`` and
+        ``difference`` to it with their 95% bootstrap intervals, ``within_band`` (the
+        ratio is inside ``band``), ``fails`` (see :meth:`failing`) and ``small``.
+    reference : tuple
+        The reference group's key.
+    band : (float, float)
+        Tolerance band for ratios.
     calibration : pandas.DataFrame or None
         Reliability per score band per group, when scores were given.
+    metric_frame : fairlearn.metrics.MetricFrame or None
+        The MetricFrame behind ``by_group``.
+    difference_tolerance : float
+        Tolerance for differences in rates (see :meth:`failing`).
     """
 
     by_group: pd.DataFrame
@@ -87,11 +83,31 @@ class FairnessAudit:
     band: tuple[float, float]
     calibration: pd.DataFrame | None = None
     metric_frame: MetricFrame | None = field(default=None, repr=False)
+    difference_tolerance: float = DIFFERENCE_TOLERANCE
 
     def failing(self) -> pd.DataFrame:
-        """Disparities outside the tolerance band whose interval also excludes 1."""
-        d = self.disparities
-        return d[~d["within_band"] & ((d["ratio_lo"] > 1) | (d["ratio_hi"] < 1))]
+        """Return the disparities that fail (the rows of ``disparities`` with ``fails``).
+
+        The rule is stated in :func:`audit`: an infinite ratio fails; so does a ratio
+        outside ``band`` whose interval excludes 1, and a difference whose interval lies
+        beyond ``difference_tolerance`` on either side of 0.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The failing rows of ``disparities``, with their index.
+
+        Examples
+        --------
+        >>> from needsid.fairness import audit
+        >>> y = [1] * 40 + [0] * 20 + [1] * 4
+        >>> flag = [1] * 40 + [0] * 20 + [0] * 4  # the group "b" is never flagged
+        >>> a = audit(y, flag, sensitive_features=["a"] * 60 + ["b"] * 4, n_boot=50)
+        >>> a.failing().query("metric == 'fnr'")[["group", "value", "reference", "ratio"]]
+          group  value  reference  ratio
+        7     b    1.0        0.0    inf
+        """
+        return self.disparities[self.disparities["fails"]]
 
     def to_frame(self) -> pd.DataFrame:
         """Return the disparities table."""
@@ -107,18 +123,32 @@ class FairnessAudit:
 def audit(
     y_true,
     y_pred=None,
-    sensitive_features=None,
+    *,
+    sensitive_features,
     reference=None,
     scores=None,
     capacity=None,
-    *,
     capacity_groups=None,
     min_group_size: int = 30,
     band: tuple[float, float] = (0.8, 1.25),
+    difference_tolerance: float = DIFFERENCE_TOLERANCE,
     n_boot: int = 500,
     seed: int = 0,
 ) -> FairnessAudit:
     """Audit flags (or scores at a capacity) by group: who is excluded, who is burdened.
+
+    A disparity (a group's metric against the reference group's) fails when any of:
+
+    1. its ratio is infinite: the reference's rate is 0 and the group's is not;
+    2. its ratio is outside ``band`` and the ratio's 95% bootstrap interval excludes 1;
+    3. the difference's 95% bootstrap interval lies entirely beyond the tolerance, i.e.
+       ``difference_lo > difference_tolerance`` or
+       ``difference_hi < -difference_tolerance``: the interval excludes 0 by more than
+       the tolerance.
+
+    Rule 3 does not rely on the ratio, whose interval is unstable when the reference
+    rate is near 0. A ratio of 0/0 (both rates 0) or a rate that is undefined (NaN, e.g.
+    the FNR of a group without needy households) does not fail.
 
     Parameters
     ----------
@@ -126,19 +156,43 @@ def audit(
         True need; None audits selection rates only (outcomes not known yet).
     y_pred : array-like of bool, optional
         The flags. Give either ``y_pred`` or ``scores`` and ``capacity``.
-    sensitive_features : array-like, Series, DataFrame or dict
-        One or more group columns; several give intersections.
-    reference : tuple or str, optional
-        Reference group (default: the largest group).
+    sensitive_features : array-like, list, Series, DataFrame or dict
+        The sensitive groups, one row per household: a 1-D array, list or Series for
+        one attribute; a 2-D array, DataFrame or dict of columns (also polars) for
+        several, which form intersections. Named like fairlearn's ``MetricFrame``: a
+        Series or column keeps its name, an unnamed one is ``"sensitive_feature_0"``,
+        ``"sensitive_feature_1"``, ... Labels are ``str(value)`` (``"True"``,
+        ``"False"`` for booleans); a missing value is the group ``"<missing>"``.
+    reference : str or tuple, optional
+        Reference group's label (a tuple with several attributes). Default: the largest
+        group.
     scores, capacity : optional
         Flag the top ``capacity`` (share or count) by ``scores``, overall or within
         ``capacity_groups`` (e.g. region).
+    capacity_groups : array-like, optional
+        One value per household (e.g. region): each gets its own capacity.
     min_group_size : int, default=30
         Groups smaller than this are marked ``small``.
     band : (low, high), default=(0.8, 1.25)
         Tolerance band for ratios to the reference.
+    difference_tolerance : float, default=0.05
+        Tolerance for differences to the reference (rule 3 above).
     n_boot : int, default=500
         Bootstrap resamples for the intervals.
+    seed : int, default=0
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    FairnessAudit
+
+    Raises
+    ------
+    ValueError
+        If the lengths of the inputs differ, the reference group does not exist, or
+        neither flags nor scores with a capacity are given.
+    TypeError
+        If ``sensitive_features`` is missing.
 
     Examples
     --------
@@ -149,6 +203,8 @@ def audit(
     >>> a = audit(y, flag, sensitive_features=["a"] * 4 + ["b"] * 4, n_boot=50)
     >>> [float(v) for v in a.by_group.loc["a", ["tp", "fn", "fnr"]]]
     [1.0, 1.0, 0.5]
+    >>> a.by_group.index.name
+    'sensitive_feature_0'
     """
     if y_pred is None:
         if scores is None or capacity is None:
@@ -161,9 +217,12 @@ def audit(
         y_true = np.asarray(y_true).astype(bool)
         if len(y_true) != n:
             raise ValueError(f"Got {len(y_true)} labels for {n} predictions.")
-    if sensitive_features is None:
-        raise ValueError("Give sensitive_features: one or more group columns.")
-    sf = _sensitive_frame(sensitive_features, n)
+    if difference_tolerance < 0:
+        raise ValueError(
+            f"Got difference_tolerance={difference_tolerance!r}; expected a difference in "
+            "rates >= 0, e.g. 0.05."
+        )
+    sf = sensitive_frame(sensitive_features, n)
     metrics = {"n": count, "selection_rate": selection_rate}
     if labelled:
         metrics |= {
@@ -184,18 +243,36 @@ def audit(
     elif not isinstance(reference, tuple) and by_group.index.nlevels > 1:
         raise ValueError(f"Got reference={reference!r}; with several features give a tuple.")
     if reference not in by_group.index:
-        raise ValueError(f"Got reference={reference!r}; expected one of {list(by_group.index)}.")
+        labels = [group_label(by_group.index.names, k) for k in by_group.index]
+        raise ValueError(
+            f"Got reference={reference!r}; expected one of {list(by_group.index)} "
+            f"({'; '.join(labels)})."
+        )
     names = LABELLED if labelled else UNLABELLED
     disparities = _disparities(sf, by_group, reference, y_true if labelled else None, y_pred,
-                               names, band, n_boot, seed)  # fmt: skip
+                               names, band, difference_tolerance, n_boot, seed)  # fmt: skip
     calibration = None
     if scores is not None and labelled:
         calibration = _calibration(sf, y_true, np.asarray(scores, dtype=float))
     ref = reference if isinstance(reference, tuple) else (reference,)
-    return FairnessAudit(by_group, disparities, ref, tuple(band), calibration, mf)
+    return FairnessAudit(by_group, disparities, ref, tuple(band), calibration, mf,
+                         difference_tolerance=difference_tolerance)  # fmt: skip
 
 
-def _disparities(sf, by_group, reference, y_true, y_pred, names, band, n_boot, seed):
+def fails(ratio, ratio_lo, ratio_hi, difference_lo, difference_hi, band, tolerance):
+    """Apply the pass/fail rule of :func:`audit` elementwise; NaN never fails."""
+    ratio, ratio_lo, ratio_hi = (np.asarray(v, float) for v in (ratio, ratio_lo, ratio_hi))
+    d_lo, d_hi = np.asarray(difference_lo, float), np.asarray(difference_hi, float)
+    with np.errstate(invalid="ignore"):
+        infinite = np.isposinf(ratio)
+        outside = np.isfinite(ratio) & ((ratio < band[0]) | (ratio > band[1]))
+        ratio_sure = (ratio_lo > 1) | (ratio_hi < 1)
+        difference_sure = (d_lo > tolerance) | (d_hi < -tolerance)
+    return infinite | (outside & ratio_sure) | difference_sure
+
+
+def _disparities(sf, by_group, reference, y_true, y_pred, names, band, tolerance, n_boot,
+                 seed):  # fmt: skip
     keys = list(by_group.index)
     key_of_row = pd.MultiIndex.from_frame(sf) if sf.shape[1] > 1 else pd.Index(sf.iloc[:, 0])
     codes = pd.Index(keys).get_indexer(key_of_row)
@@ -204,31 +281,35 @@ def _disparities(sf, by_group, reference, y_true, y_pred, names, band, n_boot, s
     point = rates(group_counts(codes, g, y_true, y_pred))
     rng = np.random.default_rng(seed)
     n = len(codes)
+    value_s = {m: np.empty((n_boot, g)) for m in names}
     ratio_s = {m: np.empty((n_boot, g)) for m in names}
     diff_s = {m: np.empty((n_boot, g)) for m in names}
     for b in range(n_boot):
         w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
         r = rates(group_counts(codes, g, y_true, y_pred, w))
         for m in names:
+            value_s[m][b] = r[m]
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio_s[m][b] = r[m] / r[m][ref]
             diff_s[m][b] = r[m] - r[m][ref]
-    rows = []
+    parts = []
     for m in names:
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = point[m] / point[m][ref]
-        diff = point[m] - point[m][ref]
+        vlo, vhi = _ci(value_s[m])
         rlo, rhi = _ci(ratio_s[m])
         dlo, dhi = _ci(diff_s[m])
-        for i, key in enumerate(keys):
-            rows.append({
-                "group": key, "metric": m, "value": point[m][i], "reference": point[m][ref],
-                "ratio": ratio[i], "ratio_lo": rlo[i], "ratio_hi": rhi[i],
-                "difference": diff[i], "difference_lo": dlo[i], "difference_hi": dhi[i],
-                "within_band": bool(np.isfinite(ratio[i]) and band[0] <= ratio[i] <= band[1]),
-                "small": bool(by_group["small"].iloc[i]),
-            })  # fmt: skip
-    return pd.DataFrame(rows)
+        parts.append(pd.DataFrame({
+            "group": pd.Series(keys, dtype=object), "metric": m, "value": point[m],
+            "value_lo": vlo, "value_hi": vhi, "reference": point[m][ref],
+            "ratio": ratio, "ratio_lo": rlo, "ratio_hi": rhi,
+            "difference": point[m] - point[m][ref], "difference_lo": dlo,
+            "difference_hi": dhi,
+            "within_band": np.isfinite(ratio) & (band[0] <= ratio) & (ratio <= band[1]),
+            "fails": fails(ratio, rlo, rhi, dlo, dhi, band, tolerance),
+            "small": by_group["small"].to_numpy(dtype=bool),
+        }))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)
 
 
 def _ci(samples: np.ndarray):

@@ -7,6 +7,7 @@ with one paired bootstrap, in the long shape of :func:`needsid.evaluate.compare`
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,8 @@ from sklearn.model_selection import GroupShuffleSplit
 from ..evaluate import select_top
 from ..evaluate._metrics import _capacity_count
 from ._counts import group_counts, rates
+from ._deprecate import renamed_keywords
+from ._sensitive import group_keys, sensitive_frame
 
 __all__ = [
     "MITIGATIONS",
@@ -53,15 +56,28 @@ class MitigationComparison:
     scores : numpy.ndarray
         The base model's scores on the test households.
     capacity : float or int
-    groups : tuple of str
-        The sensitive groups, in the order of the ``fnr[...]`` rows.
+    sensitive_groups : tuple of str
+        The sensitive groups' labels (intersections joined by ``" & "``), in the order
+        of the ``fnr[...]`` rows. Formerly ``groups``, a name that means capacity groups
+        elsewhere in needsid.
     """
 
     table: pd.DataFrame
     flags: pd.DataFrame
     scores: np.ndarray
     capacity: float | int
-    groups: tuple[str, ...]
+    sensitive_groups: tuple[str, ...]
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Deprecated: renamed ``sensitive_groups`` (``groups`` means capacity groups)."""
+        warnings.warn(
+            "MitigationComparison.groups is renamed sensitive_groups; use sensitive_groups. "
+            "groups will stop working in the next release.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.sensitive_groups
 
     def to_frame(self, wide: bool = True) -> pd.DataFrame:
         """Return one row per mitigation (``wide``) or the long table."""
@@ -72,8 +88,9 @@ class MitigationComparison:
         return est[order].loc[self.table["model"].unique()]
 
 
-def allocate_top(scores, capacity, groups, *, by: str = "need", capacity_groups=None):
-    """Flag the top scores within each group, capacity shared in proportion to need or size.
+@renamed_keywords(groups="sensitive_features")
+def allocate_top(scores, capacity, *, sensitive_features, by: str = "need", capacity_groups=None):
+    """Flag the top scores within each sensitive group, capacity shared by need or size.
 
     Parameters
     ----------
@@ -82,8 +99,10 @@ def allocate_top(scores, capacity, groups, *, by: str = "need", capacity_groups=
     capacity : float or int
         A share in (0, 1] or a count, as in :func:`needsid.evaluate.select_top`; with
         ``capacity_groups`` it applies within each of them (e.g. per region).
-    groups : array-like of shape (n,)
-        Sensitive group of each household.
+    sensitive_features : array-like, list, Series, DataFrame or dict
+        Sensitive group of each household, in any form :func:`audit` accepts; several
+        attributes form intersections. (Formerly ``groups``: accepted for one release,
+        with a FutureWarning.)
     by : {"need", "size"}, default="need"
         Share of the capacity each group gets: its estimated number of needy
         households (the sum of its scores) or its number of households. Whole
@@ -96,20 +115,23 @@ def allocate_top(scores, capacity, groups, *, by: str = "need", capacity_groups=
     ndarray of bool
         Exactly the capacity is flagged (per capacity group).
 
+    Raises
+    ------
+    ValueError
+        For an unknown ``by`` or inputs of different lengths.
+
     Examples
     --------
     >>> s, g = [0.9, 0.8, 0.7, 0.2, 0.1, 0.1], ["a", "a", "a", "b", "b", "b"]
-    >>> allocate_top(s, 3, g)  # need: a 2.4, b 0.4 -> 2.57 and 0.43 places
+    >>> allocate_top(s, 3, sensitive_features=g)  # need: a 2.4, b 0.4 -> 2.57 and 0.43
     array([ True,  True,  True, False, False, False])
-    >>> allocate_top(s, 4, g, by="size")
+    >>> allocate_top(s, 4, sensitive_features=g, by="size")
     array([ True,  True, False,  True,  True, False])
     """
     if by not in ALLOCATIONS:
         raise ValueError(f"Got by={by!r}; expected one of {ALLOCATIONS}.")
     s = np.asarray(scores, dtype=float)
-    g = np.asarray(groups).astype(str)
-    if len(g) != len(s):
-        raise ValueError(f"Got {len(g)} groups for {len(s)} scores.")
+    g = group_keys(sensitive_frame(sensitive_features, len(s), "scores"))
     cells = np.zeros(len(s), dtype=int) if capacity_groups is None else capacity_groups
     cells = pd.factorize(np.asarray(cells))[0]
     flag = np.zeros(len(s), dtype=bool)
@@ -126,7 +148,8 @@ def allocate_top(scores, capacity, groups, *, by: str = "need", capacity_groups=
     return flag
 
 
-def reserve_outreach(scores, pool, capacity, share, groups=None) -> np.ndarray:
+@renamed_keywords(groups="capacity_groups")
+def reserve_outreach(scores, pool, capacity, share, capacity_groups=None) -> np.ndarray:
     """Flag the capacity with a slice reserved for an outreach pool, the rest by score.
 
     Routing via coverage: households with thin records (e.g. a high
@@ -140,16 +163,23 @@ def reserve_outreach(scores, pool, capacity, share, groups=None) -> np.ndarray:
     pool : array-like of bool, shape (n,)
         Households eligible for the outreach slice.
     capacity : float or int
-        A share in (0, 1] or a count (per group with ``groups``).
+        A share in (0, 1] or a count (per capacity group with ``capacity_groups``).
     share : float
         Share of the capacity reserved for the pool, in [0, 1]; fewer if the pool is
         smaller.
-    groups : array-like of shape (n,), optional
-        E.g. region: each keeps its own capacity and slice.
+    capacity_groups : array-like of shape (n,), optional
+        E.g. region: each keeps its own capacity and slice. (Formerly ``groups``:
+        accepted for one release, with a FutureWarning; the name of
+        :func:`allocate_top` and :func:`compare_mitigations`.)
 
     Returns
     -------
     ndarray of bool
+
+    Raises
+    ------
+    ValueError
+        If ``pool`` and ``scores`` differ in length or ``share`` is outside [0, 1].
 
     Examples
     --------
@@ -162,7 +192,11 @@ def reserve_outreach(scores, pool, capacity, share, groups=None) -> np.ndarray:
         raise ValueError(f"Got {len(pool)} pool values for {len(s)} scores.")
     if not 0 <= share <= 1:
         raise ValueError(f"Got share={share!r}; expected a share of the capacity in [0, 1].")
-    cells = np.zeros(len(s), dtype=int) if groups is None else pd.factorize(np.asarray(groups))[0]
+    cells = (
+        np.zeros(len(s), dtype=int)
+        if capacity_groups is None
+        else pd.factorize(np.asarray(capacity_groups))[0]
+    )
     flag = np.zeros(len(s), dtype=bool)
     for c in np.unique(cells):
         idx = np.flatnonzero(cells == c)
@@ -244,16 +278,16 @@ def _sensitive(frame: pd.DataFrame, columns, where: str) -> pd.Series:
             f"Sensitive columns {missing!r} are not in split.{where}; add them to both "
             "split.train and split.test (e.g. merged on household_id)."
         )
-    parts = frame[list(columns)].astype(object)
-    parts = parts.where(parts.notna(), "<missing>").astype(str)
-    return parts.agg(" & ".join, axis=1) if len(columns) > 1 else parts.iloc[:, 0]
+    keys = group_keys(sensitive_frame(frame[list(columns)], len(frame)))
+    return pd.Series(keys, index=frame.index, dtype=object)
 
 
+@renamed_keywords(sensitive="sensitive_features")
 def compare_mitigations(
     estimator,
     split,
     *,
-    sensitive,
+    sensitive_features,
     capacity=0.05,
     capacity_groups=None,
     methods=MITIGATIONS,
@@ -305,8 +339,10 @@ def compare_mitigations(
     estimator : classifier with ``predict_proba``
         E.g. :class:`needsid.models.GBMRiskModel`; cloned, never modified.
     split : needsid.evaluate.TemporalSplit
-    sensitive : str or list of str
+    sensitive_features : str or list of str
         Column(s) of ``split.train`` and ``split.test``; several form intersections.
+        Labels are ``str(value)`` as in :func:`audit`. (Formerly ``sensitive``: accepted
+        for one release, with a FutureWarning.)
     capacity : float or int, default=0.05
         Share or count of test households flagged (per capacity group).
     capacity_groups : str or array-like, optional
@@ -339,6 +375,26 @@ def compare_mitigations(
     Returns
     -------
     MitigationComparison
+
+    Raises
+    ------
+    ValueError
+        For unknown methods, constraint or allocation, a missing ``outreach_pool``,
+        sensitive columns missing from the split, and inputs of the wrong length.
+
+    Examples
+    --------
+    >>> import needsid as ni
+    >>> from needsid.models import GBMRiskModel
+    >>> pop = ni.simulate(n_households=1500, months=18, seed=0)
+    >>> split = ni.evaluate.temporal_split(pop, ["2023-07-01"], "2024-01-01")
+    >>> mit = compare_mitigations(GBMRiskModel(n_estimators=10, n_jobs=1), split,
+    ...                           sensitive_features="urban", methods=("none", "group_topk"),
+    ...                           capacity=0.1, n_boot=5)
+    >>> mit.sensitive_groups  # urban is a 0/1 feature in the split
+    ('0.0', '1.0')
+    >>> list(mit.to_frame().index)
+    ['none', 'group_topk']
     """
     unknown = [m for m in methods if m not in KNOWN]
     if unknown or not len(methods):
@@ -362,7 +418,9 @@ def compare_mitigations(
         raise ValueError(f"Got allocation={allocation!r}; expected one of {ALLOCATIONS}.")
     if not 0 < postprocess_size < 1:
         raise ValueError(f"Got postprocess_size={postprocess_size!r}; expected a share in (0, 1).")
-    columns = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    columns = (
+        [sensitive_features] if isinstance(sensitive_features, str) else list(sensitive_features)
+    )
     cols = list(split.features if features is None else features)
     sf_train = _sensitive(split.train, columns, "train")
     sf_test = _sensitive(split.test, columns, "test")
@@ -399,7 +457,8 @@ def compare_mitigations(
         if name == "none":
             return select_top(scores[idx], capacity, cg)
         if name == "group_topk":
-            return allocate_top(scores[idx], capacity, sf[idx], by=allocation, capacity_groups=cg)
+            return allocate_top(scores[idx], capacity, sensitive_features=sf[idx], by=allocation,
+                                capacity_groups=cg)  # fmt: skip
         return reserve_outreach(scores[idx], pool[idx], capacity, outreach_share, cg)
 
     flags = {}

@@ -10,39 +10,94 @@ from pathlib import Path
 import numpy as np
 
 from .._io import write_atomic
+from ._sensitive import group_label, sensitive_frame
 
 
 def plot_metric(audit, metric: str = "fnr", ax=None):
-    """Plot one metric by group with its 95% interval (from the ratio's bootstrap)."""
+    """Plot one metric by group, each with its own 95% bootstrap interval.
+
+    Each group's point is its rate; its bar is the group's own bootstrap interval
+    (``value_lo`` to ``value_hi`` in ``audit.disparities``), so it stays within [0, 1].
+    The dashed line is the reference group's rate. Groups are labelled with their
+    attributes' names, e.g. ``"region=north, urban=True"``.
+
+    Parameters
+    ----------
+    audit : FairnessAudit
+        From :func:`audit`.
+    metric : str, default="fnr"
+        A metric of ``audit.disparities``, e.g. ``"fnr"`` (exclusion error),
+        ``"selection_rate"``.
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If the audit has no such metric, or no per-group intervals (an audit made by an
+        older version: run :func:`audit` again).
+
+    Examples
+    --------
+    >>> from needsid.fairness import audit, plot_metric
+    >>> a = audit([1, 1, 0, 1, 1, 0], [1, 0, 0, 1, 1, 1],
+    ...           sensitive_features={"urban": [True] * 3 + [False] * 3}, n_boot=20)
+    >>> ax = plot_metric(a, "fnr")
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['urban=False', 'urban=True']
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close(ax.figure)
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    d = audit.disparities[audit.disparities["metric"] == metric]
+    d = audit.disparities
+    known = list(dict.fromkeys(d["metric"]))
+    if metric not in known:
+        raise ValueError(f"Got metric={metric!r}; expected one of {known}.")
+    if not {"value_lo", "value_hi"} <= set(d.columns):
+        raise ValueError(
+            "This audit has no per-group intervals (value_lo, value_hi); it was made by an "
+            "older needsid: run needsid.fairness.audit again."
+        )
+    d = d[d["metric"] == metric]
+    names = audit.by_group.index.names
+    labels = [group_label(names, g) for g in d["group"]]
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 0.4 * len(d) + 1.5))
-    labels = [str(g) for g in d["group"]]
+        _, ax = plt.subplots(figsize=(7, 0.4 * len(d) + 1.8))
     y = np.arange(len(d))
-    lo = d["difference_lo"] + d["reference"]
-    hi = d["difference_hi"] + d["reference"]
-    ax.errorbar(d["value"], y, xerr=[d["value"] - lo, hi - d["value"]], fmt="o", capsize=3)
+    ax.hlines(y, d["value_lo"], d["value_hi"], color="C0", linewidth=1.5)
+    ax.plot(d["value"], y, "o", color="C0")
     ax.axvline(d["reference"].iloc[0], color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(y, labels)
-    ax.set_xlabel(f"{metric} (95% interval; dashed: reference group)")
+    ax.set_xlabel(
+        f"{metric} (95% bootstrap interval per group)\n"
+        f"dashed: reference group {group_label(names, _key(audit.reference))}"
+    )
     ax.figure.tight_layout()
     return ax
 
 
-def plot_roc(y_true, scores, sensitive_features, *, ax=None):
+def _key(reference: tuple):
+    return reference[0] if len(reference) == 1 else reference
+
+
+def plot_roc(y_true, scores, *, sensitive_features, ax=None):
     """Plot one ROC curve per group (scikit-learn's ``RocCurveDisplay``), AUC in the legend.
 
     Parameters
     ----------
     y_true : array-like of shape (n,)
     scores : array-like of shape (n,)
-    sensitive_features : array-like, Series, DataFrame or dict
-        One or more group columns, as in :func:`audit`; several give intersections.
+    sensitive_features : array-like, list, Series, DataFrame or dict
+        The sensitive groups, in any form :func:`audit` accepts; several attributes give
+        intersections. Groups are labelled ``"name=value"`` (joined by ``", "``).
         Groups with only one class have no ROC curve and are listed in the title.
     ax : matplotlib Axes, optional
 
@@ -50,11 +105,21 @@ def plot_roc(y_true, scores, sensitive_features, *, ax=None):
     -------
     matplotlib Axes
 
+    Raises
+    ------
+    ValueError
+        If the lengths of the inputs differ.
+
     Examples
     --------
-    >>> ax = plot_roc([0, 1, 0, 1, 0, 1], [0.1, 0.9, 0.4, 0.6, 0.2, 0.3], ["a"] * 4 + ["b"] * 2)
+    >>> import pandas as pd
+    >>> area = pd.Series(["a"] * 4 + ["b"] * 2, name="area")
+    >>> ax = plot_roc([0, 1, 0, 1, 0, 1], [0.1, 0.9, 0.4, 0.6, 0.2, 0.3],
+    ...               sensitive_features=area)
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
-    ['a (AUC = 1.00)', 'b (AUC = 1.00)']
+    ['area=a (AUC = 1.00)', 'area=b (AUC = 1.00)']
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close(ax.figure)
     """
     import matplotlib
 
@@ -62,24 +127,25 @@ def plot_roc(y_true, scores, sensitive_features, *, ax=None):
     import matplotlib.pyplot as plt
     from sklearn.metrics import RocCurveDisplay
 
-    from ._audit import _sensitive_frame
-
     y = np.asarray(y_true).astype(bool)
     s = np.asarray(scores, dtype=float)
     if len(s) != len(y):
         raise ValueError(f"Got {len(s)} scores for {len(y)} labels.")
-    group = _sensitive_frame(sensitive_features, len(y)).agg(" & ".join, axis=1).to_numpy()
+    sf = sensitive_frame(sensitive_features, len(y))
+    names = list(sf.columns)
+    keys = [tuple(row) for row in sf.itertuples(index=False)]
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
     skipped = []
-    for key in sorted(set(group)):
-        m = group == key
+    for key in sorted(set(keys)):
+        m = np.array([k == key for k in keys])
+        label = group_label(names, key)
         if y[m].all() or not y[m].any():
-            skipped.append(key)
+            skipped.append(label)
             continue
-        RocCurveDisplay.from_predictions(y[m], s[m], name=key, ax=ax)
+        RocCurveDisplay.from_predictions(y[m], s[m], name=label, ax=ax)
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
-    ax.set_title("ROC by group" + (f" (one class only: {', '.join(skipped)})" if skipped else ""))
+    ax.set_title("ROC by group" + (f" (one class only: {'; '.join(skipped)})" if skipped else ""))
     ax.figure.tight_layout()
     return ax
 
@@ -104,6 +170,8 @@ def write_html(audit, path) -> None:
         if m in ("fnr", "selection_rate", "fpr", "precision")
     )
     failing = audit.failing()
+    reference = group_label(audit.by_group.index.names, _key(audit.reference))
+    tolerance = audit.difference_tolerance
 
     def fmt(x):
         return f"{x:.3f}"
@@ -112,10 +180,13 @@ def write_html(audit, path) -> None:
 <style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:2px 6px;font-size:12px}}</style></head><body>
 <h1>Fairness audit</h1>
-<p>Reference group: {html.escape(str(audit.reference))}; tolerance band for ratios:
-{audit.band[0]}-{audit.band[1]}. FNR is the exclusion error (needy not flagged).</p>
+<p>Reference group: {html.escape(reference)}; tolerance band for ratios:
+{audit.band[0]}-{audit.band[1]}; tolerance for differences: {tolerance}. A disparity fails
+when its ratio is infinite (the reference's rate is 0), when its ratio is outside the band
+and the ratio's 95% interval excludes 1, or when the difference's 95% interval lies beyond
+the tolerance on either side of 0. FNR is the exclusion error (needy not flagged).</p>
 <h2 id="by-group">By group</h2>{audit.by_group.to_html(float_format=lambda x: f"{x:.3f}")}
-<h2 id="failing">Disparities outside the band (interval excludes parity)</h2>
+<h2 id="failing">Failing disparities</h2>
 {failing.to_html(index=False, float_format=fmt) if len(failing) else "<p>None.</p>"}
 <h2 id="disparities">All disparities</h2>
 {audit.disparities.to_html(index=False, float_format=lambda x: f"{x:.3f}")}

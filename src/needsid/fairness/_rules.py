@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._audit import FairnessAudit, audit
+from ._audit import DIFFERENCE_TOLERANCE, FairnessAudit, audit
 
 __all__ = ["ANY_KIND", "RuleAudit", "audit_rules"]
 
@@ -55,13 +55,14 @@ def _pandas(frame, name: str) -> pd.DataFrame:
 def audit_rules(
     hits,
     households,
+    *,
     sensitive_features,
     y_true=None,
-    *,
     label: str = "in_need",
     reference=None,
     min_group_size: int = 30,
     band: tuple[float, float] = (0.8, 1.25),
+    difference_tolerance: float = DIFFERENCE_TOLERANCE,
     n_boot: int = 500,
     seed: int = 0,
 ) -> RuleAudit:
@@ -77,7 +78,9 @@ def audit_rules(
         :func:`needsid.rules.household_attributes` ``(bundle, hits.as_of)``. Hits of
         households not in it are ignored.
     sensitive_features : str or list of str
-        Group columns of ``households``; several give intersections.
+        Group columns of ``households``; several give intersections. Labels are
+        ``str(value)``, as in :func:`audit`: a boolean column gives ``"True"`` and
+        ``"False"``, from pandas and polars alike.
     y_true : array-like or DataFrame, optional
         The truth each flag is judged against: one value per row of ``households``, or
         a frame with ``household_id`` and ``label``. None audits hit rates only.
@@ -85,12 +88,18 @@ def audit_rules(
         "no longer in need") by calling again.
     label : str, default="in_need"
         Column of a ``y_true`` frame.
-    reference, min_group_size, band, n_boot, seed
-        As in :func:`audit`.
+    reference, min_group_size, band, difference_tolerance, n_boot, seed
+        As in :func:`audit` (which also states when a disparity fails).
 
     Returns
     -------
     RuleAudit
+
+    Raises
+    ------
+    ValueError
+        If a column is missing from ``households``, a household is repeated, or
+        ``y_true`` does not label every household.
 
     Examples
     --------
@@ -100,9 +109,11 @@ def audit_rules(
     >>> pop = ni.simulate(n_households=300, months=12, seed=0)
     >>> hits = load("default").evaluate(pop.bundle, "2023-12-01")
     >>> attrs = household_attributes(pop.bundle, "2023-12-01")
-    >>> ra = audit_rules(hits, attrs, "urban", n_boot=20)
+    >>> ra = audit_rules(hits, attrs, sensitive_features="urban", n_boot=20)
     >>> sorted(ra.audits)
     ['any', 'cross_check', 'exit', 'outreach', 'trigger']
+    >>> ra.audits["any"].by_group.index.tolist()
+    ['False', 'True']
     """
     hh = _pandas(households, "households")
     columns = (
@@ -142,6 +153,7 @@ def audit_rules(
             reference=reference,
             min_group_size=min_group_size,
             band=band,
+            difference_tolerance=difference_tolerance,
             n_boot=n_boot,
             seed=seed,
         )  # fmt: skip

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from .._errors import ConfigError, from_validation
 from .._yaml import safe_load
 from ..data import record_vocabulary
 
@@ -81,15 +90,48 @@ class FeatureSpec(BaseModel):
 
 
 def load_spec(spec: FeatureSpec | str | Path | dict | None = None) -> FeatureSpec:
-    """Return a :class:`FeatureSpec` from a spec, a YAML path, a dict or None (default)."""
+    """Return a :class:`FeatureSpec` from a spec, a YAML path, a dict or None (default).
+
+    Parameters
+    ----------
+    spec : FeatureSpec, str, pathlib.Path, dict or None, default None
+        A spec passes through; a path is read as YAML; a dict is the whole spec; None
+        gives the packaged default (``needsid/features/default.yaml``).
+
+    Returns
+    -------
+    FeatureSpec
+
+    Raises
+    ------
+    needsid.ConfigError
+        If the spec has unknown keys or bad values; every one is listed.
+    FileNotFoundError
+        If the path is not a file.
+
+    Examples
+    --------
+    >>> from needsid.features import load_spec
+    >>> load_spec().windows
+    (1, 3, 6, 12)
+    """
     if spec is None:
         text = resources.files("needsid.features").joinpath("default.yaml").read_text("utf-8")
-        return FeatureSpec(**yaml.safe_load(text))
+        return _parse(yaml.safe_load(text), "the default feature spec")
     if isinstance(spec, FeatureSpec):
         return spec
     if isinstance(spec, dict):
-        return FeatureSpec(**spec)
+        return _parse(spec, "feature spec")
     path = Path(spec)
     if not path.is_file():
         raise FileNotFoundError(f"Feature spec {str(path)!r} not found; pass a YAML file path.")
-    return FeatureSpec(**(safe_load(path.read_text("utf-8"), repr(str(path))) or {}))
+    return _parse(safe_load(path.read_text("utf-8"), repr(str(path))) or {}, str(path))
+
+
+def _parse(raw: Any, where: str) -> FeatureSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys to values at the top level.")
+    try:
+        return FeatureSpec(**raw)
+    except ValidationError as exc:
+        raise from_validation(exc, where) from None

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._deprecate import renamed_keywords
 from ._inputs import (
     TOLERANCE,
-    align_groups,
+    align_subgroups,
     as_frame,
     cardinal_mask,
     check_k,
@@ -178,6 +179,7 @@ def measure(prep: Prepared, k: float) -> Measures:
     return Measures(k, poor, censored, g1, g2, H, A, M0, M1, M2)
 
 
+@renamed_keywords(groups="subgroups")
 def alkire_foster(
     matrix: Any,
     cutoffs: Any,
@@ -187,7 +189,7 @@ def alkire_foster(
     deprived_if: str | Mapping[str, str] = "below",
     missing: str = "raise",
     cardinal: Iterable[str] | Mapping[str, bool] | None = None,
-    groups: Any = None,
+    subgroups: Any = None,
     dimensions: Mapping[str, str] | None = None,
 ) -> MPIResult:
     """Alkire-Foster multidimensional poverty measures (dual-cutoff method).
@@ -234,8 +236,10 @@ def alkire_foster(
         with the weights renormalised over them; they are NaN when none is cardinal. Gaps
         are capped at 1 (achievements are assumed non-negative, as in Alkire and Foster).
         Binary 0/1 indicators should not be cardinal: a gap is meaningless for them.
-    groups : array-like or pandas.Series, optional
-        Subgroup label per unit, kept for :meth:`MPIResult.by_group`.
+    subgroups : array-like or pandas.Series, optional
+        Population subgroup label per unit (e.g. region), kept for
+        :func:`decompose` and :meth:`MPIResult.by_group`. (Formerly ``groups``: accepted
+        for one release, with a FutureWarning.)
     dimensions : mapping str -> str, optional
         Indicator -> dimension, kept for :meth:`MPIResult.dimension_contributions` and
         :meth:`MPIResult.explain`.
@@ -274,6 +278,13 @@ def alkire_foster(
     [True, False, True, False]
     >>> round(res.H, 3), round(res.A, 3), round(res.M0, 3)
     (0.5, 0.833, 0.417)
+
+    With population subgroups, for the decomposition:
+
+    >>> res = alkire_foster(x, {"income": 10, "schooling": 6, "rooms": 2}, k=2 / 3,
+    ...                     subgroups=["north", "north", "south", "south"])
+    >>> res.by_group()["H"].tolist()
+    [0.5, 0.5]
     """
     if k is None:
         raise TypeError(
@@ -284,7 +295,7 @@ def alkire_foster(
     prep = prepare(
         matrix, cutoffs, weights, deprived_if=deprived_if, missing=missing, cardinal=cardinal
     )
-    labels = None if groups is None else align_groups(groups, prep.ids)
+    labels = None if subgroups is None else align_subgroups(subgroups, prep.ids)
     return MPIResult(prep, measure(prep, k), labels, _dimension_map(dimensions, prep.names))
 
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._inputs import align_groups
+from ._deprecate import renamed_keywords
+from ._inputs import align_subgroups
 
 if TYPE_CHECKING:
     from ._result import MPIResult
@@ -16,27 +17,36 @@ if TYPE_CHECKING:
 __all__ = ["decompose", "dimension_contributions", "explain"]
 
 
-def decompose(result: MPIResult, groups: Any = None) -> pd.DataFrame:
+@renamed_keywords(groups="subgroups")
+def decompose(result: MPIResult, subgroups: Any = None) -> pd.DataFrame:
     """Decompose the measures by population subgroup.
 
     The poor are identified once, on the whole population (same cutoffs, weights and k);
-    each group's measures are then means over its own units. M0 is population-subgroup
+    each subgroup's measures are then means over its own units. M0 is population-subgroup
     decomposable: ``M0 = sum_g share_g * M0_g``, and so are M1 and M2.
 
     Parameters
     ----------
     result : MPIResult
         Output of :func:`alkire_foster`.
-    groups : array-like or pandas.Series, optional
-        Group label per unit: a Series indexed by the unit ids, or one label per row in
-        matrix order. Default: the ``groups`` given to :func:`alkire_foster`.
+    subgroups : array-like or pandas.Series, optional
+        Subgroup label per unit: a Series indexed by the unit ids, or one label per row
+        in matrix order. Default: the ``subgroups`` given to :func:`alkire_foster`.
+        (Formerly ``groups``: accepted for one release, with a FutureWarning.)
 
     Returns
     -------
     pandas.DataFrame
-        One row per group (sorted) with ``n``, ``population_share``, ``n_poor``, ``H``,
-        ``A`` (NaN if the group has no poor), ``M0``, ``M1``, ``M2`` and ``contribution``,
-        the group's share of M0 (``population_share * M0_g / M0``; NaN if M0 = 0).
+        One row per subgroup (sorted), indexed by the Series' name or ``"subgroup"``,
+        with ``n``, ``population_share``, ``n_poor``, ``H``, ``A`` (NaN if the subgroup
+        has no poor), ``M0``, ``M1``, ``M2`` and ``contribution``, the subgroup's share
+        of M0 (``population_share * M0_g / M0``; NaN if M0 = 0).
+
+    Raises
+    ------
+    ValueError
+        If there are no subgroups (none given here or to :func:`alkire_foster`), or the
+        labels do not match the units (length, index, missing labels).
 
     Examples
     --------
@@ -45,21 +55,23 @@ def decompose(result: MPIResult, groups: Any = None) -> pd.DataFrame:
     >>> x = np.array([[0, 0], [0, 1], [1, 1], [0, 0]])
     >>> res = alkire_foster(x, [1, 1], k=0.5)
     >>> table = decompose(res, ["north", "north", "south", "south"])
-    >>> table.reset_index()[["group", "n", "population_share", "H", "M0", "contribution"]]
-       group  n  population_share    H    M0  contribution
-    0  north  2               0.5  1.0  0.75           0.6
-    1  south  2               0.5  0.5  0.50           0.4
+    >>> table.reset_index()[["subgroup", "n", "population_share", "H", "M0", "contribution"]]
+      subgroup  n  population_share    H    M0  contribution
+    0    north  2               0.5  1.0  0.75           0.6
+    1    south  2               0.5  0.5  0.50           0.4
     """
-    if groups is None:
-        labels = result.groups
+    if subgroups is None:
+        labels = result.subgroups
         if labels is None:
-            raise ValueError("No groups to decompose by: pass groups= here or to alkire_foster().")
+            raise ValueError(
+                "No subgroups to decompose by: pass subgroups= here or to alkire_foster()."
+            )
     else:
-        labels = align_groups(groups, result.scores.index)
+        labels = align_subgroups(subgroups, result.scores.index)
     m = result._m
     units = pd.DataFrame(
         {
-            "group": labels.to_numpy(),
+            "subgroup": labels.to_numpy(),
             "n": 1,
             "n_poor": m.poor.astype(int),
             "censored": m.censored_scores,
@@ -67,7 +79,7 @@ def decompose(result: MPIResult, groups: Any = None) -> pd.DataFrame:
             "g2": m.squared_gap_scores,
         }
     )
-    sums = units.groupby("group", sort=True, observed=True).sum()
+    sums = units.groupby("subgroup", sort=True, observed=True).sum()
     n = sums["n"]
     table = pd.DataFrame(
         {
@@ -75,7 +87,7 @@ def decompose(result: MPIResult, groups: Any = None) -> pd.DataFrame:
             "population_share": n / result.n,
             "n_poor": sums["n_poor"],
             "H": sums["n_poor"] / n,
-            # A is undefined (NaN) for a group without poor units.
+            # A is undefined (NaN) for a subgroup without poor units.
             "A": sums["censored"] / sums["n_poor"].where(sums["n_poor"] > 0),
             "M0": sums["censored"] / n,
             "M1": sums["g1"] / n,
@@ -85,7 +97,7 @@ def decompose(result: MPIResult, groups: Any = None) -> pd.DataFrame:
     table["contribution"] = (
         table["population_share"] * table["M0"] / result.M0 if result.M0 > 0 else np.nan
     )
-    table.index.name = labels.name if labels.name is not None else "group"
+    table.index.name = labels.name if labels.name is not None else "subgroup"
     return table
 
 

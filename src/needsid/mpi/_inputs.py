@@ -229,41 +229,41 @@ def check_missing(values: pd.DataFrame, missing: str) -> np.ndarray:
     return mask
 
 
-def align_groups(groups: Any, index: pd.Index) -> pd.Series:
-    """Group labels aligned to the units: a Series on the unit ids, or one label per row."""
-    if isinstance(groups, pd.Series):
-        if groups.index.equals(index):
-            labels = groups
+def align_subgroups(subgroups: Any, index: pd.Index) -> pd.Series:
+    """Subgroup labels aligned to the units: a Series on the unit ids, or one per row."""
+    if isinstance(subgroups, pd.Series):
+        if subgroups.index.equals(index):
+            labels = subgroups
         elif (
-            len(groups) == len(index)
-            and not groups.index.has_duplicates
-            and groups.index.isin(index).all()
+            len(subgroups) == len(index)
+            and not subgroups.index.has_duplicates
+            and subgroups.index.isin(index).all()
         ):
-            labels = groups.reindex(index)
+            labels = subgroups.reindex(index)
         else:
             raise ValueError(
-                "groups is a pandas Series whose index does not match the unit ids (the "
-                "matrix index); pass groups.to_numpy() to align by position instead."
+                "subgroups is a pandas Series whose index does not match the unit ids (the "
+                "matrix index); pass subgroups.to_numpy() to align by position instead."
             )
-        labels = pd.Series(labels.to_numpy(), index=index, name=groups.name or "group")
+        labels = pd.Series(labels.to_numpy(), index=index, name=subgroups.name or "subgroup")
     else:
-        if not isinstance(groups, np.ndarray):
+        if not isinstance(subgroups, np.ndarray):
             try:
                 import narwhals as nw
 
-                groups = nw.from_native(groups, series_only=True).to_numpy()
+                subgroups = nw.from_native(subgroups, series_only=True).to_numpy()
             except TypeError:
-                groups = np.asarray(list(groups), dtype=object)
-        if len(groups) != len(index):
+                subgroups = np.asarray(list(subgroups), dtype=object)
+        if len(subgroups) != len(index):
             raise ValueError(
-                f"Got {len(groups)} group labels for {len(index)} units; pass one label per "
-                "unit (row of the matrix)."
+                f"Got {len(subgroups)} subgroup labels for {len(index)} units; pass one label "
+                "per unit (row of the matrix)."
             )
-        labels = pd.Series(np.asarray(groups), index=index, name="group")
+        labels = pd.Series(np.asarray(subgroups), index=index, name="subgroup")
     if labels.isna().any():
         ids = labels.index[labels.isna()][:_EXAMPLE_IDS].tolist()
         raise ValueError(
-            f"groups has missing labels ({int(labels.isna().sum())} units, e.g. ids {ids!r}); "
-            "give every unit a group, e.g. 'unknown'."
+            f"subgroups has missing labels ({int(labels.isna().sum())} units, e.g. ids "
+            f"{ids!r}); give every unit a subgroup, e.g. 'unknown'."
         )
     return labels

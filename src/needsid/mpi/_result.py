@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from ._deprecate import renamed_keywords
 
 if TYPE_CHECKING:
     from ._alkire_foster import Measures, Prepared
@@ -46,18 +49,18 @@ class MPIResult:
     M2  0.333333
     """
 
-    __slots__ = ("_dimensions", "_groups", "_m", "_p")
+    __slots__ = ("_dimensions", "_m", "_p", "_subgroups")
 
     def __init__(
         self,
         prepared: Prepared,
         measures: Measures,
-        groups: pd.Series | None = None,
+        subgroups: pd.Series | None = None,
         dimensions: dict[str, str] | None = None,
     ) -> None:
         object.__setattr__(self, "_p", prepared)
         object.__setattr__(self, "_m", measures)
-        object.__setattr__(self, "_groups", groups)
+        object.__setattr__(self, "_subgroups", subgroups)
         object.__setattr__(self, "_dimensions", dimensions)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -131,9 +134,20 @@ class MPIResult:
         return None if self._dimensions is None else dict(self._dimensions)
 
     @property
+    def subgroups(self) -> pd.Series | None:
+        """Population subgroup labels given to :func:`alkire_foster`, if any."""
+        return None if self._subgroups is None else self._subgroups.copy()
+
+    @property
     def groups(self) -> pd.Series | None:
-        """Subgroup labels given to :func:`alkire_foster`, if any."""
-        return None if self._groups is None else self._groups.copy()
+        """Deprecated: renamed :attr:`subgroups`."""
+        warnings.warn(
+            "MPIResult.groups is renamed subgroups; use subgroups. groups will stop working "
+            "in the next release.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.subgroups
 
     # -- per indicator ---------------------------------------------------------------------
     def _per_indicator(self, values: np.ndarray, name: str) -> pd.Series:
@@ -216,11 +230,39 @@ class MPIResult:
             {"value": [getattr(self, m) for m in MEASURES]}, index=pd.Index(MEASURES)
         )
 
-    def by_group(self, groups: Any = None) -> pd.DataFrame:
-        """Subgroup decomposition; see :func:`needsid.mpi.decompose`."""
+    @renamed_keywords(groups="subgroups")
+    def by_group(self, subgroups: Any = None) -> pd.DataFrame:
+        """Subgroup decomposition; see :func:`needsid.mpi.decompose`.
+
+        Parameters
+        ----------
+        subgroups : array-like or pandas.Series, optional
+            Subgroup label per unit. Default: the ``subgroups`` given to
+            :func:`needsid.mpi.alkire_foster`. (Formerly ``groups``: accepted for one
+            release, with a FutureWarning.)
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per subgroup, as :func:`needsid.mpi.decompose` returns.
+
+        Raises
+        ------
+        ValueError
+            If there are no subgroups, or the labels do not match the units.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from needsid.mpi import alkire_foster
+        >>> res = alkire_foster(np.array([[0, 0], [0, 1], [1, 1]]), [1, 1], k=0.5,
+        ...                     subgroups=["a", "a", "b"])
+        >>> res.by_group()["H"].to_dict()
+        {'a': 1.0, 'b': 0.0}
+        """
         from ._decompose import decompose
 
-        return decompose(self, groups)
+        return decompose(self, subgroups)
 
     def dimension_contributions(self, dimensions: Mapping[str, str] | None = None) -> pd.Series:
         """Contributions summed by dimension; see :func:`needsid.mpi.dimension_contributions`."""

@@ -18,8 +18,10 @@ from pydantic import (
     model_validator,
 )
 
+from .._errors import ConfigError
 from .._yaml import safe_load
 from ._alkire_foster import alkire_foster
+from ._deprecate import renamed_keywords
 from ._result import MPIResult
 
 __all__ = ["IndicatorSpec", "MPISpec", "alkire_foster_from_spec", "load_spec"]
@@ -180,13 +182,14 @@ class MPISpec(BaseModel):
             out[i.dimension] += i.weight
         return out
 
+    @renamed_keywords(groups="subgroups")
     def apply(
         self,
         matrix: Any,
         *,
         k: float | None = None,
         missing: str = "raise",
-        groups: Any = None,
+        subgroups: Any = None,
     ) -> MPIResult:
         """Run :func:`alkire_foster` with this spec on the spec's columns of ``matrix``.
 
@@ -197,14 +200,28 @@ class MPISpec(BaseModel):
             exactly the spec's indicators as columns, in spec order.
         k : float, optional
             Override the spec's poverty cutoff (e.g. for a robustness check).
-        missing, groups
-            As in :func:`alkire_foster`.
+        missing, subgroups
+            As in :func:`alkire_foster`. (``subgroups`` was ``groups``: accepted for one
+            release, with a FutureWarning.)
 
         Returns
         -------
         MPIResult
             With the spec's dimensions attached (for ``dimension_contributions`` and
             ``explain``).
+
+        Raises
+        ------
+        ValueError
+            If ``matrix`` lacks an indicator of the spec, or as :func:`alkire_foster`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> spec = load_spec("global_mpi")
+        >>> x = pd.DataFrame(1, index=["h1", "h2"], columns=spec.indicator_names)
+        >>> spec.apply(x, subgroups=["north", "south"]).subgroups.tolist()
+        ['north', 'south']
         """
         return alkire_foster(
             _select(matrix, self.indicator_names),
@@ -214,7 +231,7 @@ class MPISpec(BaseModel):
             deprived_if=self.deprived_if,
             missing=missing,
             cardinal=self.cardinal,
-            groups=groups,
+            subgroups=subgroups,
             dimensions=self.dimension_of,
         )
 
@@ -267,13 +284,15 @@ def _describe(exc: ValidationError) -> str:
 
 def _parse(data: Any, source: str) -> MPISpec:
     if not isinstance(data, dict):
-        raise ValueError(
+        raise ConfigError(
             f"MPI spec {source} must be a mapping of keys, got {type(data).__name__}."
         )
     try:
         return MPISpec(**data)
     except ValidationError as exc:
-        raise ValueError(f"MPI spec {source} is invalid:\n{_describe(exc)}") from None
+        lines = _describe(exc)
+        problems = [line.removeprefix("  - ") for line in lines.splitlines()]
+        raise ConfigError(f"MPI spec {source} is invalid:\n{lines}", problems) from None
 
 
 def load_spec(spec: MPISpec | dict | str | Path) -> MPISpec:
@@ -292,7 +311,7 @@ def load_spec(spec: MPISpec | dict | str | Path) -> MPISpec:
 
     Raises
     ------
-    ValueError
+    needsid.ConfigError
         If the spec is invalid; every problem is listed, unknown keys by name.
     FileNotFoundError
         If no file or shipped spec has that name.
@@ -327,6 +346,7 @@ def load_spec(spec: MPISpec | dict | str | Path) -> MPISpec:
     return _parse(safe_load(path.read_text("utf-8"), repr(str(path))), repr(str(path)))
 
 
+@renamed_keywords(groups="subgroups")
 def alkire_foster_from_spec(matrix: Any, spec: MPISpec | dict | str | Path, **kwargs: Any):
     """Run :func:`alkire_foster` as a spec prescribes; see :meth:`MPISpec.apply`.
 
@@ -337,7 +357,8 @@ def alkire_foster_from_spec(matrix: Any, spec: MPISpec | dict | str | Path, **kw
     spec : MPISpec, dict, str or pathlib.Path
         Anything :func:`load_spec` accepts, e.g. ``"global_mpi"``.
     **kwargs
-        ``k``, ``missing`` and ``groups``, as in :meth:`MPISpec.apply`.
+        ``k``, ``missing`` and ``subgroups``, as in :meth:`MPISpec.apply` (``groups`` is
+        accepted for one release, with a FutureWarning).
 
     Returns
     -------

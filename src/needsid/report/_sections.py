@@ -145,8 +145,10 @@ def fairness(audit) -> str:
     return "\n".join([
         note(
             f"Reference group: {fmt_number(audit.reference)}. Tolerance band for ratios: "
-            f"{lo} to {hi}. fail: ratio outside the band and its interval excludes 1 "
-            f"({counts['fail']}); warn: outside the band, interval includes 1 "
+            f"{lo} to {hi}. fail: ratio infinite (reference rate 0), or outside the band "
+            "with its interval excluding 1, or the difference's interval wholly beyond "
+            f"{fmt_number(audit.difference_tolerance)} ({counts['fail']}); warn: outside "
+            "the band, interval includes 1 "
             f"({counts['warn']}); pass: within the band ({counts['pass']}). Base rates "
             "describe the population, not the flags, and are shown as context. FNR is the "
             "exclusion error (households in need not flagged)."

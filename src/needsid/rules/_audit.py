@@ -95,7 +95,11 @@ def group_hit_rates(
     rules = pl.DataFrame({"rule_id": [*rule_ids, ANY_RULE]}).with_row_index("_order")
     parts = []
     for col in columns:
-        groups = attrs.select("household_id", pl.col(col).cast(pl.String).alias("group"))
+        # booleans read True/False, as in the fairness audits (str(True), pandas, fairlearn)
+        label = pl.col(col).cast(pl.String)
+        if attrs.schema[col] == pl.Boolean:
+            label = label.replace({"true": "True", "false": "False"})
+        groups = attrs.select("household_id", label.alias("group"))
         sizes = groups.group_by("group").agg(pl.len().alias("n_households"))
         hit = (
             hit_pairs.join(groups, on="household_id")

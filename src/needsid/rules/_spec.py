@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from .._errors import ConfigError
 from ..data import record_vocabulary
 from ._base import FieldError, Params, Template
 from ._coverage import OUTREACH_FEATURES
@@ -54,14 +55,17 @@ MAX_MONTHS = 120
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class RuleSetError(ValueError):
-    """A rule set that cannot be used; ``problems`` lists every problem found."""
+class RuleSetError(ConfigError):
+    """A rule set that cannot be used; ``problems`` lists every problem found.
+
+    A :class:`needsid.ConfigError`, like every other configuration error.
+    """
 
     def __init__(self, source: str, problems: list[str]) -> None:
-        self.problems = list(problems)
         n = len(problems)
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"Invalid rule set {source} ({n} problem{'s' * (n != 1)}):\n{lines}")
+        message = f"Invalid rule set {source} ({n} problem{'s' * (n != 1)}):\n{lines}"
+        super().__init__(message, list(problems))
 
 
 class _Problems(ValueError):
