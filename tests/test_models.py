@@ -321,6 +321,134 @@ def test_gbm_feature_importances(fitted, data):
     assert X.columns[np.argmax(importances)] == "income_to_low_income_line"
 
 
+#: LightGBM settings that were fixed in code before they were GBMRiskModel parameters,
+#: with the values they had then (now their defaults)
+LIGHTGBM_DEFAULTS = {
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.8,
+    "reg_lambda": 1.0,
+    "monotone_constraints_method": "intermediate",
+}
+
+
+def test_gbm_lightgbm_settings_are_parameters(data):
+    X, y, X_test, _ = data
+    defaults = GBMRiskModel().get_params()
+    assert {k: defaults[k] for k in LIGHTGBM_DEFAULTS} == LIGHTGBM_DEFAULTS
+    monotone = {"monotone_constraints": {"income_to_low_income_line": -1}}
+    fitted_defaults = FAST["gbm"](**monotone).fit(X, y).estimator_.get_params()
+    assert {k: fitted_defaults[k] for k in LIGHTGBM_DEFAULTS} == LIGHTGBM_DEFAULTS
+    chosen = {
+        "subsample": 0.5,
+        "subsample_freq": 2,
+        "colsample_bytree": 0.6,
+        "reg_lambda": 5.0,
+        "monotone_constraints_method": "basic",
+    }
+    model = FAST["gbm"](**monotone, **chosen).fit(X, y)
+    params = model.get_params()
+    assert {k: params[k] for k in chosen} == chosen  # so they reach the MLflow log
+    lgbm = model.estimator_.get_params()
+    assert {k: lgbm[k] for k in chosen} == chosen  # and LightGBM
+    default_model = FAST["gbm"](**monotone).fit(X, y)
+    assert not np.allclose(model.predict_proba(X_test), default_model.predict_proba(X_test))
+
+
+def test_gbm_bad_lightgbm_settings_are_named():
+    X, y = households(n=200)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "The 'subsample' parameter of GBMRiskModel must be a float in the range "
+            "(0.0, 1.0]. Got 0 instead."
+        ),
+    ):
+        GBMRiskModel(subsample=0).fit(X, y)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "The 'monotone_constraints_method' parameter of GBMRiskModel must be a str among"
+        )
+        + ".*"
+        + re.escape("Got 'fast' instead."),
+    ):
+        GBMRiskModel(monotone_constraints_method="fast").fit(X, y)
+
+
+@pytest.mark.parametrize("calibration", [None, "isotonic", "sigmoid"])
+def test_gbm_json_round_trip_is_exact(data, calibration):
+    X, y, X_test, _ = data
+    model = FAST["gbm"](
+        calibration=calibration, subsample=0.7, colsample_bytree=0.9, reg_lambda=2.0
+    ).fit(X, y)
+    text = model.to_json()
+    assert "pickle" not in text and json.loads(text)["format"] == "needsid.GBMRiskModel"
+    loaded = GBMRiskModel.from_json(text)
+    assert loaded.get_params() == model.get_params()
+    X_nan = X_test.copy()
+    X_nan.iloc[:10, 0] = np.nan
+    np.testing.assert_array_equal(loaded.predict_proba(X_nan), model.predict_proba(X_nan))
+    pd.testing.assert_frame_equal(loaded.explain(X_nan), model.explain(X_nan))
+    assert loaded.to_json() == text
+
+
+def test_gbm_json_saved_before_the_lightgbm_parameters_loads_with_defaults(fitted, data):
+    _, _, X_test, _ = data
+    model = fitted["gbm"]
+    doc = json.loads(model.to_json())
+    for name in LIGHTGBM_DEFAULTS:
+        del doc["params"][name]
+    loaded = GBMRiskModel.from_json(json.dumps(doc))
+    assert loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(loaded.predict_proba(X_test), model.predict_proba(X_test))
+
+
+# -- EBM ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("interactions", [0, 2])
+def test_ebm_json_round_trip_is_exact(fitted, data, interactions):
+    X, y, X_test, _ = data
+    model = fitted["ebm"] if interactions == 0 else FAST["ebm"](interactions=2).fit(X, y)
+    assert (max(len(t) for t in model.estimator_.term_features_) == 2) == (interactions > 0)
+    text = model.to_json()
+    assert "pickle" not in text and json.loads(text)["format"] == "needsid.EBMRiskModel"
+    loaded = EBMRiskModel.from_json(text)
+    assert loaded.get_params() == model.get_params()
+    # missing values, and values on and just below every cut of the first feature: the
+    # loaded model bins them itself and must put them where interpret does
+    cuts = model.estimator_.bins_[0][0]
+    on_cuts = pd.DataFrame(
+        np.repeat(X_test.iloc[:1].to_numpy(), 2 * len(cuts), axis=0), columns=X.columns
+    ).assign(income_to_low_income_line=np.r_[cuts, np.nextafter(cuts, -np.inf)])
+    X_nan = X_test.copy()
+    X_nan.iloc[:10, 0] = np.nan
+    X_nan.iloc[5:15, 3] = np.nan
+    for rows in (X_nan, on_cuts):
+        np.testing.assert_array_equal(loaded.predict_proba(rows), model.predict_proba(rows))
+        np.testing.assert_array_equal(loaded.predict(rows), model.predict(rows))
+    pd.testing.assert_frame_equal(loaded.explain(X_nan), model.explain(X_nan))
+    assert loaded.to_json() == text
+
+
+def test_ebm_from_json_rejects_other_documents(fitted):
+    with pytest.raises(ValueError, match=re.escape("without format='needsid.EBMRiskModel'")):
+        EBMRiskModel.from_json(fitted["gbm"].to_json())
+    with pytest.raises(ValueError, match=re.escape("format version 99")):
+        EBMRiskModel.from_json('{"format": "needsid.EBMRiskModel", "version": 99}')
+    doc = json.loads(fitted["ebm"].to_json())
+    doc["link"] = "identity"
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Got an EBMRiskModel document with link='identity'; expected 'logit', the link "
+            "of a binary classifier. Save the model again with EBMRiskModel."
+        ),
+    ):
+        EBMRiskModel.from_json(json.dumps(doc))
+
+
 def test_gbm_contributions_sum_to_p_minus_base_from_shap_base(data):
     X, y, _, _ = data
     model = FAST["gbm"](calibration=None).fit(X, y)
@@ -331,20 +459,45 @@ def test_gbm_contributions_sum_to_p_minus_base_from_shap_base(data):
     np.testing.assert_allclose(sums.to_numpy(), p - expit(base), atol=1e-9)
 
 
-def test_gbm_contributions_match_shap_tree_explainer(fitted, data):
+def _contribution_matrix(reasons: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """``explain(rows, top=None)`` as a rows x features matrix in the order of ``rows``."""
+    wide = reasons.pivot(index="row_id", columns="feature", values="contribution")
+    return wide.loc[rows.index, rows.columns].to_numpy()
+
+
+@pytest.mark.parametrize("calibration", [None, "isotonic"])
+def test_gbm_reason_codes_are_shap_values_in_probability_points(data, calibration):
+    # needsid's reason codes, from its own API, against shap's TreeExplainer on the same
+    # booster: each feature's share of p - p_base is its share of the SHAP log-odds
     with warnings.catch_warnings():
         # shap's plotting module trips matplotlib deprecations on import
         warnings.simplefilter("ignore")
         import shap
-    X, _, _, _ = data
-    booster = fitted["gbm"].estimator_.booster_
-    rows = X.iloc[:50].to_numpy()
+    X, y, X_test, _ = data
+    model = FAST["gbm"](calibration=calibration).fit(X, y)
+    rows = X_test.iloc[:50]
+    explainer = shap.TreeExplainer(model.estimator_.booster_)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expected = shap.TreeExplainer(booster).shap_values(rows)
-    expected = expected[1] if isinstance(expected, list) else expected
-    ours = booster.predict(rows, pred_contrib=True)[:, :-1]
-    np.testing.assert_allclose(ours, expected, atol=1e-6)
+        phi = explainer.shap_values(rows.to_numpy())
+    phi = phi[1] if isinstance(phi, list) else phi
+    base = float(np.ravel(explainer.expected_value)[-1])
+    assert np.abs(phi.sum(axis=1)).min() > 1e-3  # the proportional split is defined
+    p = model.predict_proba(rows)[:, 1]
+    if calibration is None:
+        p_base = expit(base)
+        np.testing.assert_allclose(p, expit(base + phi.sum(axis=1)), atol=1e-9)
+    else:
+        p_base = model.calibrator_.predict(np.array([base]))[0]
+    expected = phi / phi.sum(axis=1, keepdims=True) * (p - p_base)[:, None]
+    ours = _contribution_matrix(model.explain(rows, top=None), rows)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
+    # the top reason of each row is the feature with the largest |SHAP value| (where the
+    # risk differs from the base: on an isotonic step equal to p_base all reasons are 0)
+    top = model.explain(rows, top=1).set_index("row_id").loc[rows.index, "feature"]
+    moved = np.abs(p - p_base) > 1e-9
+    assert moved.sum() > 25
+    assert (top[moved] == rows.columns[np.argmax(np.abs(phi), axis=1)][moved]).all()
 
 
 def test_explain_by_dimension_sums_features(fitted, data):

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import narwhals as nw
 import numpy as np
 
-from .._dates import as_date, months_before
+from .._dates import age_at, as_date, months_before
 from ..data import TABLES, HouseholdData
 from ..data._validate import _fits
 from ._casework import casework_parts
@@ -199,11 +199,7 @@ def _attributed(records, members, current, d):
 
 def _composition(current, records, as_of: dt.date, lit):
     d = lit(as_of)
-    before_birthday = (nw.col("birth_date").dt.month() > as_of.month) | (
-        (nw.col("birth_date").dt.month() == as_of.month)
-        & (nw.col("birth_date").dt.day() > as_of.day)
-    )
-    age = nw.lit(as_of.year) - nw.col("birth_date").dt.year() - before_birthday.cast(nw.Int64)
+    age = age_at("birth_date", as_of)
     # disability as certified by records known before as_of, not the extract's snapshot
     cert = (
         records.filter(nw.col("kind") == "disability_certified")

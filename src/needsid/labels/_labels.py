@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import narwhals as nw
 import numpy as np
 import polars as pl
 
-from .._dates import as_date, months_after
+from .._dates import age_at, as_date, months_after
 from ..data import HouseholdData
 from ._verified import (
     ASSESSED_KINDS,
@@ -262,7 +263,9 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int):
         (pl.col("joined_on") < as_of)
         & (pl.col("left_on").is_null() | (pl.col("left_on") >= as_of))
     )
-    age = as_of.year - pl.col("birth_date").dt.year()
+    # completed years, as needsid.features counts them (not the year difference)
+    m = nw.from_native(m).with_columns(_age=age_at("birth_date", as_of)).to_native()
+    age = pl.col("_age")
     cert = (
         b.records.filter(pl.col("kind").cast(pl.String) == "disability_certified")
         .filter(pl.col("event_date") < end)

@@ -12,6 +12,7 @@ from scipy.special import expit
 from sklearn.utils.validation import check_random_state
 
 from ._base import RiskModel
+from ._ebm_io import EBMJSONMixin
 from ._sklearn_compat import Interval
 
 __all__ = ["EBMRiskModel"]
@@ -19,7 +20,7 @@ __all__ = ["EBMRiskModel"]
 MONOTONE_VALUES = (-1, 0, 1)
 
 
-class EBMRiskModel(RiskModel):
+class EBMRiskModel(EBMJSONMixin, RiskModel):
     """Explainable boosting machine: one shape function per feature, summed in log-odds.
 
     Wraps interpret's ``ExplainableBoostingClassifier`` with defaults that train in
@@ -50,7 +51,9 @@ class EBMRiskModel(RiskModel):
     Attributes
     ----------
     estimator_ : interpret.glassbox.ExplainableBoostingClassifier
-        The fitted EBM.
+        The fitted EBM (after :meth:`from_json`, its term tables only: ``bins_``,
+        ``term_features_``, ``term_scores_``, ``intercept_``, ``link_`` and
+        ``eval_terms``).
     classes_, n_features_in_, feature_names_in_
         As in scikit-learn.
 

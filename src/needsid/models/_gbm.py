@@ -21,6 +21,7 @@ __all__ = ["GBMRiskModel"]
 #: Share of the training rows held out to fit the calibration map.
 CALIBRATION_FRACTION = 0.2
 MONOTONE_VALUES = (-1, 0, 1)
+MONOTONE_METHODS = ("basic", "intermediate", "advanced")
 
 
 class GBMRiskModel(GBMJSONMixin, RiskModel):
@@ -57,6 +58,19 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         Seeds the holdout split and LightGBM's row and column subsampling.
     n_jobs : int or None, default=None
         LightGBM threads; None lets LightGBM use all cores.
+    subsample : float, default=0.8
+        Share of the rows each tree is grown on (LightGBM's bagging fraction); row and
+        column subsampling are faster on 1M rows and a little regularising.
+    subsample_freq : int, default=1
+        Draw a new row subsample every ``subsample_freq`` trees; 0 turns row
+        subsampling off.
+    colsample_bytree : float, default=0.8
+        Share of the features each tree may split on.
+    reg_lambda : float, default=1.0
+        L2 penalty on the leaf values.
+    monotone_constraints_method : {"basic", "intermediate", "advanced"}, default="intermediate"
+        How LightGBM enforces the constraints; "intermediate" loses less accuracy than
+        "basic" at little cost. Unused without constraints.
 
     Attributes
     ----------
@@ -91,7 +105,12 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         "num_leaves": [Interval(Integral, 2, None, closed="left")],
         "min_child_samples": [Interval(Integral, 1, None, closed="left")],
         "max_depth": [Interval(Integral, 1, None, closed="left"), None],
+        "subsample": [Interval(Real, 0, 1, closed="right")],
+        "subsample_freq": [Interval(Integral, 0, None, closed="left")],
+        "colsample_bytree": [Interval(Real, 0, 1, closed="right")],
+        "reg_lambda": [Interval(Real, 0, None, closed="left")],
         "monotone_constraints": [Mapping, None],
+        "monotone_constraints_method": [StrOptions(set(MONOTONE_METHODS))],
         "calibration": [StrOptions({"isotonic", "sigmoid"}), None],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
@@ -108,6 +127,12 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         calibration="isotonic",
         random_state=0,
         n_jobs=None,
+        *,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        reg_lambda=1.0,
+        monotone_constraints_method="intermediate",
     ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -118,6 +143,11 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         self.calibration = calibration
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.subsample = subsample
+        self.subsample_freq = subsample_freq
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.monotone_constraints_method = monotone_constraints_method
 
     def _fit(self, X, y, sample_weight):
         monotone = self._per_feature("monotone_constraints", MONOTONE_VALUES, 0)
@@ -127,11 +157,10 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
             num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples,
             max_depth=-1 if self.max_depth is None else self.max_depth,
-            # row and column subsampling: faster on 1M rows and a little regularising
-            subsample=0.8,
-            subsample_freq=1,
-            colsample_bytree=0.8,
-            reg_lambda=1.0,
+            subsample=self.subsample,
+            subsample_freq=self.subsample_freq,
+            colsample_bytree=self.colsample_bytree,
+            reg_lambda=self.reg_lambda,
             random_state=self.random_state,
             n_jobs=self.n_jobs,
             verbose=-1,
@@ -139,7 +168,7 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         if any(monotone):
             params.update(
                 monotone_constraints=[int(m) for m in monotone],
-                monotone_constraints_method="intermediate",  # less accuracy lost than "basic"
+                monotone_constraints_method=self.monotone_constraints_method,
             )
         train = holdout = np.arange(len(y))
         if self.calibration is not None:

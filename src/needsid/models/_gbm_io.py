@@ -35,9 +35,34 @@ class GBMJSONMixin:
     def to_json(self, indent: int | None = None) -> str:
         """Return the fitted model as a JSON document (see :meth:`from_json`).
 
-        The booster is stored in LightGBM's own text format and the calibration map as
-        its numbers, so loading runs no pickled code and predicts exactly what this
-        model does.
+        The booster is stored in LightGBM's own text format, the calibration map as its
+        numbers and every constructor parameter (LightGBM's included) under ``params``,
+        so loading runs no pickled code and predicts exactly what this model does.
+
+        Parameters
+        ----------
+        indent : int or None, default=None
+            Indentation of the JSON text; None writes it on one line.
+
+        Returns
+        -------
+        str
+            The JSON document, with ``"format": "needsid.GBMRiskModel"``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from needsid.models import GBMRiskModel
+        >>> X, y = make_classification(n_samples=200, n_features=4, random_state=0)
+        >>> model = GBMRiskModel(n_estimators=10, subsample=0.5, n_jobs=1).fit(X, y)
+        >>> loaded = GBMRiskModel.from_json(model.to_json())
+        >>> loaded.subsample, bool((loaded.predict_proba(X) == model.predict_proba(X)).all())
+        (0.5, True)
         """
         check_is_fitted(self)
         params = self.get_params(deep=False)
@@ -83,8 +108,25 @@ class GBMJSONMixin:
         Returns
         -------
         GBMRiskModel
-            Fitted; ``predict_proba`` and ``explain`` work, ``fit`` starts afresh.
-        """
+            Fitted; ``predict_proba`` and ``explain`` work, ``fit`` starts afresh. A
+            parameter missing from the document takes its default: documents saved
+            before ``subsample``, ``subsample_freq``, ``colsample_bytree``,
+            ``reg_lambda`` and ``monotone_constraints_method`` were parameters were
+            trained with exactly those defaults.
+
+        Raises
+        ------
+        ValueError
+            If ``text`` is not a version-1 ``needsid.GBMRiskModel`` document.
+
+        Examples
+        --------
+        >>> from needsid.models import GBMRiskModel
+        >>> GBMRiskModel.from_json('{"format": "needsid.GBMRiskModel", "version": 99}')
+        Traceback (most recent call last):
+        ...
+        ValueError: Got a needsid.GBMRiskModel document in format version 99; this needsid reads version 1. Save it again with a matching needsid.
+        """  # noqa: E501
         doc = read_document(text, FORMAT, VERSION, "GBMRiskModel.to_json()")
         model = restore_header(cls, doc)
         model.feature_importances_ = np.asarray(doc["feature_importances"])

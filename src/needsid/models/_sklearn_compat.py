@@ -1,13 +1,15 @@
-"""The one place ``needsid.models`` touches private or version-dependent scikit-learn API.
+"""The one place needsid touches private or version-dependent scikit-learn API.
 
-Everything else in the package imports from here, so a scikit-learn upgrade that moves
-these names is fixed in this file only (skrub keeps a module like this for the same reason).
+Everything else in the package (the risk models, ``needsid.mpi``'s transformer) imports
+from here, so a scikit-learn upgrade that moves these names is fixed in this file only
+(skrub keeps a module like this for the same reason).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import sklearn
+from sklearn.base import _fit_context  # private: validates parameters once per fit
 from sklearn.utils._param_validation import (  # private: parameter constraints
     Interval,
     InvalidParameterError,
@@ -23,6 +25,7 @@ __all__ = [
     "InvalidParameterError",
     "StrOptions",
     "check_sample_weight",
+    "fit_context",
     "validate_data",
     "validate_params",
 ]
@@ -44,18 +47,64 @@ def validate_params(estimator) -> None:
 if SKLEARN_GE_1_6:
     from sklearn.utils.validation import validate_data as _validate_data
 
-    _NAN_OK = {"ensure_all_finite": "allow-nan"}
+    _FINITE = "ensure_all_finite"
 else:  # pragma: no cover - scikit-learn 1.4 and 1.5
 
     def _validate_data(estimator, *args, **kwargs):
         return estimator._validate_data(*args, **kwargs)
 
-    _NAN_OK = {"force_all_finite": "allow-nan"}
+    _FINITE = "force_all_finite"
+
+#: ``fit_context(prefer_skip_nested_validation=...)`` decorates ``fit``: it checks the
+#: ``_parameter_constraints`` once, then skips the checks of nested estimators.
+fit_context = _fit_context
 
 
-def validate_data(estimator, X, y="no_validation", *, reset: bool):
-    """Validate ``X`` (and ``y``) as float64, NaN allowed; record or check feature names."""
-    return _validate_data(estimator, X, y, reset=reset, dtype=np.float64, **_NAN_OK)
+def validate_data(estimator, X, y="no_validation", *, reset: bool, allow_nan: bool = True):
+    """Validate ``X`` (and ``y``) as float64 and record or check the feature names.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        The estimator whose ``n_features_in_`` and ``feature_names_in_`` are set
+        (``reset=True``, in ``fit``) or checked (``reset=False``, after ``fit``).
+    X : array-like or DataFrame of shape (n_samples, n_features)
+        Numeric input.
+    y : array-like of shape (n_samples,), optional
+        Targets; left out, only ``X`` is validated and returned.
+    reset : bool
+        True in ``fit``, False in ``predict`` and ``transform``.
+    allow_nan : bool, default=True
+        Accept NaN (missing values) in ``X``; infinite values are refused either way.
+
+    Returns
+    -------
+    X : ndarray of float64
+        Or ``(X, y)`` when ``y`` is given.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not numeric, holds infinite values (or NaN with
+        ``allow_nan=False``), or has other features than seen in ``fit``.
+
+    Examples
+    --------
+    >>> from sklearn.base import BaseEstimator
+    >>> est = BaseEstimator()
+    >>> validate_data(est, [[1, 2], [3, float("nan")]], reset=True)
+    array([[ 1.,  2.],
+           [ 3., nan]])
+    >>> est.n_features_in_
+    2
+    >>> X = [[1, float("nan")]]
+    >>> validate_data(est, X, reset=False, allow_nan=False)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Input X contains NaN...
+    """
+    finite = {_FINITE: "allow-nan" if allow_nan else True}
+    return _validate_data(estimator, X, y, reset=reset, dtype=np.float64, **finite)
 
 
 def check_sample_weight(sample_weight, X) -> np.ndarray:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+# private and version-dependent scikit-learn API is reached through one module only
+from ..models._sklearn_compat import Interval, StrOptions, fit_context, validate_data
 
 __all__ = ["DeprivationTransformer"]
 
@@ -61,10 +63,10 @@ class DeprivationTransformer(TransformerMixin, BaseEstimator):
         self.k = k
         self.deprived_if = deprived_if
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn (or check) the cutoffs and weights."""
-        X = validate_data(self, X, dtype=np.float64)
+        X = validate_data(self, X, reset=True, allow_nan=False)
         d = X.shape[1]
         if self.cutoffs is None:
             self.cutoffs_ = np.quantile(X, self.quantile, axis=0)
@@ -87,7 +89,7 @@ class DeprivationTransformer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Return ``[deprived_1 .. deprived_d, score, poor]`` as floats."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, reset=False, allow_nan=False)
         if self.deprived_if == "below":
             g0 = (X < self.cutoffs_).astype(np.float64)
         else:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 
+import narwhals as nw
 import polars as pl
 
-from .._dates import months_before
+from .._dates import age_at, months_before
 from ._frames import Context
 
 __all__ = ["OUTREACH_FEATURES", "outreach_features"]
@@ -86,12 +87,12 @@ def outreach_features(
         .group_by("person_id")
         .agg(pl.col("grade").min())
     )
-    b = pl.col("birth_date")
-    before_birthday = (b.dt.month() > as_of.month) | (
-        (b.dt.month() == as_of.month) & (b.dt.day() > as_of.day)
+    m = (
+        nw.from_native(current)
+        .with_columns(age=age_at("birth_date", as_of))
+        .to_native()
+        .join(grade, on="person_id", how="left")
     )
-    age = as_of.year - b.dt.year().cast(pl.Int64) - before_birthday.cast(pl.Int64)
-    m = current.with_columns(age=age).join(grade, on="person_id", how="left")
     comp = m.group_by("household_id").agg(
         pl.len().alias("hh_size"),
         (pl.col("age") < 16).sum().alias("n_children"),

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+import narwhals as nw
 import polars as pl
 
+from .._dates import age_at
 from ..data import HouseholdData
 
 __all__ = ["EMPTY_HITS", "Context", "hits_frame", "month_no"]
@@ -175,13 +177,9 @@ class Context:
             .group_by("person_id")
             .agg(pl.col("birth_date").min())
         )
-        out = frame.join(births, on="person_id", how="left")
-        d, b = pl.col(date_col), pl.col("birth_date")
-        before_birthday = (d.dt.month() < b.dt.month()) | (
-            (d.dt.month() == b.dt.month()) & (d.dt.day() < b.dt.day())
-        )
-        age = d.dt.year().cast(pl.Int64) - b.dt.year().cast(pl.Int64)
-        return out.with_columns(age=age - before_birthday.cast(pl.Int64)).drop("birth_date")
+        out = nw.from_native(frame.join(births, on="person_id", how="left"))
+        age = age_at("birth_date", nw.col(date_col))
+        return out.with_columns(age=age).drop("birth_date").to_native()
 
     def alive(self, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
         """Keep rows whose household was formed before and not dissolved by ``as_of``."""
