@@ -3,19 +3,25 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# the demo needs the library only; tests and docs need the extras on top
+BASE_STAMP := $(VENV)/.installed-base
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test lint format docs bench clean
 
-$(STAMP): pyproject.toml
+$(BASE_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(BASE_STAMP)
+
+$(STAMP): pyproject.toml $(BASE_STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark,docs]"
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(BASE_STAMP)
 	$(BIN)/needsid demo
 
 lint: $(STAMP)
@@ -30,8 +36,12 @@ test: lint
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --nbmake notebooks -p no:cacheprovider
 
+# the documentation site, strict: a warning fails the build (site in docs/site/)
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet --config-file docs/mkdocs.yml
+
 bench: $(STAMP)
 	$(BIN)/python experiments/bench_simulate.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache docs/site
