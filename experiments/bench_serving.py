@@ -100,7 +100,7 @@ def main() -> None:
         "features": len(cols) - 1,
         "in_process_score_rows_per_s": len(X) / score_s,
         "in_process_score_and_reasons_rows_per_s": len(X) / explain_s,
-        "serve": stats,
+        "serve": stats.to_dict(),
         "load_average_1min": os.getloadavg()[0],
         "cores": os.cpu_count(),
     }

@@ -1,7 +1,9 @@
 """Train -> register -> promote -> flag -> re-score against a local SQLite MLflow store."""
 
+import dataclasses
 import datetime as dt
 import hashlib
+import logging
 import os
 import re
 import signal
@@ -51,9 +53,7 @@ def store(tmp_path_factory):
         res = runner.invoke(app, ["train", "--data", "data", "--as-of", AS_OF,
                                   "--config", "train.yaml"])  # fmt: skip
         assert res.exit_code == 0, res.output
-        res = runner.invoke(app, ["promote", "--name", "needsid-risk", "--version", "1",
-                                  "--alias", "champion", "--reason", "first model"])  # fmt: skip
-        assert res.exit_code == 0, res.output
+        tracking.promote("needsid-risk", "1", "champion", reason="first model")
         flag_args = ["flag", "--data", "data", "--as-of", AS_OF, "--model",
                      "models:/needsid-risk@champion", "--capacity", "0.05"]  # fmt: skip
         res = runner.invoke(app, [*flag_args, "--out", "flags.parquet"])
@@ -170,12 +170,22 @@ def test_challenger_then_promotion_records_previous_champion(store):
     assert result.model_version == "2"
     tracking.promote("needsid-risk", "2", "challenger", reason="try the card", who="analyst")
     rec = tracking.promote("needsid-risk", "2", "champion", reason="card is as good", who="lead")
-    assert rec["previous_version"] == "1"
+    assert isinstance(rec, tracking.PromoteResult)
+    assert (rec.version, rec.alias, rec.previous_version, rec.promoted_by) == (
+        "2", "champion", "1", "lead"
+    )  # fmt: skip
+    assert rec.promoted_at.tzinfo is not None and rec.model_uri == "models:/needsid-risk/2"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rec.version = "3"
     from mlflow import MlflowClient
 
     mv = MlflowClient().get_model_version("needsid-risk", "2")
     assert mv.tags["challenger.promoted_by"] == "analyst"
     assert mv.tags["champion.promoted_by"] == "lead"
+    # to_dict() is the record as tagged
+    assert {f"champion.{k}": v for k, v in rec.to_dict().items() if k not in
+            ("name", "version", "alias")} == {k: v for k, v in mv.tags.items()
+                                              if k.startswith("champion.")}  # fmt: skip
     assert set(MlflowClient().get_registered_model("needsid-risk").aliases) == {
         "champion", "challenger"
     }  # fmt: skip
@@ -223,15 +233,69 @@ def test_failed_write_leaves_no_partial_file(store, monkeypatch, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+# the flag run writes half the table to its temporary file, says where, and waits there
+_STALLED_FLAG = """
+import sys, time
+from pathlib import Path
+
+import needsid.tracking._runs as runs
+
+marker, args = Path(sys.argv[1]), sys.argv[2:]
+real_write_atomic = runs.write_atomic
+
+
+def stalled(path, payload, **kwargs):
+    def write(tmp):
+        Path(tmp).write_bytes(payload[: len(payload) // 2])
+        marker.write_text(tmp)
+        time.sleep(600)
+
+    return real_write_atomic(path, write, **kwargs)
+
+
+runs.write_atomic = stalled
+from needsid.cli import app
+
+sys.argv = ["needsid", *args]
+app()
+"""
+
+
 def test_killed_flag_run_leaves_no_output(store, tmp_path):
     root = store["root"]
     out = tmp_path / "flags.parquet"
-    cmd = [sys.executable, "-m", "needsid.cli", *store["flag_args"], "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(3)
-    proc.send_signal(signal.SIGKILL)
-    assert proc.wait(timeout=30) == -signal.SIGKILL, "the run ended before it was killed"
-    assert not out.exists()
+    previous = (root / "flags.parquet").read_bytes()
+    out.write_bytes(previous)  # the table an earlier run wrote
+    marker = tmp_path / "writing"
+    args = [*store["flag_args"], "--out", str(out)]
+    cmd = [sys.executable, "-c", _STALLED_FLAG, str(marker), *args]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 600
+        # the marker names the temporary file once half the table is in it
+        while not (marker.is_file() and marker.read_text().endswith(".tmp")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                output = proc.communicate()[0].decode()[-2000:]
+                pytest.fail(f"the flag run never began writing (exit {proc.poll()}): {output}")
+            time.sleep(0.1)
+        tmp = Path(marker.read_text())
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    # killed while half the new table sat in a temporary file beside the output (the
+    # same inputs make the same bytes: it is the first half of the previous table)
+    assert tmp.parent == out.parent and tmp.name.startswith(".flags.parquet.")
+    assert tmp.read_bytes() == previous[: len(previous) // 2]
+    # the output is the previous table, whole: no partial file under the output's name
+    assert out.read_bytes() == previous
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "flags.parquet", "writing"
+    ]  # fmt: skip
 
 
 def test_bad_config_and_missing_salt_are_clear_errors(store, monkeypatch, tmp_path):
@@ -251,14 +315,7 @@ def test_bad_config_and_missing_salt_are_clear_errors(store, monkeypatch, tmp_pa
         tracking.pseudonymise(["H1"], salt="short")
 
 
-def _own_store(store, monkeypatch):
-    # mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI: an earlier test pointed it at
-    # a server that is down
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store['root'] / 'mlflow.db'}")
-
-
-def test_train_reports_its_labels_and_warns_on_record_only_labels(store, monkeypatch):
-    _own_store(store, monkeypatch)
+def test_train_reports_its_labels_and_warns_on_record_only_labels(store):
     args = ["train", "--data", "data", "--as-of", AS_OF, "--config", "train.yaml"]
     res = store["runner"].invoke(app, [*args, "--labels", "records"])
     assert res.exit_code == 0, res.output
@@ -279,8 +336,7 @@ def test_train_reports_its_labels_and_warns_on_record_only_labels(store, monkeyp
     )
 
 
-def test_default_labels_are_casework_and_missing_casework_is_named(store, tmp_path, monkeypatch):
-    _own_store(store, monkeypatch)
+def test_default_labels_are_casework_and_missing_casework_is_named(store, tmp_path):
     run = store["runner"].invoke
     # the store's first model was trained on the default labels: casework outcomes
     from mlflow import MlflowClient
@@ -306,8 +362,7 @@ def test_default_labels_are_casework_and_missing_casework_is_named(store, tmp_pa
     assert "Traceback" not in res.output
 
 
-def test_flag_prints_and_logs_the_use_of_capacity_per_route(store, tmp_path, monkeypatch):
-    _own_store(store, monkeypatch)
+def test_flag_prints_and_logs_the_use_of_capacity_per_route(store, tmp_path):
     res = store["runner"].invoke(app, [*store["flag_args"], "--out", str(tmp_path / "f.pq")])
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
@@ -328,8 +383,7 @@ def test_flag_prints_and_logs_the_use_of_capacity_per_route(store, tmp_path, mon
     assert metrics["visits_outreach"] <= 0.2 * metrics["capacity_households"]
 
 
-def test_flag_with_nothing_flagged_writes_the_table(store, tmp_path, monkeypatch):
-    _own_store(store, monkeypatch)
+def test_flag_with_nothing_flagged_writes_the_table(store, tmp_path):
     bundle = store["pop"].bundle
     hits = ni.rules.load(tracking._runs.DEFAULT_RULES).evaluate(bundle, AS_OF).to_frame()
     hit = set(pl.DataFrame(hits)["household_id"].to_list()) if len(hits) else set()
@@ -351,8 +405,7 @@ def test_flag_with_nothing_flagged_writes_the_table(store, tmp_path, monkeypatch
     assert "0 of 1 households flagged" in " ".join(res.output.split())
 
 
-def test_train_and_flag_refuse_broken_data_before_any_work(store, tmp_path, monkeypatch):
-    _own_store(store, monkeypatch)
+def test_train_and_flag_refuse_broken_data_before_any_work(store, tmp_path):
     bundle = ni.HouseholdData.read(store["root"] / "data")
     records = bundle.records
     # an infinite amount and a record id used twice: each named, nothing written
@@ -403,7 +456,6 @@ def test_store_passwords_never_reach_a_message(store, monkeypatch, tmp_path):
     # a tracking server that is down, reached with a password in its URI
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
-    _own_store(store, monkeypatch)
     loaded = mlflow.pyfunc.load_model("models:/needsid-risk/1")
     with pytest.raises(tracking.TrackingError) as err:
         tracking.flag_households(
@@ -413,8 +465,7 @@ def test_store_passwords_never_reach_a_message(store, monkeypatch, tmp_path):
     assert "s3cretpw" not in str(err.value) and "user:***@127.0.0.1:9" in str(err.value)
 
 
-def test_dates_the_data_cannot_describe_are_refused(store, tmp_path, monkeypatch, caplog):
-    _own_store(store, monkeypatch)
+def test_dates_the_data_cannot_describe_are_refused(store, tmp_path, caplog):
     args = ["flag", "--data", "data", "--model", "models:/needsid-risk@champion",
             "--out", str(tmp_path / "f.pq")]  # fmt: skip
     for as_of, said in (
@@ -443,24 +494,23 @@ def test_dates_the_data_cannot_describe_are_refused(store, tmp_path, monkeypatch
 
 
 @pytest.mark.filterwarnings("ignore:.*Add type hints")
-def test_only_needsids_own_unchanged_models_load(store, tmp_path, monkeypatch):
+def test_only_needsids_own_unchanged_models_load(store, tmp_path):
     import mlflow
     from mlflow import MlflowClient
 
-    _own_store(store, monkeypatch)
-    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
-    mlflow.set_registry_uri(os.environ["MLFLOW_TRACKING_URI"])
+    from needsid.tracking._store import _global_uris
 
     class Pickled(mlflow.pyfunc.PythonModel):
         def predict(self, context, model_input, params=None):
             return model_input
 
-    mlflow.set_experiment("someone-else")
-    with mlflow.start_run():
-        info = mlflow.pyfunc.log_model(
-            name="m", python_model=Pickled(), registered_model_name="needsid-risk"
-        )
     client = MlflowClient()
+    # someone else's pickled model, logged with MLflow's fluent API (globals restored after)
+    with _global_uris(os.environ["MLFLOW_TRACKING_URI"]):
+        with mlflow.start_run(experiment_id=client.create_experiment("someone-else")):
+            info = mlflow.pyfunc.log_model(
+                name="m", python_model=Pickled(), registered_model_name="needsid-risk"
+            )
     client.set_registered_model_alias("needsid-risk", "evil", info.registered_model_version)
     flag_args = ["flag", "--data", "data", "--as-of", AS_OF, "--out", str(tmp_path / "f.pq")]
     for cmd in ([*flag_args, "--model", "models:/needsid-risk@evil"],
@@ -486,6 +536,21 @@ def test_only_needsids_own_unchanged_models_load(store, tmp_path, monkeypatch):
         assert "file 'artifacts/settings.json' was changed after registration" in text
     finally:
         settings.write_bytes(original)
+    # MLflow's own meta file (written on loading models:/NAME/VERSION) must name the version
+    meta = Path(location) / "registered_model_meta"
+    kept = meta.read_bytes() if meta.exists() else None
+    meta.write_text("model_name: needsid-risk\nmodel_version: '2'\n")
+    try:
+        res = store["runner"].invoke(app, [*flag_args, "--model", "models:/needsid-risk/1"])
+        text = " ".join(res.output.split())
+        assert res.exit_code == 1, res.output
+        assert "file 'registered_model_meta' does not hold MLflow's" in text
+    finally:
+        meta.unlink()
+        if kept is not None:
+            meta.write_bytes(kept)
+    mlflow.pyfunc.load_model("models:/needsid-risk/1")  # MLflow writes its meta file again
+    assert meta.is_file()
     res = store["runner"].invoke(app, [*flag_args, "--model", "models:/needsid-risk/1"])
     assert res.exit_code == 0, res.output
 
@@ -493,12 +558,11 @@ def test_only_needsids_own_unchanged_models_load(store, tmp_path, monkeypatch):
 def test_runs_that_start_together_on_a_new_sqlite_store_all_succeed(tmp_path):
     db = tmp_path / "fresh" / "mlflow.db"
     code = (
-        "import sys, mlflow\n"
-        "from needsid.tracking._runs import _use_store\n"
-        "_use_store(sys.argv[1])\n"
-        "mlflow.set_experiment('race')\n"
-        "with mlflow.start_run():\n"
-        "    mlflow.log_metric('m', 1.0)\n"
+        "import sys\n"
+        "from needsid.tracking._store import _client, _experiment_id, _run\n"
+        "client, uri = _client(sys.argv[1])\n"
+        "with _run(client, _experiment_id(client, 'race', uri)) as run:\n"
+        "    client.log_metric(run.info.run_id, 'm', 1.0)\n"
     )
     procs = [
         subprocess.Popen(
@@ -518,8 +582,7 @@ def test_runs_that_start_together_on_a_new_sqlite_store_all_succeed(tmp_path):
     assert len(client.search_runs([race.experiment_id])) == 3
 
 
-def test_flag_refuses_an_out_it_would_destroy(store, tmp_path, monkeypatch):
-    _own_store(store, monkeypatch)
+def test_flag_refuses_an_out_it_would_destroy(store, tmp_path):
     args = list(store["flag_args"])
     keep = tmp_path / "report.html"
     keep.write_text("<html>keep me</html>")
@@ -534,7 +597,6 @@ def test_served_model_answers_bad_requests_with_one_line(store, monkeypatch):
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    _own_store(store, monkeypatch)
     model = mlflow.pyfunc.load_model("models:/needsid-risk/1")
     impl = model.unwrap_python_model()
     X = (
@@ -563,12 +625,11 @@ def test_served_model_answers_bad_requests_with_one_line(store, monkeypatch):
     assert err.value.get_http_status_code() == 413
 
 
-def test_a_run_left_running_by_a_killed_process_is_marked_failed(store, tmp_path, monkeypatch):
+def test_a_run_left_running_by_a_killed_process_is_marked_failed(store, tmp_path):
     import socket
 
     from mlflow import MlflowClient
 
-    _own_store(store, monkeypatch)
     client = MlflowClient()
     exp = client.get_experiment_by_name("needsid-flag")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -598,3 +659,90 @@ def test_a_run_left_running_by_a_killed_process_is_marked_failed(store, tmp_path
 def test_model_params_are_typed_when_the_config_is_read(params, said):
     with pytest.raises(tracking.ConfigError, match=re.escape(said)):
         tracking.load_train_config(None, model={"kind": "gbm", "params": params})
+
+
+def _mlflow_state() -> dict:
+    """The caller's MLflow state: the global URIs as set (None: unset), env, log level."""
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    return {
+        "tracking_uri set": tracking_utils._tracking_uri,
+        "registry_uri set": registry_utils._registry_uri,
+        "get_tracking_uri": mlflow.get_tracking_uri(),
+        "get_registry_uri": mlflow.get_registry_uri(),
+        "env": {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")},
+        "mlflow log level": logging.getLogger("mlflow").level,
+    }
+
+
+def test_calls_leave_the_callers_mlflow_state_alone_and_quiet(tmp_path, monkeypatch, capsys):
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.chdir(tmp_path)  # a SQLite store's artifacts go under ./mlruns
+    own, theirs = (f"sqlite:///{tmp_path / name}" for name in ("own.db", "needsid.db"))
+    # whatever this test sets is undone after it
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
+    monkeypatch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_LOGGING_LEVEL",
+                "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"):  # fmt: skip
+        monkeypatch.delenv(key, raising=False)
+    pop = ni.simulate(n_households=800, months=36, seed=4)
+    pop.bundle.write(tmp_path / "data")
+    cfg = tracking.load_train_config(
+        None, model={"kind": "gbm", "params": {"n_estimators": 10, "n_jobs": 1}}, n_boot=0
+    )
+    # a service with its own store, set in code (which also sets MLFLOW_TRACKING_URI)
+    mlflow.set_tracking_uri(own)
+    before = _mlflow_state()
+    assert before["env"] == {"MLFLOW_TRACKING_URI": own} and before["registry_uri set"] is None
+    result = tracking.train(tmp_path / "data", AS_OF, config=cfg, tracking_uri=theirs)
+    assert _mlflow_state() == before
+    promoted = tracking.promote(result.model_name, result.model_version, tracking_uri=theirs)
+    assert _mlflow_state() == before
+    # a service configured by environment alone: both URIs, none set in code
+    mlflow.set_tracking_uri(None)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", own)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", own)
+    before = _mlflow_state()
+    assert before["tracking_uri set"] is None and before["get_registry_uri"] == own
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = seen.append
+    logging.getLogger("mlflow").addHandler(handler)
+    capsys.readouterr()
+    try:
+        flagged = tracking.flag_households(
+            tmp_path / "data", AS_OF, out=tmp_path / "f.parquet", salt=SALT, tracking_uri=theirs
+        )
+        again = tracking.rescore(flagged.run_id, tracking_uri=theirs)
+    finally:
+        logging.getLogger("mlflow").removeHandler(handler)
+    # nothing of MLflow's in the caller's output: no INFO lines, no download progress bars
+    printed = capsys.readouterr()
+    assert (printed.out, printed.err) == ("", "")
+    assert [r.getMessage() for r in seen if r.levelno < logging.WARNING] == []
+    assert again.matches
+    assert _mlflow_state() == before
+    # everything landed in needsid's store, nothing in the caller's
+    client = MlflowClient(tracking_uri=theirs, registry_uri=theirs)
+    assert client.get_run(result.run_id).info.status == "FINISHED"
+    assert client.get_run(flagged.run_id).data.tags["flag_table.sha256"] == flagged.sha256
+    champion = client.get_model_version_by_alias(promoted.name, "champion")
+    assert str(champion.version) == promoted.version == result.model_version == "1"
+    assert champion.tags["train.run_id"] == result.run_id
+    mine = MlflowClient(tracking_uri=own, registry_uri=own)
+    assert [e.name for e in mine.search_experiments()] == ["Default"]
+    assert mine.search_registered_models() == []
+
+
+def test_cli_promote_reports_the_version_it_replaced(store):
+    # last in the file: earlier tests expect version 1 as champion, as it is again here
+    res = store["runner"].invoke(app, ["promote", "--name", "needsid-risk", "--version", "1",
+                                       "--alias", "champion", "--reason", "cli"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "needsid-risk@champion -> version 1 (was 1)" in " ".join(res.output.split())

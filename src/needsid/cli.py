@@ -230,8 +230,8 @@ def promote(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     console.print(
-        f"{name}@{alias} -> version {rec['version']} (was {rec['previous_version']}), "
-        f"by {rec['promoted_by']}"
+        f"{name}@{alias} -> version {rec.version} (was {rec.previous_version or 'none'}), "
+        f"by {rec.promoted_by}"
     )
 
 

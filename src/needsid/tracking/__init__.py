@@ -1,13 +1,15 @@
 """MLflow tracking: training runs, the model registry, the flagging model, flag manifests.
 
-The store comes from ``MLFLOW_TRACKING_URI`` (default: a local ``sqlite:///mlflow.db``,
-no server). Raw household ids never enter it: flag manifests hold salted pseudonyms
+The store is the ``tracking_uri`` passed in, else ``MLFLOW_TRACKING_URI`` (default: a
+local ``sqlite:///mlflow.db``, no server); MLflow's process-wide URIs are left alone.
+Raw household ids never enter it: flag manifests hold salted pseudonyms
 (:func:`pseudonymise`, salt from ``NEEDSID_SALT``).
 """
 
 from ._config import ConfigError, TrainConfig, load_train_config
 from ._privacy import SALT_ENV, pseudonymise, salt_from_env
 from ._pyfunc import OUTPUT_COLUMNS, FlaggingModel, model_from_json, model_to_json
+from ._registry import PromoteResult, promote, resolve_model
 from ._runs import (
     DEFAULT_MODEL_NAME,
     DEFAULT_TRACKING_URI,
@@ -16,12 +18,10 @@ from ._runs import (
     TrackingError,
     TrainResult,
     flag_households,
-    promote,
     rescore,
-    resolve_model,
     train,
 )
-from ._serving import load_test, request_body
+from ._serving import LoadTestResult, load_test, request_body
 
 __all__ = [
     "ConfigError",
@@ -29,7 +29,9 @@ __all__ = [
     "DEFAULT_TRACKING_URI",
     "FlagResult",
     "FlaggingModel",
+    "LoadTestResult",
     "OUTPUT_COLUMNS",
+    "PromoteResult",
     "RescoreResult",
     "SALT_ENV",
     "TrackingError",

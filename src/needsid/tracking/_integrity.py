@@ -5,6 +5,9 @@ run its code on ``mlflow.pyfunc.load_model``. Before loading, the model's files 
 copied locally and checked: the MLmodel must name MLflow's models-from-code loader and
 needsid's flagging code file, and every file must have the SHA-256 recorded as a version
 tag when ``needsid train`` registered it. The checked local copy is what gets loaded.
+One file is MLflow's, not the model's: ``registered_model_meta``, which MLflow writes into
+a version's folder whenever it loads ``models:/NAME/VERSION``; it is checked by content
+(it must name this very version) instead of by digest.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ CODE_FILE = "_flagging_model_code.py"
 LOADER = "mlflow.pyfunc.loaders.code_model"
 #: Version tags ``sha256.<file>`` hold each file's digest at registration.
 TAG_PREFIX = "sha256."
+#: Written by MLflow (name and version) into a version's folder when it loads it by URI.
+MLFLOW_META = "registered_model_meta"
 
 
 class ModelIntegrityError(ValueError):
@@ -36,19 +41,83 @@ def digests(folder: Path) -> dict[str, str]:
     return out
 
 
-def record(client, name: str, version: str, model_uri: str, workdir: Path) -> dict[str, str]:
-    """Tag a just-registered version with the SHA-256 of each of its files."""
-    import mlflow
+def _download(client, uri: str, name: str, version: str, workdir: Path) -> Path:
+    """Copy a registered version's files from the store at ``uri``, quietly.
 
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=workdir))
-    found = digests(local)
+    The files' location comes from ``client``: MLflow resolves a ``models:/`` URI with a
+    client on its global URIs, whatever ``registry_uri`` it is given.
+    """
+    import mlflow.artifacts
+
+    from ._store import _quiet_mlflow
+
+    with _quiet_mlflow():
+        location = client.get_model_version_download_uri(name, version)
+        return Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=location, dst_path=str(workdir), tracking_uri=uri, registry_uri=uri
+            )
+        )
+
+
+def _model_files(folder: Path) -> dict[str, str]:
+    """Return the digests of the model's own files (all but MLflow's ``MLFLOW_META``)."""
+    return {rel: d for rel, d in digests(folder).items() if rel != MLFLOW_META}
+
+
+def _meta_problem(folder: Path, name: str, version: str) -> str | None:
+    """MLflow's meta file, if there, must name this version and hold nothing else."""
+    import yaml
+
+    path = folder / MLFLOW_META
+    if not path.exists():
+        return None
+    try:
+        meta = safe_load(path.read_text("utf-8"), MLFLOW_META)
+    except (OSError, ValueError, yaml.YAMLError):  # UnicodeDecodeError is a ValueError
+        meta = None
+    want = {"model_name": name, "model_version": str(version)}
+    if not isinstance(meta, dict) or {k: str(v) for k, v in meta.items()} != want:
+        return f"file {MLFLOW_META!r} does not hold MLflow's {want!r}"
+    return None
+
+
+def record(client, uri: str, name: str, version: str, workdir: Path) -> dict[str, str]:
+    """Tag a just-registered version with the SHA-256 of each of its files."""
+    found = _model_files(_download(client, uri, name, version, workdir))
     for rel, digest in found.items():
         client.set_model_version_tag(name, version, TAG_PREFIX + rel, digest)
     return found
 
 
-def verified_copy(model_uri: str, name: str | None, version: str, workdir: Path) -> Path:
+def verified_copy(
+    model_uri: str,
+    name: str | None,
+    version: str,
+    workdir: Path,
+    *,
+    tracking_uri: str | None = None,
+) -> Path:
     """Download a registered version, check it, and return the checked local folder.
+
+    Parameters
+    ----------
+    model_uri : str
+        The version's URI, ``models:/NAME/VERSION``.
+    name : str or None
+        Registered model name; None (a URI that is not a registered version) is refused.
+    version : str
+        The version, whose ``sha256.*`` tags hold the digests to check against.
+    workdir : Path
+        Folder to copy the files into.
+    tracking_uri : str, optional
+        The store (tracking and registry). Default: ``MLFLOW_TRACKING_URI``, else
+        ``sqlite:///mlflow.db``. MLflow's global URIs are neither read nor set.
+
+    Returns
+    -------
+    Path
+        The checked local copy, to load with ``mlflow.pyfunc.load_model``.
 
     Raises
     ------
@@ -57,8 +126,7 @@ def verified_copy(model_uri: str, name: str | None, version: str, workdir: Path)
         code file, no recorded digests, or a file missing, added or changed since
         registration.
     """
-    import mlflow
-    from mlflow import MlflowClient
+    from ._store import _client, _quiet_mlflow
 
     if name is None:
         raise ModelIntegrityError(
@@ -66,7 +134,8 @@ def verified_copy(model_uri: str, name: str | None, version: str, workdir: Path)
             "(models:/NAME/VERSION or models:/NAME@ALIAS), whose files it can check against "
             "the digests recorded at registration."
         )
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=workdir))
+    client, uri = _client(tracking_uri)
+    local = _download(client, uri, name, version, workdir)
     problems = []
     mlmodel = local / "MLmodel"
     meta = safe_load(mlmodel.read_text("utf-8"), "MLmodel") if mlmodel.is_file() else None
@@ -81,14 +150,23 @@ def verified_copy(model_uri: str, name: str | None, version: str, workdir: Path)
     code = Path(str(pyfunc.get("model_code_path") or "")).name
     if code != CODE_FILE or not (local / CODE_FILE).is_file():
         problems.append(f"its code file is {code or None!r}, not needsid's {CODE_FILE!r}")
-    tags = MlflowClient().get_model_version(name, version).tags
-    expected = {k[len(TAG_PREFIX) :]: v for k, v in tags.items() if k.startswith(TAG_PREFIX)}
+    with _quiet_mlflow():
+        tags = client.get_model_version(name, version).tags
+    # versions registered by an earlier needsid, which downloaded by models:/ URI, carry
+    # MLFLOW_META's digest too
+    expected = {
+        k[len(TAG_PREFIX) :]: v
+        for k, v in tags.items()
+        if k.startswith(TAG_PREFIX) and k != TAG_PREFIX + MLFLOW_META
+    }
+    if (meta_problem := _meta_problem(local, name, version)) is not None:
+        problems.append(meta_problem)
     if not expected:
         problems.append(
             "it has no sha256.* version tags: it was not registered by `needsid train`"
         )
     else:
-        found = digests(local)
+        found = _model_files(local)
         for rel in sorted(set(expected) | set(found)):
             if rel not in found:
                 problems.append(f"file {rel!r} is missing")

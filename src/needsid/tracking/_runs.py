@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import getpass
 import hashlib
 import io
 import json
 import logging
 import subprocess
 import tempfile
-from contextlib import contextmanager
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +46,17 @@ from ._integrity import record as record_digests
 from ._integrity import verified_copy
 from ._privacy import pseudonymise, redact, salt_from_env
 from ._pyfunc import model_to_json
+from ._registry import _not_found_as_value_error, resolve_model
 from ._store import (
     DEFAULT_TRACKING_URI,
-    _owner,
+    _client,
+    _experiment_id,
+    _log_model,
+    _quiet_mlflow,
     _reap_stale_runs,
     _redact_text,
-    _use_store,
+    _register,
+    _run,
 )
 
 logger = logging.getLogger(__name__)
@@ -65,9 +69,7 @@ __all__ = [
     "TrackingError",
     "TrainResult",
     "flag_households",
-    "promote",
     "rescore",
-    "resolve_model",
     "train",
 ]
 
@@ -211,7 +213,8 @@ def train(
     name : str, default="needsid-risk"
         Registered model name.
     tracking_uri : str, optional
-        Default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``.
+        Default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``. MLflow's global
+        tracking and registry URIs are neither read nor changed.
     labels : str, optional
         Overrides the config's label source (``records``, ``verified``, ``pu``, ``ipw``;
         see :func:`needsid.labels.make`). The run logs the source, the share of training
@@ -227,8 +230,11 @@ def train(
     ------
     needsid.DataValidationError
         The data breaks the contract (every problem named); nothing is trained or logged.
+    ValueError
+        Dates the data cannot describe, labels the data cannot give, or the training
+        experiment is deleted in the store.
     """
-    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
 
     cfg = (
         config.model_copy(update={"horizon_months": horizon_months or config.horizon_months})
@@ -279,182 +285,101 @@ def train(
         "model_kind": cfg.model.kind,
     }
     step("logging the run and registering the model in MLflow")
-    uri = _use_store(tracking_uri)
-    _reap_stale_runs(mlflow.set_experiment(TRAIN_EXPERIMENT).experiment_id)
-    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(tags=_owner()) as run:
+    client, uri = _client(tracking_uri)
+    with _quiet_mlflow(), tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        params = {
-            "as_of": as_of.isoformat(),
-            "test_as_of": test_date.isoformat(),
-            "train_as_of": ",".join(d.isoformat() for d in train_dates),
-            "n_train_rows": len(split.train),
-            "n_test_households": len(split.test),
-            "n_features": len(features),
-            "model.kind": cfg.model.kind,
-            **{f"model.{k}": v for k, v in sorted(fitted.get_params().items())},
-            **{k: v for k, v in cfg.model_dump().items() if k != "model"},
-            "threshold": threshold,
-            "rule_set_version": rule_set.version if rule_set else None,
-            **{f"labels.{k}": v for k, v in label_info.items() if k != "warning"},
-        }
-        mlflow.log_params({k: str(v) for k, v in params.items()})
-        mlflow.set_tags(
-            {
+        experiment_id = _experiment_id(client, TRAIN_EXPERIMENT, uri)
+        _reap_stale_runs(client, experiment_id)
+        with _run(client, experiment_id) as run:
+            run_id = run.info.run_id
+            params = {
+                "as_of": as_of.isoformat(),
+                "test_as_of": test_date.isoformat(),
+                "train_as_of": ",".join(d.isoformat() for d in train_dates),
+                "n_train_rows": len(split.train),
+                "n_test_households": len(split.test),
+                "n_features": len(features),
+                "model.kind": cfg.model.kind,
+                **{f"model.{k}": v for k, v in sorted(fitted.get_params().items())},
+                **{k: v for k, v in cfg.model_dump().items() if k != "model"},
+                "threshold": threshold,
+                "rule_set_version": rule_set.version if rule_set else None,
+                **{f"labels.{k}": v for k, v in label_info.items() if k != "warning"},
+            }
+            params = {k: str(v) for k, v in params.items()}
+            run_tags = {
                 "needsid.version": _installed_version(),
                 "git.commit": commit,
                 "git.dirty": dirty,
                 "data.fingerprint": fingerprint,
                 "rule_set.version": rule_set.version if rule_set else "none",
             }
-        )
-        table = comparison.table
-        for row in table.itertuples(index=False):
-            key = f"{row.model.replace(' ', '_')}.{row.metric}"
-            for suffix, value in (("", row.estimate), ("_lo", row.lo), ("_hi", row.hi)):
-                if value is not None and np.isfinite(value):
-                    mlflow.log_metric(key + suffix, float(value))
-        (tmp / "comparison.csv").write_text(table.to_csv(index=False), "utf-8")
-        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=True))
-        _coverage_png(
-            comparison, split.test["in_need"].to_numpy().astype(bool), tmp / "coverage.png"
-        )
-        for f in ("comparison.csv", "config.yaml", "coverage.png"):
-            mlflow.log_artifact(str(tmp / f))
-        artifacts = {
-            "risk_model": tmp / "risk_model.json",
-            "settings": tmp / "settings.json",
-            "features": tmp / "features.yaml",
-        }
-        artifacts["risk_model"].write_text(model_to_json(fitted), "utf-8")
-        artifacts["settings"].write_text(json.dumps(settings, indent=2, sort_keys=True), "utf-8")
-        artifacts["features"].write_text(yaml.safe_dump(spec.model_dump(mode="json")), "utf-8")
-        if rule_set is not None:
-            artifacts["rules"] = tmp / "rules.yaml"
-            artifacts["rules"].write_bytes(_rules_path(cfg.rules).read_bytes())
-        info = mlflow.pyfunc.log_model(
-            name="flagging_model",
-            python_model=str(_CODE),
-            artifacts={k: str(v) for k, v in artifacts.items()},
-            signature=_signature(features),
-            # a made-up household: the store must hold no real household's data
-            input_example=pd.DataFrame({ID_COLUMN: ["example"], **{f: [0.0] for f in features}}),
-            pip_requirements=[f"needsid=={_installed_version()}"],
-            registered_model_name=name,
-        )
-        version = str(info.registered_model_version)
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    for key, value in (
-        ("data.fingerprint", fingerprint),
-        ("git.commit", commit),
-        ("rule_set.version", rule_set.version if rule_set else "none"),
-        ("train.run_id", run.info.run_id),
-        ("threshold", repr(threshold)),
-    ):
-        client.set_model_version_tag(name, version, key, value)
-    # the SHA-256 of every file, checked before the version is ever loaded again
-    with tempfile.TemporaryDirectory() as tmp:
-        record_digests(client, name, version, f"models:/{name}/{version}", Path(tmp))
-    return TrainResult(
-        run.info.run_id, name, version, threshold, comparison, fingerprint, label_info
-    )
+            client.log_batch(
+                run_id,
+                params=[Param(k, v) for k, v in params.items()],
+                tags=[RunTag(k, v) for k, v in run_tags.items()],
+            )
+            artifacts = {
+                "risk_model": tmp / "risk_model.json",
+                "settings": tmp / "settings.json",
+                "features": tmp / "features.yaml",
+            }
+            artifacts["risk_model"].write_text(model_to_json(fitted), "utf-8")
+            artifacts["settings"].write_text(
+                json.dumps(settings, indent=2, sort_keys=True), "utf-8"
+            )
+            artifacts["features"].write_text(yaml.safe_dump(spec.model_dump(mode="json")), "utf-8")
+            if rule_set is not None:
+                artifacts["rules"] = tmp / "rules.yaml"
+                artifacts["rules"].write_bytes(_rules_path(cfg.rules).read_bytes())
+            logged = _log_model(
+                client, experiment_id, run_id, tmp, params,
+                python_model=str(_CODE),
+                artifacts={k: str(v) for k, v in artifacts.items()},
+                signature=_signature(features),
+                # a made-up household: the store must hold no real household's data
+                input_example=pd.DataFrame(
+                    {ID_COLUMN: ["example"], **{f: [0.0] for f in features}}
+                ),
+                pip_requirements=[f"needsid=={_installed_version()}"],
+            )  # fmt: skip
+            table = comparison.table
+            now = int(time.time() * 1000)
+            metrics = []
+            for row in table.itertuples(index=False):
+                key = f"{row.model.replace(' ', '_')}.{row.metric}"
+                for suffix, value in (("", row.estimate), ("_lo", row.lo), ("_hi", row.hi)):
+                    if value is not None and np.isfinite(value):
+                        # tied to the logged model too, as mlflow.pyfunc.log_model does
+                        metrics.append(
+                            Metric(key + suffix, float(value), now, 0, model_id=logged.model_id)
+                        )
+            client.log_batch(run_id, metrics=metrics)
+            (tmp / "comparison.csv").write_text(table.to_csv(index=False), "utf-8")
+            (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=True))
+            _coverage_png(
+                comparison, split.test["in_need"].to_numpy().astype(bool), tmp / "coverage.png"
+            )
+            for f in ("comparison.csv", "config.yaml", "coverage.png"):
+                client.log_artifact(run_id, str(tmp / f))
+            version = _register(client, uri, name, logged, run_id)
+        for key, value in (
+            ("data.fingerprint", fingerprint),
+            ("git.commit", commit),
+            ("rule_set.version", rule_set.version if rule_set else "none"),
+            ("train.run_id", run_id),
+            ("threshold", repr(threshold)),
+        ):
+            client.set_model_version_tag(name, version, key, value)
+        # the SHA-256 of every file, checked before the version is ever loaded again
+        record_digests(client, uri, name, version, tmp / "registered")
+    return TrainResult(run_id, name, version, threshold, comparison, fingerprint, label_info)
 
 
 def _installed_version() -> str:
     from .. import __version__
 
     return __version__
-
-
-def promote(
-    name: str,
-    version,
-    alias: str = "champion",
-    *,
-    reason: str | None = None,
-    who: str | None = None,
-    tracking_uri: str | None = None,
-) -> dict:
-    """Point ``alias`` (e.g. champion, challenger) at a model version; record who and why.
-
-    The version gets tags ``<alias>.promoted_by``, ``<alias>.promoted_at`` (UTC),
-    ``<alias>.reason`` and ``<alias>.previous_version`` (the version the alias pointed at
-    before, or "none").
-
-    Returns
-    -------
-    dict
-        name, version, alias, previous_version, promoted_by, promoted_at, reason.
-    """
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    uri = _use_store(tracking_uri)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    version = str(version)
-    try:
-        client.get_model_version(name, version)
-    except MlflowException as exc:
-        raise ValueError(
-            f"No version {version!r} of registered model {name!r} in {redact(uri)}."
-        ) from exc
-    try:
-        previous = client.get_model_version_by_alias(name, alias).version
-    except MlflowException:
-        previous = "none"
-    record = {
-        "name": name,
-        "version": version,
-        "alias": alias,
-        "previous_version": str(previous),
-        "promoted_by": who or getpass.getuser(),
-        "promoted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "reason": reason or "",
-    }
-    client.set_registered_model_alias(name, alias, version)
-    for key in ("promoted_by", "promoted_at", "reason", "previous_version"):
-        client.set_model_version_tag(name, version, f"{alias}.{key}", record[key])
-    return record
-
-
-def resolve_model(model_uri: str, tracking_uri: str | None = None) -> tuple[str | None, str, str]:
-    """Return ``(name, version, pinned uri)`` for ``models:/NAME@ALIAS`` or ``/VERSION``.
-
-    An alias is resolved once, so a promotion in the middle of a run cannot change
-    which version flags. Other URIs (``runs:/``, a path) return ``(None, uri, uri)``.
-    """
-    from mlflow import MlflowClient
-
-    if not model_uri.startswith("models:/"):
-        return None, model_uri, model_uri
-    uri = _use_store(tracking_uri)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    body = model_uri[len("models:/") :]
-    if "@" not in body:  # a pinned version: nothing to resolve, no call to the store
-        name, _, version = body.partition("/")
-        return name, version, model_uri
-    name, alias = body.split("@", 1)
-    with _not_found_as_value_error(model_uri, uri):
-        version = str(client.get_model_version_by_alias(name, alias).version)
-    return name, version, f"models:/{name}/{version}"
-
-
-@contextmanager
-def _not_found_as_value_error(model_uri: str, uri: str):
-    """Turn the registry's "no such model / alias / version" into a ValueError naming it."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        yield
-    except MlflowException as exc:
-        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise
-        raise ValueError(
-            f"Model {model_uri!r} is not in the registry at {redact(uri)}: "
-            f"{_redact_text(exc.message, uri)} "
-            "(see `needsid train` and `needsid promote`)."
-        ) from None
 
 
 def _flag_table(
@@ -563,33 +488,52 @@ def flag_households(
     salt : str, optional
         Pseudonymisation salt; default ``NEEDSID_SALT``. Never logged.
     tracking_uri : str, optional
+        Default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``. MLflow's global
+        tracking and registry URIs are neither read nor changed.
     loaded_model : mlflow.pyfunc.PyFuncModel, optional
         Use this already loaded model; ``model`` must then name it by version
         (``models:/NAME/VERSION``), which needs no tracking server to resolve.
+
+    Returns
+    -------
+    FlagResult
+
+    Raises
+    ------
+    needsid.DataValidationError
+        The data breaks the contract (every problem named); nothing is written.
+    ValueError
+        The model is not in the registry, a date the data cannot describe, a bad salt.
+    needsid.tracking._integrity.ModelIntegrityError
+        The registered version is not needsid's flagging model, or was changed.
+    TrackingError
+        The table is written but the run could not be logged.
     """
-    import mlflow
+    import mlflow.pyfunc
 
     salt = salt_from_env() if salt is None else salt
     pseudonymise(["check"], salt)  # fail on a bad salt before any work
     as_of = as_date(as_of)
-    uri = _use_store(tracking_uri)
-    name, version, pinned = resolve_model(model, uri)
-    with tempfile.TemporaryDirectory() as workdir:
+    client, uri = _client(tracking_uri)
+    # MLflow's INFO lines and progress bars stay out of the caller's output meanwhile
+    with _quiet_mlflow(), tempfile.TemporaryDirectory() as workdir:
+        name, version, pinned = resolve_model(model, uri)
         pyfunc_model = loaded_model
         if pyfunc_model is None:
             with _not_found_as_value_error(model, uri):
-                local = verified_copy(pinned, name, version, Path(workdir))
+                local = verified_copy(pinned, name, version, Path(workdir), tracking_uri=uri)
             pyfunc_model = mlflow.pyfunc.load_model(str(local))
         return _flag_and_log(
-            pyfunc_model, data, as_of, capacity, out, groups, quotas, salt, uri, name, version,
-            pinned,
+            pyfunc_model, data, as_of, capacity, out, groups, quotas, salt, client, uri, name,
+            version, pinned,
         )  # fmt: skip
 
 
 def _flag_and_log(
-    pyfunc_model, data, as_of, capacity, out, groups, quotas, salt, uri, name, version, pinned
-) -> FlagResult:
-    import mlflow
+    pyfunc_model, data, as_of, capacity, out, groups, quotas, salt, client, uri, name, version,
+    pinned,
+) -> FlagResult:  # fmt: skip
+    from mlflow.entities import Metric, Param, RunTag
 
     quotas = check_quotas(quotas)
     bundle, data_path = _read(data)
@@ -616,46 +560,46 @@ def _flag_and_log(
         .rename({"household_id": "pseudonym"})
         .sort("pseudonym")
     )
+    params = {
+        "model_uri": pinned,
+        "model_name": str(name),
+        "model_version": str(version),
+        "as_of": as_of.isoformat(),
+        "capacity": str(capacity),
+        "groups": str(groups),
+        "capacity_by": str(groups),
+        **{f"quota.{r}": str(q) for r, q in sorted(quotas.items())},
+        "data_path": str(data_path),
+        "rule_set_version": str(table["rule_set_version"].drop_nulls().first()),
+    }
+    run_tags = {
+        "data.fingerprint": bundle.fingerprint(),
+        "flag_table.sha256": sha,
+        "needsid.version": _installed_version(),
+        "git.commit": _git_commit()[0],
+    }
+    counts = {f"n_{route}": n for route, n in table.group_by("route").len().iter_rows()}
+    counts["n_households"] = table.height
+    counts["capacity_households"] = int(
+        usage.groupby("group", dropna=False)["capacity"].first().sum()
+    )
+    for route, n in usage.groupby("route")["households"].sum().items():
+        counts[f"visits_{route}"] = int(n)
+    now = int(time.time() * 1000)
     try:
-        _reap_stale_runs(mlflow.set_experiment(FLAG_EXPERIMENT).experiment_id)
-        with mlflow.start_run(tags=_owner()) as run, tempfile.TemporaryDirectory() as tmp:
-            mlflow.log_params(
-                {
-                    "model_uri": pinned,
-                    "model_name": str(name),
-                    "model_version": str(version),
-                    "as_of": as_of.isoformat(),
-                    "capacity": str(capacity),
-                    "groups": str(groups),
-                    "capacity_by": str(groups),
-                    **{f"quota.{r}": str(q) for r, q in sorted(quotas.items())},
-                    "data_path": str(data_path),
-                    "rule_set_version": str(table["rule_set_version"].drop_nulls().first()),
-                }
+        experiment_id = _experiment_id(client, FLAG_EXPERIMENT, uri)
+        _reap_stale_runs(client, experiment_id)
+        with _run(client, experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
+            run_id = run.info.run_id
+            client.log_batch(
+                run_id,
+                metrics=[Metric(k, float(v), now, 0) for k, v in counts.items()],
+                params=[Param(k, v) for k, v in params.items()],
+                tags=[RunTag(k, v) for k, v in run_tags.items()],
             )
-            mlflow.set_tags(
-                {
-                    "data.fingerprint": bundle.fingerprint(),
-                    "flag_table.sha256": sha,
-                    "needsid.version": _installed_version(),
-                    "git.commit": _git_commit()[0],
-                }
-            )
-            counts = table.group_by("route").len()
-            for route, n in counts.iter_rows():
-                mlflow.log_metric(f"n_{route}", n)
-            mlflow.log_metric("n_households", table.height)
-            total = usage.groupby("route")["households"].sum()
-            mlflow.log_metric(
-                "capacity_households",
-                int(usage.groupby("group", dropna=False)["capacity"].first().sum()),
-            )
-            for route, n in total.items():
-                mlflow.log_metric(f"visits_{route}", int(n))
             mfile = Path(tmp) / "flag_manifest.parquet"
             mfile.write_bytes(_parquet_bytes(manifest))
-            mlflow.log_artifact(str(mfile))
-            run_id = run.info.run_id
+            client.log_artifact(run_id, str(mfile))
     except Exception as exc:
         where = f"written to {path}" if path else "kept in memory (no out= given)"
         raise TrackingError(
@@ -689,12 +633,31 @@ def rescore(run_id: str, data=None, *, tracking_uri: str | None = None) -> Resco
         A run logged by :func:`flag_households`.
     data : HouseholdData or path, optional
         Default: the data path the run recorded. Its fingerprint must equal the run's.
-    """
-    import mlflow
-    from mlflow import MlflowClient
+    tracking_uri : str, optional
+        Default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``. MLflow's global
+        tracking and registry URIs are neither read nor changed.
 
-    uri = _use_store(tracking_uri)
-    run = MlflowClient(tracking_uri=uri).get_run(run_id)
+    Returns
+    -------
+    RescoreResult
+        ``matches`` says whether the table is the same, bit for bit.
+
+    Raises
+    ------
+    ValueError
+        The run is not a flagging run, or the data's fingerprint differs from the run's.
+    needsid.tracking._integrity.ModelIntegrityError
+        The run's model version is not needsid's flagging model, or was changed.
+    """
+    client, uri = _client(tracking_uri)
+    with _quiet_mlflow():
+        return _rescore(client, uri, run_id, data)
+
+
+def _rescore(client, uri: str, run_id: str, data) -> RescoreResult:
+    import mlflow.pyfunc
+
+    run = client.get_run(run_id)
     p, tags = run.data.params, run.data.tags
     if "flag_table.sha256" not in tags:
         raise ValueError(f"Run {run_id} is not a flagging run (no flag_table.sha256 tag).")
@@ -711,7 +674,9 @@ def rescore(run_id: str, data=None, *, tracking_uri: str | None = None) -> Resco
     quotas = {k.split(".", 1)[1]: float(v) for k, v in p.items() if k.startswith("quota.")}
     name = None if p["model_name"] == "None" else p["model_name"]
     with tempfile.TemporaryDirectory() as workdir:
-        local = verified_copy(p["model_uri"], name, p["model_version"], Path(workdir))
+        local = verified_copy(
+            p["model_uri"], name, p["model_version"], Path(workdir), tracking_uri=uri
+        )
         model = mlflow.pyfunc.load_model(str(local))
         table = _flag_table(
             model, bundle, as_date(p["as_of"]), cap, groups, name, p["model_version"],
