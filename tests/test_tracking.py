@@ -746,3 +746,21 @@ def test_cli_promote_reports_the_version_it_replaced(store):
                                        "--alias", "champion", "--reason", "cli"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "needsid-risk@champion -> version 1 (was 1)" in " ".join(res.output.split())
+
+
+def test_every_model_with_a_json_form_round_trips_through_the_registry_format():
+    from needsid.models import EBMRiskModel, GBMRiskModel, PointsScorecard
+    from needsid.tracking._pyfunc import model_from_json, model_to_json
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(400, 3)), columns=["a", "b", "c"])
+    y = (X["a"] + rng.normal(scale=0.5, size=400) > 0.5).astype(int)
+    for model in (
+        GBMRiskModel(n_estimators=20),
+        PointsScorecard(max_features=3),
+        EBMRiskModel(outer_bags=1, max_rounds=50),
+    ):
+        model.fit(X, y)
+        loaded = model_from_json(model_to_json(model))
+        assert type(loaded) is type(model)
+        np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))

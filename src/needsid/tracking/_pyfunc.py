@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..flagging import reason_text, risk_band
-from ..models import ID_COLUMN, GBMRiskModel, PointsScorecard
+from ..models import ID_COLUMN, EBMRiskModel, GBMRiskModel, PointsScorecard
 
 __all__ = ["FlaggingModel", "OUTPUT_COLUMNS", "model_from_json", "model_to_json"]
 
@@ -49,15 +49,19 @@ def _bad_request(message: str, status: int = 400):
     return BadRequest(message, error_code=INVALID_PARAMETER_VALUE)
 
 
-_LOADERS = {"needsid.GBMRiskModel": GBMRiskModel, "needsid.PointsScorecard": PointsScorecard}
+_LOADERS = {
+    "needsid.GBMRiskModel": GBMRiskModel,
+    "needsid.PointsScorecard": PointsScorecard,
+    "needsid.EBMRiskModel": EBMRiskModel,
+}
 
 
 def model_to_json(model) -> str:
-    """Serialise a fitted risk model without pickle (GBMRiskModel or PointsScorecard)."""
+    """Serialise a fitted risk model without pickle (GBM, scorecard or EBM)."""
     if not hasattr(model, "to_json"):
         raise TypeError(
             f"{type(model).__name__} has no JSON form; the flagging model packages "
-            "GBMRiskModel and PointsScorecard (no pickled code in the registry)."
+            "GBMRiskModel, PointsScorecard and EBMRiskModel (no pickled code in the registry)."
         )
     return model.to_json()
 
