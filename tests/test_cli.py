@@ -1,6 +1,10 @@
 """The features, rules, compare and audit commands on a small simulated folder."""
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -473,3 +477,19 @@ def test_broken_data_is_named_before_any_work(folder, tmp_path, command):
     code, text = run(command, "--data", tmp_path / "broken", "--as-of", AS_OF, "--out", out)
     assert code == 1 and "records.amount: non_finite_amount (1 row" in plain(text)
     assert not out.exists()
+
+
+def test_piped_tables_do_not_wrap_at_80_columns():
+    # rich falls back to 80 columns off a terminal; the CLI widens it so each row is a line
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "needsid"), "features", "--describe"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    names = ni.features.describe()["name"].tolist()
+    assert len(rows) == len(names)  # no row continues on a second line
+    assert all(line.split("│")[1].strip() == name for line, name in zip(rows, names, strict=True))

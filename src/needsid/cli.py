@@ -24,7 +24,7 @@ def _width() -> int | None:
     # tables in logs and pipes; COLUMNS still wins where it is set
     if sys.stdout.isatty() or os.environ.get("COLUMNS"):
         return None
-    return 200
+    return 4096
 
 
 console = Console(width=_width())
