@@ -10,7 +10,7 @@ import narwhals as nw
 __all__ = ["age_at", "as_date", "months_after", "months_before"]
 
 
-def as_date(as_of) -> dt.date:
+def as_date(as_of: str | dt.date) -> dt.date:
     """Return ``as_of`` as a date; accepts dates, datetimes and ISO strings.
 
     Parameters
@@ -153,6 +153,9 @@ def age_at(birth: str | nw.Expr, at: dt.date | nw.Expr) -> nw.Expr:
     [24, 20]
     """
     b = nw.col(birth) if isinstance(birth, str) else birth
+    year: int | nw.Expr
+    month: int | nw.Expr
+    day: int | nw.Expr
     if isinstance(at, dt.date):  # datetimes too: only their date parts are read
         year, month, day = at.year, at.month, at.day
     elif isinstance(at, nw.Expr):

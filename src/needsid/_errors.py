@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pydantic loads only where a config is validated
+    from pydantic import ValidationError
+
 __all__ = ["ConfigError"]
 
 
@@ -38,7 +44,7 @@ class ConfigError(ValueError):
 ConfigError.__module__ = "needsid"  # shown as needsid.ConfigError, where users catch it
 
 
-def describe(err: dict) -> str:
+def describe(err: Mapping[str, Any]) -> str:
     """One pydantic error (an item of ``ValidationError.errors()``) as ``key: problem``."""
     where = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
@@ -52,7 +58,7 @@ def describe(err: dict) -> str:
     return f"{where}: {msg}"
 
 
-def from_validation(exc, where: str) -> ConfigError:
+def from_validation(exc: ValidationError, where: str) -> ConfigError:
     """Return a :class:`ConfigError` listing every problem of a pydantic ``ValidationError``."""
     problems = [describe(e) for e in exc.errors()]
     return ConfigError(f"{where}: {'; '.join(problems)}", problems)

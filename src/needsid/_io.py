@@ -17,7 +17,12 @@ def umask_mode() -> int:
     return 0o666 & ~umask
 
 
-def write_atomic(path, data: bytes | str | Callable[[str], None], *, mode: int | None = None):
+def write_atomic(
+    path: str | os.PathLike[str],
+    data: bytes | str | Callable[[str], None],
+    *,
+    mode: int | None = None,
+) -> None:
     """Write ``data`` to ``path`` so that ``path`` never holds a half-written file.
 
     Parameters
@@ -29,8 +34,9 @@ def write_atomic(path, data: bytes | str | Callable[[str], None], *, mode: int |
     mode : int, optional
         File mode; None keeps ``mkstemp``'s owner-only 0o600.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    target = Path(path)
+    fd: int | None
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         if callable(data):
             os.close(fd)
@@ -45,7 +51,7 @@ def write_atomic(path, data: bytes | str | Callable[[str], None], *, mode: int |
                 os.fsync(fh.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         if fd is not None:
             os.close(fd)

@@ -11,9 +11,13 @@ Messages name steps and counts, never households.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # rich loads only when the bars are shown
+    from rich.console import Console
+    from rich.progress import Progress, ProgressColumn
 
 __all__ = ["show_progress", "step", "track"]
 
@@ -35,7 +39,7 @@ def track(items: Iterable[T], message: str, total: int | None = None) -> Iterato
     [2, 4, 6]
     """
     if total is None:
-        total = len(items) if hasattr(items, "__len__") else None
+        total = len(items) if isinstance(items, Sized) else None
     logger.info(message, extra={"needsid_total": total})
     verbose = logger.isEnabledFor(logging.DEBUG)
     for item in items:
@@ -47,10 +51,10 @@ def track(items: Iterable[T], message: str, total: int | None = None) -> Iterato
 class _RichHandler(logging.Handler):
     """Turn ``needsid.progress`` records into rows of a ``rich.progress.Progress``."""
 
-    def __init__(self, progress) -> None:
+    def __init__(self, progress: Progress) -> None:
         super().__init__(level=logging.DEBUG)
         self.progress = progress
-        self.task = None
+        self.task: Any = None  # rich's TaskID of the step on screen
 
     def finish(self) -> None:
         if self.task is not None:
@@ -60,9 +64,10 @@ class _RichHandler(logging.Handler):
             self.task = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, "needsid_advance", None):
+        advance = getattr(record, "needsid_advance", None)
+        if advance:
             if self.task is not None:
-                self.progress.advance(self.task, record.needsid_advance)
+                self.progress.advance(self.task, advance)
             return
         self.finish()
         total = getattr(record, "needsid_total", None)
@@ -71,13 +76,13 @@ class _RichHandler(logging.Handler):
         )
 
 
-def _count_column():
+def _count_column() -> ProgressColumn:
     """``done/total`` for a loop; nothing for a step of unknown length."""
     from rich.progress import ProgressColumn
     from rich.text import Text
 
     class CountColumn(ProgressColumn):
-        def render(self, task) -> Text:
+        def render(self, task: Any) -> Text:
             if task.total is None or not task.fields.get("loop", False):
                 return Text("")
             return Text(f"{task.completed:.0f}/{task.total:.0f}", style="progress.download")
@@ -86,10 +91,29 @@ def _count_column():
 
 
 @contextmanager
-def show_progress(console=None):
+def show_progress(console: Console | None = None) -> Iterator[Progress]:
     """Show the library's steps as rich progress bars while the block runs.
 
     Each step stays on screen with its time; loops get a bar with done / total.
+
+    Parameters
+    ----------
+    console : rich.console.Console, optional
+        Where to draw the bars; default rich's console on standard output.
+
+    Yields
+    ------
+    rich.progress.Progress
+        The progress display, live for the block.
+
+    Examples
+    --------
+    >>> import io
+    >>> from rich.console import Console
+    >>> with show_progress(Console(file=io.StringIO())) as bars:
+    ...     total = sum(track(range(3), "counting"))
+    >>> total, [task.description for task in bars.tasks]
+    (3, ['counting'])
     """
     from rich.progress import (
         BarColumn,

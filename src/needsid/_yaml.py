@@ -8,6 +8,8 @@ that names the file and the line.
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "UnsafeYAMLError", "safe_load"]
@@ -22,12 +24,12 @@ class UnsafeYAMLError(yaml.YAMLError, ValueError):
     """A YAML document uses aliases or is too deep or too large to read safely."""
 
 
-def _loader(source: str):
+def _loader(source: str) -> type[yaml.SafeLoader]:
     class Loader(yaml.SafeLoader):
         depth = 0
         nodes = 0
 
-        def compose_node(self, parent, index):
+        def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.AliasEvent):
                 event = self.peek_event()
                 raise UnsafeYAMLError(
@@ -56,7 +58,7 @@ def _loader(source: str):
     return Loader
 
 
-def safe_load(text: str, source: str = "<yaml>"):
+def safe_load(text: str, source: str = "<yaml>") -> Any:
     r"""Parse one YAML document like ``yaml.safe_load``, refusing aliases and huge inputs.
 
     Parameters

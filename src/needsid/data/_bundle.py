@@ -13,7 +13,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import polars as pl
@@ -21,6 +21,9 @@ import polars as pl
 from ._read import FORMATS, read_folder
 from ._report import make_error
 from ._schema import BOOL, DATE, FLOAT, INT, STRING, TABLES
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["HouseholdData"]
 
@@ -50,7 +53,13 @@ class HouseholdData:
     Parameters
     ----------
     regions, households, members, records : pandas.DataFrame or polars.DataFrame
-        The contract tables (see DESIGN.md, "The data contract").
+        The contract tables, described column by column in ``docs/contract.md``
+        (``needsid.data.contract_reference()`` prints the same page).
+
+    Raises
+    ------
+    TypeError
+        If a table is not a DataFrame, or the tables are not all of one kind.
 
     Examples
     --------
@@ -125,6 +134,21 @@ class HouseholdData:
         Returns
         -------
         HouseholdData
+            Four tables with no rows.
+
+        Raises
+        ------
+        ValueError
+            If ``backend`` is not one of the above.
+
+        Examples
+        --------
+        >>> from needsid.data import HouseholdData
+        >>> HouseholdData.empty(backend="pandas")  # doctest: +NORMALIZE_WHITESPACE
+        HouseholdData(backend='pandas', regions=0 rows, households=0 rows,
+                      members=0 rows, records=0 rows)
+        >>> HouseholdData.empty().households.columns
+        ['household_id', 'region_id', 'formed_on', 'dissolved_on']
         """
         _check_choice("backend", backend, BACKENDS)
         frames = {
@@ -134,11 +158,37 @@ class HouseholdData:
         return cls(**frames).to_pandas() if backend == "pandas" else cls(**frames)
 
     def to_polars(self) -> HouseholdData:
-        """Return the bundle with polars tables (dates as ``pl.Date``)."""
+        """Return the bundle with polars tables (dates as ``pl.Date``).
+
+        Returns
+        -------
+        HouseholdData
+            The same content in ``polars.DataFrame`` tables; lazy tables are collected.
+
+        Examples
+        --------
+        >>> import needsid as ni
+        >>> bundle = ni.HouseholdData.empty(backend="pandas").to_polars()
+        >>> bundle.backend, bundle.households.schema["formed_on"]
+        ('polars', Date)
+        """
         return HouseholdData(**{n: _to_polars(n, f) for n, f in self._items()})
 
     def to_pandas(self) -> HouseholdData:
-        """Return the bundle with pandas tables (dates as ``datetime64[ns]``)."""
+        """Return the bundle with pandas tables (dates as ``datetime64[ns]``).
+
+        Returns
+        -------
+        HouseholdData
+            The same content in ``pandas.DataFrame`` tables.
+
+        Examples
+        --------
+        >>> import needsid as ni
+        >>> bundle = ni.HouseholdData.empty().to_pandas()
+        >>> bundle.backend, bundle.households["formed_on"].dtype
+        ('pandas', dtype('<M8[ns]'))
+        """
         return HouseholdData(**{n: _to_pandas(n, f) for n, f in self._items()})
 
     def fingerprint(self) -> str:
@@ -151,6 +201,15 @@ class HouseholdData:
         -------
         str
             64 hexadecimal characters.
+
+        Examples
+        --------
+        >>> import needsid as ni
+        >>> bundle = ni.simulate(n_households=300, months=12, seed=0).bundle
+        >>> len(bundle.fingerprint())
+        64
+        >>> bundle.fingerprint() == bundle.to_pandas().fingerprint()
+        True
         """
         digest = hashlib.sha256()
         for name, frame in self.to_polars()._items():
@@ -164,7 +223,7 @@ class HouseholdData:
         return digest.hexdigest()
 
     @classmethod
-    def read(cls, path: str | os.PathLike, *, backend: str = "polars") -> HouseholdData:
+    def read(cls, path: str | os.PathLike[str], *, backend: str = "polars") -> HouseholdData:
         r"""Read a bundle folder holding ``<table>.parquet`` or ``<table>.csv`` per table.
 
         CSV columns of the contract are parsed with the contract types (ids stay
@@ -237,7 +296,9 @@ class HouseholdData:
         return bundle.to_pandas() if backend == "pandas" else bundle
 
     @classmethod
-    def scan(cls, path: str | os.PathLike, *, connection=None) -> HouseholdData:
+    def scan(
+        cls, path: str | os.PathLike[str], *, connection: duckdb.DuckDBPyConnection | None = None
+    ) -> HouseholdData:
         """Open a Parquet bundle folder as DuckDB relations, without reading it into memory.
 
         For building features on more data than fits in memory:
@@ -261,6 +322,24 @@ class HouseholdData:
         -------
         HouseholdData
             Tables as ``duckdb.DuckDBPyRelation``.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` is not a folder or a table's Parquet file is missing.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import needsid as ni
+        >>> folder = Path(tempfile.mkdtemp()) / "county"
+        >>> _ = ni.simulate(n_households=300, months=12, seed=0).bundle.write(folder)
+        >>> lazy = ni.HouseholdData.scan(folder)
+        >>> lazy.backend
+        'duckdb'
+        >>> lazy.to_polars().fingerprint() == ni.HouseholdData.read(folder).fingerprint()
+        True
         """
         import duckdb
 
@@ -283,7 +362,7 @@ class HouseholdData:
         return cls(**{name: connection.read_parquet(str(f)) for name, f in files.items()})
 
     def write(
-        self, path: str | os.PathLike, *, format: str = "parquet", overwrite: bool = False
+        self, path: str | os.PathLike[str], *, format: str = "parquet", overwrite: bool = False
     ) -> Path:
         """Write the bundle to a folder, atomically.
 
@@ -305,6 +384,29 @@ class HouseholdData:
         -------
         pathlib.Path
             The folder written.
+
+        Raises
+        ------
+        ValueError
+            If ``format`` is not one of the above.
+        FileExistsError
+            If ``path`` exists and ``overwrite`` is false, or it holds files other than
+            bundle tables.
+        NotADirectoryError
+            If ``path`` exists and is a file.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from needsid.data import HouseholdData
+        >>> folder = Path(tempfile.mkdtemp()) / "county"
+        >>> sorted(p.name for p in HouseholdData.empty().write(folder, format="csv").iterdir())
+        ['households.csv', 'members.csv', 'records.csv', 'regions.csv']
+        >>> HouseholdData.empty().write(folder)
+        Traceback (most recent call last):
+        ...
+        FileExistsError: '...county' already exists; pass overwrite=True to replace it.
         """
         _check_choice("format", format, FORMATS)
         target = Path(path)

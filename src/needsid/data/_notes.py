@@ -18,14 +18,25 @@ from ._schema import BOOL, DATE, FLOAT, INT, STRING
 __all__ = ["Note", "closed_note", "extra_note", "kind_note", "type_note"]
 
 Note = str | Callable[[list[Any], int], str]
-_POLARS_NAMES = {DATE: "pl.Date", BOOL: "pl.Boolean", FLOAT: "pl.Float64", INT: "pl.Int64",
-                 STRING: "pl.String"}  # fmt: skip
+_POLARS_NAMES = {
+    DATE: "pl.Date",
+    BOOL: "pl.Boolean",
+    FLOAT: "pl.Float64",
+    INT: "pl.Int64",
+    STRING: "pl.String",
+}
 # what pandas.api.types.infer_dtype calls the values of a column, in words
 _HOLDS = {
-    "string": "strings", "integer": "integers", "floating": "floats", "boolean": "booleans",
-    "date": "datetime.date objects", "datetime": "datetimes", "datetime64": "datetimes",
-    "empty": "only missing values", "mixed-integer-float": "numbers",
-}  # fmt: skip
+    "string": "strings",
+    "integer": "integers",
+    "floating": "floats",
+    "boolean": "booleans",
+    "date": "datetime.date objects",
+    "datetime": "datetimes",
+    "datetime64": "datetimes",
+    "empty": "only missing values",
+    "mixed-integer-float": "numbers",
+}
 
 
 def _closest(value: Any, allowed: Sequence[str]) -> str | None:
@@ -68,7 +79,7 @@ def closed_note(label: str, allowed: Sequence[Any], nullable: bool = False) -> N
 
 def kind_note(vocab: Mapping[str, Mapping[str, Any]]) -> Note:
     """Note for unknown (source, kind) pairs: the source's kinds and the closest one."""
-    home = {}
+    home: dict[str, str] = {}
     for source, kinds in vocab.items():
         for kind in kinds:
             home.setdefault(kind, source)
@@ -123,9 +134,11 @@ def _pandas_type_note(series: pd.Series, column: str, logical: str) -> str:
         fix = f"convert with pd.to_datetime({ref})"
     elif logical == FLOAT:
         numeric = kind in ("integer", "floating", "boolean")
-        fix = f"convert with {ref}.astype('float64')" if numeric else (
-            f"convert with pd.to_numeric({ref})"
-        )  # fmt: skip
+        fix = (
+            f"convert with {ref}.astype('float64')"
+            if numeric
+            else f"convert with pd.to_numeric({ref})"
+        )
     elif logical == INT:
         if kind in ("floating", "mixed-integer-float"):
             fix = (

@@ -24,9 +24,17 @@ __all__ = ["BOOL_WORDS", "FORMATS", "FolderRead", "read_folder"]
 FORMATS = ("parquet", "csv")
 # Spellings of booleans read from CSV (lower-cased first); the writer uses true/false.
 BOOL_WORDS = {
-    "true": True, "false": False, "t": True, "f": False, "yes": True, "no": False,
-    "y": True, "n": False, "1": True, "0": False,
-}  # fmt: skip
+    "true": True,
+    "false": False,
+    "t": True,
+    "f": False,
+    "yes": True,
+    "no": False,
+    "y": True,
+    "n": False,
+    "1": True,
+    "0": False,
+}
 BOOL_FIX = "use true/false (1/0, yes/no, y/n and t/f are read too)"
 # Delimiters a spreadsheet may have saved instead of ',' (';' where ',' is the decimal mark).
 OTHER_DELIMITERS = (";", "\t", "|")
@@ -89,7 +97,7 @@ def _find(name: str, files: dict[str, Path], out: FolderRead) -> Path | None:
 def _near(name: str, files: dict[str, Path]) -> Path | None:
     """Find a file meant for table ``name``: other case, suffix or a close spelling."""
     taken = {f"{n}.{fmt}" for n in TABLES for fmt in FORMATS}
-    stems = {}
+    stems: dict[str, Path] = {}
     for file_name, path in sorted(files.items()):
         stem = file_name.split(".")[0].strip().lower()
         if file_name not in taken and stem not in TABLES.keys() - {name}:

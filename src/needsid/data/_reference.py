@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from .._compat import text_frame
 from ._read import BOOL_WORDS
 from ._schema import (
     BOOL,
@@ -29,20 +30,27 @@ from ._schema import (
 __all__ = ["contract_reference", "record_kinds"]
 
 KIND_COLUMNS = (
-    "source", "kind", "payment", "amount_meaning", "value_meaning", "allowed_values",
+    "source",
+    "kind",
+    "payment",
+    "amount_meaning",
+    "value_meaning",
+    "allowed_values",
     "value_nullable",
-)  # fmt: skip
+)
 _TYPES = {
-    STRING: ("text", "String", "object"),
+    STRING: ("text", "String", "object / str"),
     DATE: ("YYYY-MM-DD", "Date", "datetime64[ns]"),
     BOOL: (
-        "true / false (also " + ", ".join(w for w in BOOL_WORDS if w not in ("true", "false"))
+        "true / false (also "
+        + ", ".join(w for w in BOOL_WORDS if w not in ("true", "false"))
         + ", any case)",
-        "Boolean", "bool",
+        "Boolean",
+        "bool",
     ),
     FLOAT: ("a number with `.` as decimal mark, no thousands separator", "Float64", "float64"),
     INT: ("a whole number", "Int64", "int64"),
-}  # fmt: skip
+}
 # Checks between tables, stated next to the column they constrain.
 _LINKS = {
     ("households", "region_id"): "a `region_id` of regions",
@@ -93,13 +101,19 @@ def record_kinds(vocabulary: Mapping[str, Mapping[str, Any]] | None = None) -> p
     values, nullable = record_values(vocab), nullable_value_kinds(vocab)
     rows = [
         (
-            source, kind, bool(props.get("payment", False)), props.get("amount"),
-            props.get("value"), values.get(kind), kind not in values or kind in nullable,
+            source,
+            kind,
+            bool(props.get("payment", False)),
+            props.get("amount"),
+            props.get("value"),
+            values.get(kind),
+            kind not in values or kind in nullable,
         )
         for source, kinds in vocab.items()
         for kind, props in ((k, p or {}) for k, p in kinds.items())
-    ]  # fmt: skip
-    return pd.DataFrame(rows, columns=list(KIND_COLUMNS))
+    ]
+    # None (not NaN) marks a meaning left empty, on pandas 3 as on pandas 2
+    return text_frame(rows, KIND_COLUMNS)
 
 
 def contract_reference() -> str:
@@ -143,7 +157,8 @@ def contract_reference() -> str:
         "",
         "CSV files are UTF-8 and comma-separated, with a header row of column names. An "
         'empty field is null; a quoted `""` is an empty string. Ids are text: `001` stays '
-        "`001`.",
+        "`001`. pandas 3 holds text in its `str` dtype, pandas 2 in `object`: both are "
+        "accepted.",
     ]
     for name, spec in TABLES.items():
         out += ["", f"## {name}", "", f"Key: {', '.join(f'`{k}`' for k in spec.key)}.", ""]
@@ -180,7 +195,7 @@ def contract_reference() -> str:
 
 def _allowed(table: str, column: str, nonnegative: bool) -> str:
     parts = []
-    categories = CATEGORIES.get((table, column))
+    categories: tuple[object, ...] | None = CATEGORIES.get((table, column))
     if column == "disability_grade":
         categories = DISABILITY_GRADES
     if categories is not None:

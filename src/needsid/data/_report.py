@@ -7,6 +7,7 @@ problem are reported in one table, in one order.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -52,6 +53,23 @@ class DataValidationError(ValueError):
         Whether ``reference_date`` was taken from today's date (``reference_date=None``).
     source : str, optional
         The folder read, named in the message.
+
+    Examples
+    --------
+    >>> import needsid as ni
+    >>> bundle = ni.HouseholdData.empty()
+    >>> bad = ni.HouseholdData(
+    ...     bundle.regions, bundle.households.drop("formed_on"), bundle.members, bundle.records
+    ... )
+    >>> try:
+    ...     ni.validate(bad, reference_date="2024-01-01")
+    ... except ni.DataValidationError as err:
+    ...     print(err)
+    ...     print(err.report[["table", "column", "rule"]].to_string(index=False))
+    HouseholdData failed validation with 1 failure (reference date 2024-01-01):
+      households.formed_on: missing_column
+         table    column           rule
+    households formed_on missing_column
     """
 
     def __init__(
@@ -78,7 +96,9 @@ class DataValidationError(ValueError):
         )
 
 
-def reference_text(reference_date: dt.date | None, today: bool, before="", after="") -> str:
+def reference_text(
+    reference_date: dt.date | None, today: bool, before: str = "", after: str = ""
+) -> str:
     """Say ``reference date 2025-06-01, today's date``, wrapped in ``before``/``after``."""
     if reference_date is None:
         return ""
@@ -98,7 +118,12 @@ def _line(row: Any) -> str:
 
 
 def failure(
-    table: str, column: str, rule: str, count: int = 1, examples=(), note: str = ""
+    table: str,
+    column: str,
+    rule: str,
+    count: int = 1,
+    examples: Iterable[str] = (),
+    note: str = "",
 ) -> dict[str, Any]:
     """One report row, with the position it sorts by within its table and rule."""
     spec = TABLES[table]

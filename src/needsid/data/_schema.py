@@ -1,7 +1,7 @@
 """The HouseholdData contract: the four tables, their columns and the record vocabulary.
 
 Everything that checks or produces data reads these constants, so the contract lives in
-one place (see DESIGN.md, "The data contract").
+one place (``docs/contract.md`` is generated from them).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -129,12 +130,27 @@ DISABILITY_GRADES = (0, 1, 2, 3, 4)
 
 
 @cache
-def record_vocabulary() -> dict[str, dict[str, dict]]:
+def record_vocabulary() -> dict[str, dict[str, dict[str, Any]]]:
     """Return the record vocabulary: ``{source: {kind: properties}}``.
 
     Read from the packaged ``record_kinds.yaml``; the properties say whether a kind is a
     payment (payments may legitimately follow a death: that is what cross-checks look
     for) and what ``amount`` and ``value`` mean.
+
+    Returns
+    -------
+    dict
+        Sources in file order, each a dict of its kinds and their properties. The
+        result is cached: copy it before changing it.
+
+    Examples
+    --------
+    >>> from needsid.data import record_vocabulary
+    >>> vocabulary = record_vocabulary()
+    >>> list(vocabulary)[:3]
+    ['civil_affairs', 'public_security', 'health']
+    >>> vocabulary["civil_affairs"]["benefit_dibao"]["payment"]
+    True
     """
     text = resources.files("needsid.data").joinpath("record_kinds.yaml").read_text("utf-8")
     raw = yaml.safe_load(text)
@@ -152,7 +168,9 @@ PAYMENT_KINDS: frozenset[str] = frozenset(
 )
 
 
-def _value_sets(vocabulary: Mapping | None) -> dict[str, tuple[tuple[str, ...], bool]]:
+def _value_sets(
+    vocabulary: Mapping[str, Mapping[str, Any]] | None,
+) -> dict[str, tuple[tuple[str, ...], bool]]:
     """``{kind: (allowed values, null allowed)}`` for the kinds with a closed value set."""
     vocab = record_vocabulary() if vocabulary is None else vocabulary
     sets: dict[str, tuple[tuple[str, ...], bool]] = {}
@@ -188,7 +206,9 @@ def _value_sets(vocabulary: Mapping | None) -> dict[str, tuple[tuple[str, ...], 
     return sets
 
 
-def record_values(vocabulary: Mapping | None = None) -> dict[str, tuple[str, ...]]:
+def record_values(
+    vocabulary: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, tuple[str, ...]]:
     """Return the closed value sets of record kinds: ``{kind: allowed values}``.
 
     Only kinds whose vocabulary entry lists ``values`` appear (casework outcomes such as
@@ -223,7 +243,9 @@ def record_values(vocabulary: Mapping | None = None) -> dict[str, tuple[str, ...
     return {kind: values for kind, (values, _) in _value_sets(vocabulary).items()}
 
 
-def nullable_value_kinds(vocabulary: Mapping | None = None) -> frozenset[str]:
+def nullable_value_kinds(
+    vocabulary: Mapping[str, Mapping[str, Any]] | None = None,
+) -> frozenset[str]:
     """Return the kinds with a closed value set whose ``value`` may also be null.
 
     Parameters

@@ -182,7 +182,7 @@ def _fits(dtype: Any, logical: str) -> bool:
     if logical == FLOAT:
         return dtype in (nw.Float64, nw.Float32, pl.Float64, pl.Float32)
     if logical == INT:
-        return dtype.is_integer()
+        return bool(dtype.is_integer())
     raise AssertionError(logical)
 
 
@@ -279,17 +279,19 @@ class _Checks:
         missing = [c for c in spec.column_names if c not in schema]
         for extra in sorted(set(schema) - set(spec.column_names), key=list(schema).index):
             self.fail(name, extra, "extra_column", None, extra_note(extra, missing))
-        copy = frame.select(good).to_polars()
-        for col in list(copy.columns):
-            logical = spec.column(col).dtype
-            if not _fits(copy.schema[col], logical):
-                note = type_note(native, col, logical, f"{copy.schema[col]} after conversion")
-                self.fail(name, col, "wrong_type", None, note)
-                copy = copy.drop(col)
-            elif logical == DATE and copy.schema[col] != pl.Date:
-                copy = copy.with_columns(pl.col(col).cast(pl.Date))
-            elif logical == STRING and copy.schema[col] != pl.String:
-                copy = copy.with_columns(pl.col(col).cast(pl.String))
+        copy: pl.DataFrame = frame.select(good).to_polars()
+        for column in list(copy.columns):
+            logical = spec.column(column).dtype
+            if not _fits(copy.schema[column], logical):
+                note = type_note(
+                    native, column, logical, f"{copy.schema[column]} after conversion"
+                )
+                self.fail(name, column, "wrong_type", None, note)
+                copy = copy.drop(column)
+            elif logical == DATE and copy.schema[column] != pl.Date:
+                copy = copy.with_columns(pl.col(column).cast(pl.Date))
+            elif logical == STRING and copy.schema[column] != pl.String:
+                copy = copy.with_columns(pl.col(column).cast(pl.String))
         if copy.width and not all(k in copy.columns for k in spec.key):
             copy = copy.with_row_index(_ROW)
         elif not copy.width:
@@ -327,20 +329,29 @@ class _Checks:
                 # carry it into sums and comparisons
                 bad = c.is_infinite() | (c.is_nan() if col.nullable else pl.lit(False))
                 self._where(
-                    name, col.name, "non_finite_amount", bad,
+                    name,
+                    col.name,
+                    "non_finite_amount",
+                    bad,
                     note="NaN or inf; leave an unknown amount empty (null) and give a finite "
                     "number otherwise",
-                )  # fmt: skip
+                )
             if col.dtype == DATE:
                 ref = reference_text(self.reference_date, self.today)
-                self._where(name, col.name, "future_date", c > self.reference_date,
-                            note=f"after the {ref}")  # fmt: skip
-            allowed = CATEGORIES.get((name, col.name))
+                self._where(
+                    name, col.name, "future_date", c > self.reference_date, note=f"after the {ref}"
+                )
+            allowed: tuple[object, ...] | None = CATEGORIES.get((name, col.name))
             if col.name == "disability_grade":
                 allowed = DISABILITY_GRADES
             if allowed is not None:
-                self._where(name, col.name, "unknown_category", ~c.is_in(allowed),
-                            note=closed_note("", allowed))  # fmt: skip
+                self._where(
+                    name,
+                    col.name,
+                    "unknown_category",
+                    ~c.is_in(allowed),
+                    note=closed_note("", allowed),
+                )
         if self.has(name, *spec.key):
             complete = df.filter(pl.all_horizontal(pl.col(spec.key).is_not_null()))
             dup = _repeated(complete, spec.key).filter(_key(spec.key).is_duplicated())
@@ -378,7 +389,8 @@ class _Checks:
             latest = end.cum_max().shift(1).over("person_id")
             spells = m.filter(pl.col("joined_on").is_not_null()).sort("person_id", "joined_on")
             overlap = spells.filter(pl.col("joined_on") < latest)
-            note, values = "", None
+            note: Note = ""
+            values: pl.Expr | None = None
             if self.has("members", "household_id"):
                 # the earlier spell overlapped: the one holding the latest end so far
                 holder = pl.when(end == end.cum_max())
@@ -394,10 +406,12 @@ class _Checks:
                 ).filter(pl.col("joined_on") < latest)
                 values = pl.format(
                     "{} joined {} on {} while in {} (since {}, until {})",
-                    *[pl.col(c).cast(pl.String).fill_null("?") for c in
-                      ("person_id", "household_id", "joined_on", "__hh__", "__since__")],
+                    *[
+                        pl.col(c).cast(pl.String).fill_null("?")
+                        for c in ("person_id", "household_id", "joined_on", "__hh__", "__since__")
+                    ],
                     pl.col("__until__").replace(str(_OPEN_END), "no end"),
-                )  # fmt: skip
+                )
                 note = _list_note
             self.fail("members", "joined_on, left_on", "overlapping_spells", overlap, note, values)
         for col in ("sex", "birth_date", "minority"):
@@ -437,8 +451,14 @@ class _Checks:
             )
             named = r.filter(pl.col("source").is_not_null() & pl.col("kind").is_not_null())
             unknown = named.join(known, on=["source", "kind"], how="anti")
-            self.fail("records", "source, kind", "unknown_kind", unknown, kind_note(self.vocab),
-                      pl.struct("source", "kind"))  # fmt: skip
+            self.fail(
+                "records",
+                "source, kind",
+                "unknown_kind",
+                unknown,
+                kind_note(self.vocab),
+                pl.struct("source", "kind"),
+            )
         self._values()
         self._decisions()
 
@@ -450,8 +470,14 @@ class _Checks:
             outside = value.is_not_null() & ~value.is_in(allowed)
             bad = outside if kind in nullable else outside | value.is_null()
             note = closed_note(f"{kind}.value", allowed, kind in nullable)
-            self._where("records", "value", "unknown_value", (pl.col("kind") == kind) & bad,
-                        "kind", note=note)  # fmt: skip
+            self._where(
+                "records",
+                "value",
+                "unknown_value",
+                (pl.col("kind") == kind) & bad,
+                "kind",
+                note=note,
+            )
 
     def _decisions(self) -> None:
         """Verifications must answer an application of their household, made no later."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import clone
 
@@ -13,17 +16,31 @@ from .._progress import step, track
 from ._metrics import select_top, targeting_metrics
 from ._split import TemporalSplit
 
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from ..data import HouseholdData
+
 __all__ = ["Comparison", "compare", "status_quo"]
 
-METRICS = ("exclusion_error", "inclusion_error", "precision_at_k", "recall_at_k", "auc",
-           "average_precision", "brier")  # fmt: skip
+METRICS = (
+    "exclusion_error",
+    "inclusion_error",
+    "precision_at_k",
+    "recall_at_k",
+    "auc",
+    "average_precision",
+    "brier",
+)
 
 
 @dataclass(frozen=True)
 class Comparison:
     """One row per model and metric: estimate and bootstrap 95% interval.
 
-    Attributes
+    Built by :func:`compare` or :meth:`from_scores`; the fields are what they computed.
+
+    Parameters
     ----------
     table : pandas.DataFrame
         Long table ``model, metric, estimate, lo, hi``.
@@ -42,19 +59,58 @@ class Comparison:
         Model name -> the estimator fitted on the training rows.
     fit_seconds : dict
         Model name -> wall seconds of its ``fit``.
+
+    Examples
+    --------
+    >>> from needsid.evaluate import Comparison
+    >>> c = Comparison.from_scores(
+    ...     {"model": [0.9, 0.1, 0.8, 0.2], "status quo": [1, 0, 0, 1]},
+    ...     [True, False, True, False],
+    ...     capacity=2,
+    ...     fixed=["status quo"],
+    ...     n_boot=0,
+    ... )
+    >>> c.fixed, c.capacity
+    (('status quo',), 2)
+    >>> c.to_frame()[["recall_at_k", "inclusion_error"]]  # doctest: +NORMALIZE_WHITESPACE
+    metric      recall_at_k  inclusion_error
+    model
+    model               1.0              0.0
+    status quo          0.5              0.5
     """
 
     table: pd.DataFrame
     scores: pd.DataFrame  # test households x models (and baselines)
     capacity: float | int
-    y_true: np.ndarray | None = None
+    y_true: npt.NDArray[np.bool_] | None = None
     fixed: tuple[str, ...] = ()
     groups: np.ndarray | None = None
-    fitted: dict = field(default_factory=dict)
-    fit_seconds: dict = field(default_factory=dict)
+    fitted: dict[str, Any] = field(default_factory=dict)
+    fit_seconds: dict[str, float] = field(default_factory=dict)
 
     def to_frame(self, wide: bool = True) -> pd.DataFrame:
-        """Return the comparison: one row per model (``wide``) or the long table."""
+        """Return the comparison: one row per model (``wide``) or the long table.
+
+        Parameters
+        ----------
+        wide : bool, default True
+            One row per model and one column per metric (the estimates), or the long
+            table ``model, metric, estimate, lo, hi`` with the intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy; models in the order they were compared.
+
+        Examples
+        --------
+        >>> from needsid.evaluate import Comparison
+        >>> c = Comparison.from_scores({"a": [0.9, 0.1, 0.8, 0.2]}, [1, 0, 0, 1], 2, n_boot=0)
+        >>> c.to_frame(wide=False).head(2)
+          model           metric  estimate  lo  hi
+        0     a  exclusion_error       0.5 NaN NaN
+        1     a  inclusion_error       0.5 NaN NaN
+        """
         if not wide:
             return self.table.copy()
         est = self.table.pivot(index="model", columns="metric", values="estimate")
@@ -62,7 +118,15 @@ class Comparison:
 
     @classmethod
     def from_scores(
-        cls, scores, y_true, capacity, *, fixed=(), groups=None, n_boot: int = 200, seed: int = 0
+        cls,
+        scores: Mapping[str, npt.ArrayLike] | pd.DataFrame,
+        y_true: npt.ArrayLike,
+        capacity: float,
+        *,
+        fixed: Sequence[str] = (),
+        groups: npt.ArrayLike | None = None,
+        n_boot: int = 200,
+        seed: int = 0,
     ) -> Comparison:
         """Compare scores computed elsewhere (e.g. models trained on different labels).
 
@@ -84,6 +148,13 @@ class Comparison:
         Returns
         -------
         Comparison
+            Without fitted models (``fitted`` and ``fit_seconds`` are empty).
+
+        Raises
+        ------
+        ValueError
+            If the scores and ``y_true`` differ in length, or ``fixed`` names a score
+            that is not there.
 
         Examples
         --------
@@ -110,7 +181,7 @@ class Comparison:
         table = _table(frame, tuple(fixed), y, capacity, g, n_boot, seed)
         return cls(table, frame, capacity, y, tuple(fixed), g)
 
-    def at_capacity(self, capacity, *, n_boot: int = 200, seed: int = 0) -> Comparison:
+    def at_capacity(self, capacity: float, *, n_boot: int = 200, seed: int = 0) -> Comparison:
         """Compare the same scores at another capacity, without refitting.
 
         Parameters
@@ -124,6 +195,21 @@ class Comparison:
         Returns
         -------
         Comparison
+            The same scores and models, measured at ``capacity``.
+
+        Raises
+        ------
+        ValueError
+            If the comparison has no ``y_true`` to measure against.
+
+        Examples
+        --------
+        >>> from needsid.evaluate import Comparison
+        >>> c = Comparison.from_scores({"a": [0.9, 0.1, 0.8, 0.2]}, [1, 0, 1, 0], 1, n_boot=0)
+        >>> float(c.to_frame().loc["a", "recall_at_k"])
+        0.5
+        >>> float(c.at_capacity(2, n_boot=0).to_frame().loc["a", "recall_at_k"])
+        1.0
         """
         if self.y_true is None:
             raise ValueError(
@@ -133,11 +219,13 @@ class Comparison:
         return replace(self, table=table, capacity=capacity)
 
 
-def _status_quo(split: TemporalSplit, bundle) -> np.ndarray:
+def _status_quo(split: TemporalSplit, bundle: HouseholdData) -> npt.NDArray[np.float64]:
     return status_quo(bundle, split.test["household_id"], split.test_as_of)
 
 
-def status_quo(bundle, household_ids, as_of) -> np.ndarray:
+def status_quo(
+    bundle: HouseholdData, household_ids: npt.ArrayLike, as_of: str | dt.date
+) -> npt.NDArray[np.float64]:
     """Flag the households paid dibao or tekun in the month before ``as_of`` (1, else 0).
 
     This is the status quo's own targeting, the baseline every comparison reports.
@@ -145,13 +233,26 @@ def status_quo(bundle, household_ids, as_of) -> np.ndarray:
     Parameters
     ----------
     bundle : HouseholdData
+        The records to read the payments from.
     household_ids : array-like of str
         The households to flag, in the order of the result.
     as_of : date or str
+        The date the flags are for: payments in the calendar month before it count.
 
     Returns
     -------
     ndarray of float
+        1.0 for a household paid in that month, else 0.0.
+
+    Examples
+    --------
+    >>> import needsid as ni
+    >>> from needsid.evaluate import status_quo
+    >>> pop = ni.simulate(n_households=300, months=12, seed=0)
+    >>> ids = pop.bundle.households["household_id"]
+    >>> flags = status_quo(pop.bundle, ids, "2023-07-01")
+    >>> flags.shape == (len(ids),), set(flags) <= {0.0, 1.0}
+    (True, True)
     """
     import polars as pl
 
@@ -166,17 +267,18 @@ def status_quo(bundle, household_ids, as_of) -> np.ndarray:
         .cast(pl.String)
         .unique()
     )
-    return pd.Series(household_ids).isin(paid.to_list()).to_numpy().astype(float)
+    is_paid = np.asarray(pd.Series(household_ids).isin(paid.to_list()), dtype=bool)
+    return is_paid.astype(np.float64)
 
 
 def compare(
-    models: dict,
+    models: Mapping[str, Any],
     split: TemporalSplit,
     *,
-    capacity=0.05,
+    capacity: float = 0.05,
     groups: str | None = None,
-    bundle=None,
-    rule_flags=None,
+    bundle: HouseholdData | None = None,
+    rule_flags: npt.ArrayLike | None = None,
     label: str = "in_need",
     n_boot: int = 200,
     seed: int = 0,
@@ -189,6 +291,54 @@ def compare(
     come from one paired bootstrap of test households (every model sees the same
     resamples). Where ``split.train`` has a ``weight`` column (from label sources that
     weight their rows), it is passed to ``fit`` as ``sample_weight``.
+
+    Parameters
+    ----------
+    models : mapping of str to estimator
+        Name -> an unfitted scikit-learn classifier with ``predict_proba``; each is
+        cloned before fitting.
+    split : TemporalSplit
+        The training and test rows (see :func:`temporal_split`).
+    capacity : float or int, default 0.05
+        A share of test households or a count.
+    groups : str, optional
+        A column of ``split.test`` the capacity applies within (e.g. a region).
+    bundle : HouseholdData, optional
+        The records, to add the status quo baseline.
+    rule_flags : array-like of bool, optional
+        One flag per test household in ``split.test`` order, to add the rules-only
+        baseline (see :func:`rule_flags`).
+    label : str, default "in_need"
+        The label column of the split.
+    n_boot : int, default 200
+        Bootstrap resamples of the test households (0: no intervals).
+    seed : int, default 0
+        Seed of the resamples.
+
+    Returns
+    -------
+    Comparison
+        Estimates and intervals per model and metric, the test scores and the fitted
+        models.
+
+    Raises
+    ------
+    ValueError
+        If ``rule_flags`` does not hold one flag per test household.
+
+    Examples
+    --------
+    >>> import needsid as ni
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> from needsid.evaluate import compare, temporal_split
+    >>> pop = ni.simulate(n_households=300, months=12, seed=0)
+    >>> split = temporal_split(pop, ["2023-03-01"], "2023-07-01", horizon_months=3)
+    >>> model = HistGradientBoostingClassifier(max_iter=20, random_state=0)
+    >>> c = compare({"gbm": model}, split, capacity=0.2, bundle=pop.bundle, n_boot=0)
+    >>> list(c.to_frame().index)
+    ['gbm', 'status quo', 'oracle']
+    >>> float(c.to_frame().loc["oracle", "exclusion_error"])
+    0.0
     """
     y = split.test[label].to_numpy().astype(bool)
     fit_params = {}
@@ -224,7 +374,15 @@ def compare(
     return Comparison(table, frame, capacity, y, tuple(fixed), g, fitted, seconds)
 
 
-def _table(scores: pd.DataFrame, fixed, y, capacity, g, n_boot: int, seed: int) -> pd.DataFrame:
+def _table(
+    scores: pd.DataFrame,
+    fixed: tuple[str, ...],
+    y: npt.NDArray[np.bool_],
+    capacity: float,
+    g: np.ndarray | None,
+    n_boot: int,
+    seed: int,
+) -> pd.DataFrame:
     """Metrics of every score column with one paired bootstrap of the households."""
     rng = np.random.default_rng(seed)
     n = len(y)
@@ -235,7 +393,12 @@ def _table(scores: pd.DataFrame, fixed, y, capacity, g, n_boot: int, seed: int) 
         flags = s.astype(bool) if name in fixed else None
         k = int(flags.sum()) if flags is not None else capacity
 
-        def metrics(idx, s=s, flags=flags, k=k):
+        def metrics(
+            idx: npt.NDArray[np.intp],
+            s: np.ndarray = s,
+            flags: npt.NDArray[np.bool_] | None = flags,
+            k: float = k,
+        ) -> dict[str, float]:
             f = (
                 flags[idx]
                 if flags is not None

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ._metrics import coverage_curve, reliability_table
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+# model name -> scores, or a DataFrame with one column per model
+Scores: TypeAlias = "Mapping[str, npt.ArrayLike] | pd.DataFrame"
 
 __all__ = ["plot_calibration", "plot_coverage"]
 
 INSTALL_HINT = "pip install 'needsid[notebooks]'"
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
     try:
         import matplotlib.pyplot as plt
     except ImportError as err:  # pragma: no cover - matplotlib is in the dev extra
@@ -22,7 +31,7 @@ def _pyplot():
     return plt
 
 
-def _as_scores(scores, n: int) -> dict[str, np.ndarray]:
+def _as_scores(scores: Scores, n: int) -> dict[str, np.ndarray]:
     """Model name -> scores, from a mapping or a DataFrame (e.g. ``Comparison.scores``)."""
     if isinstance(scores, pd.DataFrame):
         scores = {str(c): scores[c] for c in scores.columns}
@@ -33,8 +42,8 @@ def _as_scores(scores, n: int) -> dict[str, np.ndarray]:
             "Comparison.scores)."
         )
     out = {}
-    for name, s in scores.items():
-        s = np.asarray(s, dtype=float)
+    for name, values in scores.items():
+        s = np.asarray(values, dtype=float)
         if s.shape != (n,):
             raise ValueError(
                 f"Scores of model {name!r} have shape {s.shape}; expected ({n},), one per "
@@ -48,7 +57,15 @@ def _is_flags(s: np.ndarray) -> bool:
     return bool(np.isin(s, (0.0, 1.0)).all())
 
 
-def plot_coverage(y_true, scores, *, capacities=None, groups=None, random=True, ax=None):
+def plot_coverage(
+    y_true: npt.ArrayLike,
+    scores: Scores,
+    *,
+    capacities: Iterable[float] | None = None,
+    groups: npt.ArrayLike | None = None,
+    random: bool = True,
+    ax: Axes | None = None,
+) -> Axes:
     """Plot recall (share of the needy flagged) against capacity, one line per model.
 
     Scores that are only 0 and 1 (fixed flags such as the status quo or the rules-only
@@ -75,6 +92,15 @@ def plot_coverage(y_true, scores, *, capacities=None, groups=None, random=True, 
     -------
     matplotlib.axes.Axes
         One line per model (plus the random line), labelled with the model name.
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not a non-empty mapping or DataFrame.
+    ValueError
+        If a model's scores are not one per household of ``y_true``.
+    ImportError
+        If matplotlib is not installed.
 
     Examples
     --------
@@ -105,7 +131,14 @@ def plot_coverage(y_true, scores, *, capacities=None, groups=None, random=True, 
     return ax
 
 
-def plot_calibration(y_true, scores, *, n_bins=10, strategy="quantile", ax=None):
+def plot_calibration(
+    y_true: npt.ArrayLike,
+    scores: Scores,
+    *,
+    n_bins: int = 10,
+    strategy: str = "quantile",
+    ax: Axes | None = None,
+) -> Axes:
     """Plot observed rate against mean predicted risk per score band, one line per model.
 
     Parameters
@@ -126,6 +159,16 @@ def plot_calibration(y_true, scores, *, n_bins=10, strategy="quantile", ax=None)
     -------
     matplotlib.axes.Axes
         One line per model plus the diagonal of perfect calibration.
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not a non-empty mapping or DataFrame.
+    ValueError
+        If a model's scores are not one per household of ``y_true`` or not
+        probabilities, or ``strategy`` is unknown.
+    ImportError
+        If matplotlib is not installed.
 
     Examples
     --------
@@ -152,8 +195,9 @@ def plot_calibration(y_true, scores, *, n_bins=10, strategy="quantile", ax=None)
         ax.plot(table["mean_score"], table["observed_rate"], marker="o", label=name)
         top = max(top, table["mean_score"].max(), table["observed_rate"].max())
     top = min(1.0, 1.05 * top) if top > 0 else 1.0
-    ax.plot([0, top], [0, top], linestyle="--", color="grey", linewidth=1,
-            label="perfectly calibrated")  # fmt: skip
+    ax.plot(
+        [0, top], [0, top], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated"
+    )
     ax.set_xlabel("mean predicted risk in band")
     ax.set_ylabel("observed rate of need in band")
     ax.legend(loc="upper left")

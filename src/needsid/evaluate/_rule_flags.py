@@ -11,11 +11,17 @@ credit the rules with the opposite of what they mean.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ._split import TemporalSplit
+
+if TYPE_CHECKING:
+    from ..rules import RuleHits
 
 __all__ = ["FLAG_KINDS", "rule_flags"]
 
@@ -24,7 +30,12 @@ FLAG_KINDS = ("trigger", "outreach")
 _ALL_KINDS = ("trigger", "cross_check", "exit", "outreach")
 
 
-def rule_flags(hits, households, *, kinds=FLAG_KINDS) -> np.ndarray:
+def rule_flags(
+    hits: RuleHits,
+    households: TemporalSplit | npt.ArrayLike,
+    *,
+    kinds: Sequence[str] = FLAG_KINDS,
+) -> npt.NDArray[np.bool_]:
     """Flag the households hit by any rule of the given kinds, aligned to ``households``.
 
     Feed the result to ``compare(..., rule_flags=...)`` for the "rules only" row.
@@ -47,12 +58,19 @@ def rule_flags(hits, households, *, kinds=FLAG_KINDS) -> np.ndarray:
     ndarray of bool
         One per household, True where at least one hit of the given kinds names it.
 
+    Raises
+    ------
+    ValueError
+        If ``kinds`` holds an unknown rule kind or is empty, or the hits are not as of
+        the split's test date.
+
     Examples
     --------
     >>> import needsid as ni
+    >>> from needsid.evaluate import rule_flags
     >>> from needsid.rules import load
     >>> pop = ni.simulate(n_households=500, months=12, seed=0)
-    >>> hits = load("configs/rules/default.yaml").evaluate(pop.bundle, "2024-01-01")
+    >>> hits = load().evaluate(pop.bundle, "2024-01-01")
     >>> flags = rule_flags(hits, pop.bundle.households["household_id"])
     >>> flags.shape == (pop.bundle.households.height,)
     True
@@ -78,4 +96,4 @@ def rule_flags(hits, households, *, kinds=FLAG_KINDS) -> np.ndarray:
     frame = hits.to_frame()
     frame = frame if isinstance(frame, pd.DataFrame) else frame.to_pandas()
     hit = frame.loc[frame["kind"].isin(list(kinds)), "household_id"].astype(str).unique()
-    return ids.isin(hit).to_numpy()
+    return np.asarray(ids.isin(hit), dtype=bool)

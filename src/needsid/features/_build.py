@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import narwhals as nw
 import numpy as np
@@ -25,37 +28,61 @@ from ._spec import FeatureSpec, load_spec
 
 __all__ = ["build"]
 
+Lazy = nw.LazyFrame[Any]
+
 NONE_SINCE = 999  # "months since" when there was no such record
 
 # the contract columns the builders read, by table
 NEEDS = {
     "regions": ("region_id", "urban", "dibao_standard", "low_income_multiplier"),
     "households": ("household_id", "region_id", "formed_on", "dissolved_on"),
-    "members": ("person_id", "household_id", "relation", "sex", "birth_date", "minority",
-                "hukou", "education_years", "joined_on", "left_on"),
-    "records": ("household_id", "person_id", "source", "kind", "event_date", "known_date",
-                "amount", "value"),
-}  # fmt: skip
+    "members": (
+        "person_id",
+        "household_id",
+        "relation",
+        "sex",
+        "birth_date",
+        "minority",
+        "hukou",
+        "education_years",
+        "joined_on",
+        "left_on",
+    ),
+    "records": (
+        "household_id",
+        "person_id",
+        "source",
+        "kind",
+        "event_date",
+        "known_date",
+        "amount",
+        "value",
+    ),
+}
 
 
 class _Dates:
     """Date literals typed like the frame's date columns (pandas holds datetime64)."""
 
-    def __init__(self, frame) -> None:
+    def __init__(self, frame: Lazy) -> None:
         dtype = frame.collect_schema()["event_date"]
         self.datetime = dtype == nw.Datetime
 
-    def __call__(self, d: dt.date):
+    def __call__(self, d: dt.date) -> nw.Expr:
         if self.datetime:
             return nw.lit(dt.datetime(d.year, d.month, d.day))
         return nw.lit(d)
 
 
-def _month_no(col: str):
+def _month_no(col: str) -> nw.Expr:
     return nw.col(col).dt.year() * 12 + nw.col(col).dt.month() - 1
 
 
-def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = None):
+def build(
+    bundle: HouseholdData,
+    as_of: str | dt.date,
+    spec: FeatureSpec | str | Path | dict[str, Any] | None = None,
+) -> Any:
     """Build one row of features per household alive at ``as_of``.
 
     Parameters
@@ -73,7 +100,17 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
     -------
     DataFrame
         ``household_id`` and one Float64 column per feature, as listed by
-        :func:`describe`, sorted by ``household_id``.
+        :func:`describe`, sorted by ``household_id``: a DataFrame of the bundle's
+        backend (pandas or polars), or a lazy relation for a DuckDB or Spark bundle
+        (hence no static type).
+
+    Raises
+    ------
+    ValueError
+        If ``as_of`` is not a date, or a column the features read is missing or of the
+        wrong type (every such column is named).
+    needsid.ConfigError
+        If the spec has unknown keys or bad values.
 
     Examples
     --------
@@ -157,7 +194,7 @@ def build(bundle: HouseholdData, as_of, spec: FeatureSpec | str | dict | None = 
     return out.to_pandas() if to_pandas else out.to_native()
 
 
-def _check_columns(frames: dict) -> None:
+def _check_columns(frames: dict[str, Lazy]) -> None:
     """Raise one error naming every needed column that is missing or of the wrong type."""
     problems = []
     for name, columns in NEEDS.items():
@@ -175,7 +212,7 @@ def _check_columns(frames: dict) -> None:
         )
 
 
-def _attributed(records, members, current, d):
+def _attributed(records: Lazy, members: Lazy, current: Lazy, d: nw.Expr) -> Lazy:
     """Known records, each assigned to its person's household at as_of where there is one."""
     known = records.filter(nw.col("known_date") < d)
     # Only a person who has left a household can carry records from another one: with
@@ -197,7 +234,7 @@ def _attributed(records, members, current, d):
     )
 
 
-def _composition(current, records, as_of: dt.date, lit):
+def _composition(current: Lazy, records: Lazy, as_of: dt.date, lit: _Dates) -> Lazy:
     d = lit(as_of)
     age = age_at("birth_date", as_of)
     # disability as certified by records known before as_of, not the extract's snapshot
@@ -248,22 +285,29 @@ def _composition(current, records, as_of: dt.date, lit):
     return agg.drop("head_rank").join(heads, on="household_id", how="left")
 
 
-def _cutoffs(as_of: dt.date, lit, *months: int) -> dict:
+def _cutoffs(as_of: dt.date, lit: _Dates, *months: int) -> dict[int, nw.Expr]:
     return {w: lit(months_before(as_of, w)) for w in set(months)}
 
 
-def _sum(col: str):
+def _sum(col: str) -> nw.Expr:
     # rounded so that parallel summation order never changes the bytes of the result
     return nw.col(col).sum().round(6)
 
 
-def _window_columns(k: str, with_sum: bool, windows, cut: dict, amount, of_kind=None):
+def _window_columns(
+    k: str,
+    with_sum: bool,
+    windows: Iterable[int],
+    cut: dict[int, nw.Expr],
+    amount: nw.Expr,
+    of_kind: nw.Expr | None = None,
+) -> dict[str, nw.Expr]:
     """Per record: is it in each window (and its amount there), for kind ``k``'s columns.
 
     ``of_kind`` restricts to the kind's records when the frame holds other kinds too.
     """
     ed = nw.col("event_date")
-    cols = {}
+    cols: dict[str, nw.Expr] = {}
     for w in windows:
         hit = ed >= cut[w] if of_kind is None else of_kind & (ed >= cut[w])
         cols[f"n_{k}_{w}m"] = hit.cast(nw.Int64)
@@ -272,7 +316,7 @@ def _window_columns(k: str, with_sum: bool, windows, cut: dict, amount, of_kind=
     return cols
 
 
-def _events_part_wide(records, as_of: dt.date, spec: FeatureSpec, lit):
+def _events_part_wide(records: Lazy, as_of: dt.date, spec: FeatureSpec, lit: _Dates) -> Lazy:
     """Count and sum the event kinds over every window, in one wide group-by.
 
     Used for lazy engines (DuckDB, Spark), which plan the whole build as one query:
@@ -284,7 +328,7 @@ def _events_part_wide(records, as_of: dt.date, spec: FeatureSpec, lit):
     tw = spec.trend_window
     cut = _cutoffs(as_of, lit, *spec.windows, tw, 2 * tw)
     a_no = as_of.year * 12 + as_of.month - 1
-    cols = {}
+    cols: dict[str, nw.Expr] = {}
     for k, with_sum in spec.events.items():
         is_k = kind == k
         cols |= _window_columns(k, with_sum, spec.windows, cut, amount, of_kind=is_k)
@@ -310,7 +354,9 @@ def _events_part_wide(records, as_of: dt.date, spec: FeatureSpec, lit):
     )
 
 
-def _events_dense(records, ids, as_of: dt.date, spec: FeatureSpec, lit) -> list:
+def _events_dense(
+    records: Lazy, ids: nw.Series[Any], as_of: dt.date, spec: FeatureSpec, lit: _Dates
+) -> list[nw.Series[Any]]:
     """Count and sum each event kind over every window, as dense columns aligned to ``ids``.
 
     ``ids`` are the sorted household ids of the result. Each event record gets its
@@ -333,7 +379,7 @@ def _events_dense(records, ids, as_of: dt.date, spec: FeatureSpec, lit) -> list:
     )
     n = len(ids)
 
-    def dense(agg, names: list[str]) -> list:
+    def dense(agg: nw.DataFrame[Any], names: list[str]) -> list[nw.Series[Any]]:
         # np.zeros comes from the allocator already zeroed: a column of zeros is touched
         # only on the rows with records. Filling fresh memory is most of the cost here.
         rows = agg["_row"].to_numpy()
@@ -360,8 +406,11 @@ def _events_dense(records, ids, as_of: dt.date, spec: FeatureSpec, lit) -> list:
             if before not in cols:
                 before = "_before"
                 cols[before] = (ed >= cut[2 * tw]).cast(nw.Int64)
-            names = [*(c for c in cols if not c.startswith("_")), f"months_since_{k}",
-                     f"trend_{k}"]  # fmt: skip
+            names = [
+                *(c for c in cols if not c.startswith("_")),
+                f"months_since_{k}",
+                f"trend_{k}",
+            ]
             agg = (
                 events.lazy()
                 .filter(nw.col("kind") == k)
@@ -384,7 +433,7 @@ def _events_dense(records, ids, as_of: dt.date, spec: FeatureSpec, lit) -> list:
         return [col for job in pending for col in job.result()]
 
 
-def _income_part(records, as_of: dt.date, spec: FeatureSpec, lit):
+def _income_part(records: Lazy, as_of: dt.date, spec: FeatureSpec, lit: _Dates) -> Lazy:
     """Wages over the rules' windows, rigid expenditure, months since the latest wage."""
     kind, ed = nw.col("kind"), nw.col("event_date")
     amount = nw.col("amount").fill_null(0.0)
@@ -392,8 +441,10 @@ def _income_part(records, as_of: dt.date, spec: FeatureSpec, lit):
     wage_windows = {1, 3, 6, 12, iw.urban, iw.rural}
     cut = _cutoffs(as_of, lit, *wage_windows)
     wage = kind == "wage"
-    cols = {f"_wage_{w}m": nw.when(wage & (ed >= cut[w])).then(amount).otherwise(0.0)
-            for w in wage_windows}  # fmt: skip
+    cols = {
+        f"_wage_{w}m": nw.when(wage & (ed >= cut[w])).then(amount).otherwise(0.0)
+        for w in wage_windows
+    }
     cols["_oop_12m"] = (
         nw.when((kind == "medical_oop") & (ed >= cut[12])).then(amount).otherwise(0.0)
     )
@@ -418,18 +469,18 @@ def _income_part(records, as_of: dt.date, spec: FeatureSpec, lit):
     )
 
 
-def _latest(frame, keys: list[str], value: str):
+def _latest(frame: Lazy, keys: list[str], value: str) -> Lazy:
     """Return the ``value`` of the latest record (by event date) per ``keys``."""
     last = frame.group_by(keys).agg(nw.col("event_date").max())
     return frame.join(last, on=[*keys, "event_date"]).group_by(keys).agg(nw.col(value).max())
 
 
-def _recent(records, as_of: dt.date, spec: FeatureSpec, lit, kind: str):
+def _recent(records: Lazy, as_of: dt.date, spec: FeatureSpec, lit: _Dates, kind: str) -> Lazy:
     cut = lit(months_before(as_of, spec.lookback_months))
     return records.filter((nw.col("kind") == kind) & (nw.col("event_date") >= cut))
 
 
-def _income_latest(records, as_of: dt.date, spec: FeatureSpec, lit):
+def _income_latest(records: Lazy, as_of: dt.date, spec: FeatureSpec, lit: _Dates) -> list[Lazy]:
     pension = _recent(records, as_of, spec, lit, "pension")
     employee = pension.filter(nw.col("value").cast(nw.String) == "employee")
     pensions = _latest(employee, ["household_id", "person_id"], "amount")
@@ -440,7 +491,7 @@ def _income_latest(records, as_of: dt.date, spec: FeatureSpec, lit):
     return [pensions, survey.select("household_id", nw.col("amount").alias("_survey_annual"))]
 
 
-def _assets_part(records, as_of: dt.date, spec: FeatureSpec, lit):
+def _assets_part(records: Lazy, as_of: dt.date, spec: FeatureSpec, lit: _Dates) -> list[Lazy]:
     kind = nw.col("kind")
     amount = nw.col("amount").fill_null(0.0)
     kinds = ["vehicle", "property", "business_registered", "housing_unsafe"]
@@ -478,7 +529,7 @@ def _assets_part(records, as_of: dt.date, spec: FeatureSpec, lit):
     ]
 
 
-def _coverage_part(records, as_of: dt.date, spec: FeatureSpec, lit):
+def _coverage_part(records: Lazy, as_of: dt.date, spec: FeatureSpec, lit: _Dates) -> Lazy:
     """Summarise what the departments see of a household: sources, kinds, recency."""
     ed = nw.col("event_date")
     cut = _cutoffs(as_of, lit, 12, spec.lookback_months)
@@ -514,7 +565,7 @@ def _coverage_part(records, as_of: dt.date, spec: FeatureSpec, lit):
     return out.with_columns(months_since_record=nw.lit(a_no) - _month_no("_last")).drop("_last")
 
 
-def _benefit_months(records, as_of: dt.date, spec: FeatureSpec, lit):
+def _benefit_months(records: Lazy, as_of: dt.date, spec: FeatureSpec, lit: _Dates) -> Lazy:
     """Distinct months on each programme in the last 12 months, and months with overlaps."""
     paid = (
         records.filter(
@@ -565,14 +616,33 @@ def _benefit_months(records, as_of: dt.date, spec: FeatureSpec, lit):
     return out.join(dibao, on="household_id", how="left")
 
 
-def _derived(out, spec: FeatureSpec):
+def _derived(out: Lazy, spec: FeatureSpec) -> Lazy:
     names = out.collect_schema().names()
     fam = set(spec.families)
     # counts and sums are zero where a household had no such record
-    prefixes = ("n_", "sum_", "trend_", "_now", "_before", "_wage", "_oop", "_edu", "_src",
-                "months_b", "months_d", "months_o")  # fmt: skip
-    others = ("vehicle_value", "has_business", "housing_unsafe", "_pension_total", "minority",
-              "head_female", "home_visit_finding")  # fmt: skip
+    prefixes = (
+        "n_",
+        "sum_",
+        "trend_",
+        "_now",
+        "_before",
+        "_wage",
+        "_oop",
+        "_edu",
+        "_src",
+        "months_b",
+        "months_d",
+        "months_o",
+    )
+    others = (
+        "vehicle_value",
+        "has_business",
+        "housing_unsafe",
+        "_pension_total",
+        "minority",
+        "head_female",
+        "home_visit_finding",
+    )
     zero_fill = [c for c in names if c.startswith(prefixes) or c in others]
     since = [c for c in names if c.startswith("months_since_")]
     fills = [

@@ -7,6 +7,8 @@ after ``as_of`` as labels); the features read only those known before ``as_of``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import narwhals as nw
 
@@ -15,7 +17,7 @@ from ._spec import FeatureSpec
 
 ASSESSED = ["verification", "review"]
 
-ROWS = [
+ROWS: list[tuple[str, int | str | None, str]] = [
     (
         "assessed_income_to_low_income_line",
         "lookback",
@@ -32,7 +34,13 @@ ROWS = [
 ]
 
 
-def casework_parts(records, as_of: dt.date, spec: FeatureSpec, lit, month_no) -> list:
+def casework_parts(
+    records: nw.LazyFrame[Any],
+    as_of: dt.date,
+    spec: FeatureSpec,
+    lit: Callable[[dt.date], nw.Expr],
+    month_no: Callable[[str], nw.Expr],
+) -> list[nw.LazyFrame[Any]]:
     """Return the casework parts, one row per household with any casework record."""
     cut = lit(months_before(as_of, spec.lookback_months))
     kind = nw.col("kind")

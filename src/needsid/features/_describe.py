@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pandas as pd
 
 from ._casework import ROWS as _CASEWORK_ROWS
@@ -9,7 +12,7 @@ from ._spec import FeatureSpec, load_spec
 
 __all__ = ["describe", "feature_table"]
 
-_FIXED = {
+_FIXED: dict[str, list[tuple[str, int | str | None, str]]] = {
     "composition": [
         ("hh_size", None, "members at as_of"),
         ("n_children", None, "members under 16"),
@@ -104,7 +107,7 @@ _FIXED = {
 
 def feature_table(spec: FeatureSpec) -> pd.DataFrame:
     """Return the features a spec produces: ``name, family, window_months, meaning``."""
-    rows = []
+    rows: list[tuple[str, str, int | str | None, str]] = []
     for family in spec.families:
         if family == "events":
             for kind, with_sum in spec.events.items():
@@ -157,16 +160,34 @@ def feature_table(spec: FeatureSpec) -> pd.DataFrame:
             )
         else:
             for name, window, meaning in _FIXED[family]:
-                w = {"rule": max(spec.income_window.urban, spec.income_window.rural),
-                     "lookback": spec.lookback_months}.get(window, window)  # fmt: skip
-                rows.append((name, family, w, meaning))
+                named = {
+                    "rule": max(spec.income_window.urban, spec.income_window.rural),
+                    "lookback": spec.lookback_months,
+                }
+                rows.append((name, family, named.get(str(window), window), meaning))
     frame = pd.DataFrame(rows, columns=["name", "family", "window_months", "meaning"])
     frame["window_months"] = frame["window_months"].astype("Int64")
     return frame
 
 
-def describe(spec: FeatureSpec | str | dict | None = None) -> pd.DataFrame:
+def describe(spec: FeatureSpec | str | Path | dict[str, Any] | None = None) -> pd.DataFrame:
     """Return one row per feature: ``name, family, window_months, meaning``.
+
+    Parameters
+    ----------
+    spec : FeatureSpec, str, pathlib.Path, dict or None, default None
+        The feature spec, as :func:`load_spec` takes it; None is the packaged default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The features :func:`build` returns for ``spec``, in its column order (the key
+        and ``as_of`` columns excepted).
+
+    Raises
+    ------
+    needsid.ConfigError
+        If the spec has unknown keys or bad values.
 
     Examples
     --------

@@ -33,7 +33,46 @@ class _IncomeWindow(BaseModel):
 
 
 class FeatureSpec(BaseModel):
-    """What :func:`needsid.features.build` computes. Unknown keys are errors."""
+    """What :func:`needsid.features.build` computes. Unknown keys are errors.
+
+    Build one with :func:`load_spec` (from YAML, a dict or the packaged default).
+
+    Parameters
+    ----------
+    windows : tuple of int
+        Months back from ``as_of`` for event counts and sums, each in 1..120, distinct.
+    trend_window : int
+        Months of the trend: events in the last ``trend_window`` months minus the ones
+        before.
+    income_window : dict
+        ``{"urban": months, "rural": months}``: the months of income the dibao rules
+        look at.
+    lookback_months : int
+        Months back for assets, coverage and the latest pension, survey or deposit.
+    families : tuple of str
+        Feature families to build, some of :data:`FAMILIES`.
+    events : dict of str to bool
+        Record kinds to count, each with whether to sum its amount too.
+    benefits : tuple of str
+        Payment kinds to report as benefits.
+    core_sources : tuple of str
+        Sources whose absence marks a household as missing from the records.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        If a key is unknown or a value out of range (:func:`load_spec` raises
+        :class:`needsid.ConfigError` instead, naming every problem).
+
+    Examples
+    --------
+    >>> from needsid.features import load_spec
+    >>> spec = load_spec()
+    >>> spec.windows, spec.max_window
+    ((1, 3, 6, 12), 24)
+    >>> spec.model_copy(update={"families": ("income",)}).families
+    ('income',)
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -85,11 +124,16 @@ class FeatureSpec(BaseModel):
     @property
     def max_window(self) -> int:
         """The longest look-back any feature needs, in months."""
-        return max(*self.windows, 2 * self.trend_window, self.income_window.urban,
-                   self.income_window.rural, self.lookback_months)  # fmt: skip
+        return max(
+            *self.windows,
+            2 * self.trend_window,
+            self.income_window.urban,
+            self.income_window.rural,
+            self.lookback_months,
+        )
 
 
-def load_spec(spec: FeatureSpec | str | Path | dict | None = None) -> FeatureSpec:
+def load_spec(spec: FeatureSpec | str | Path | dict[str, Any] | None = None) -> FeatureSpec:
     """Return a :class:`FeatureSpec` from a spec, a YAML path, a dict or None (default).
 
     Parameters
@@ -101,6 +145,7 @@ def load_spec(spec: FeatureSpec | str | Path | dict | None = None) -> FeatureSpe
     Returns
     -------
     FeatureSpec
+        The validated spec.
 
     Raises
     ------
@@ -114,6 +159,10 @@ def load_spec(spec: FeatureSpec | str | Path | dict | None = None) -> FeatureSpe
     >>> from needsid.features import load_spec
     >>> load_spec().windows
     (1, 3, 6, 12)
+    >>> load_spec({"windows": [3]})
+    Traceback (most recent call last):
+    ...
+    needsid.ConfigError: feature spec: missing key 'trend_window'; missing key ...
     """
     if spec is None:
         text = resources.files("needsid.features").joinpath("default.yaml").read_text("utf-8")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any, overload
 
 import narwhals as nw
 import numpy as np
+import pandas as pd
 import polars as pl
 
 from .._dates import age_at, as_date, months_after
@@ -17,6 +19,9 @@ from ._verified import (
     positive_unlabeled,
     verified,
 )
+
+if TYPE_CHECKING:
+    from ..simulation import SimulatedPopulation
 
 __all__ = ["SOURCES", "BUNDLE_DEFAULT", "make"]
 
@@ -30,16 +35,42 @@ def _month_index(start: dt.date, d: dt.date) -> int:
     return (d.year - start.year) * 12 + d.month - start.month
 
 
+@overload
 def make(
-    data,
-    as_of,
+    data: SimulatedPopulation,
+    as_of: str | dt.date,
+    horizon_months: int = ...,
+    *,
+    source: str | None = ...,
+    features: Any = ...,
+    line: str = ...,
+    random_state: int = ...,
+) -> pl.DataFrame: ...
+
+
+@overload
+def make(
+    data: HouseholdData,
+    as_of: str | dt.date,
+    horizon_months: int = ...,
+    *,
+    source: str | None = ...,
+    features: Any = ...,
+    line: str = ...,
+    random_state: int = ...,
+) -> pl.DataFrame | pd.DataFrame: ...
+
+
+def make(
+    data: SimulatedPopulation | HouseholdData,
+    as_of: str | dt.date,
     horizon_months: int = 6,
     *,
-    source=None,
-    features=None,
-    line="dibao",
-    random_state=0,
-):
+    source: str | None = None,
+    features: Any = None,
+    line: str = "dibao",
+    random_state: int = 0,
+) -> pl.DataFrame | pd.DataFrame:
     """Label households alive at ``as_of`` by need in the ``horizon_months`` that follow.
 
     Parameters
@@ -88,8 +119,9 @@ def make(
 
     Returns
     -------
-    DataFrame
-        Of the bundle's frame type, one row per household alive at ``as_of`` (``"ipw"``:
+    polars.DataFrame or pandas.DataFrame
+        Of the bundle's frame type (polars for a simulated population), one row per
+        household alive at ``as_of`` (``"ipw"``:
         per verified household), with ``household_id, in_need``, ``label_source`` (what
         labelled the row: ``truth``, ``records``, the process of ``verified``, or
         ``verified_positive`` / ``verified_negative`` / ``unlabeled_recipient`` /
@@ -102,6 +134,8 @@ def make(
 
     Raises
     ------
+    TypeError
+        If ``data`` is neither a SimulatedPopulation nor a HouseholdData.
     ValueError
         A bad ``as_of``, horizon or source; ``"truth"`` on a bundle; a bundle without the
         casework records that ``"verified"``, ``"pu"`` and ``"ipw"`` read.
@@ -137,25 +171,25 @@ def make(
     # imported here: simulation imports data, labels must not import simulation at load
     from ..simulation import SimulatedPopulation
 
-    simulated = isinstance(data, SimulatedPopulation)
-    if not simulated and not isinstance(data, HouseholdData):
+    pop = data if isinstance(data, SimulatedPopulation) else None
+    if pop is None and not isinstance(data, HouseholdData):
         raise TypeError(
             f"Got data of type {type(data).__name__}; expected a SimulatedPopulation or "
             "HouseholdData."
         )
+    bundle = data if isinstance(data, HouseholdData) else data.bundle
     if source is None:
-        source = "truth" if simulated else BUNDLE_DEFAULT
+        source = "truth" if pop is not None else BUNDLE_DEFAULT
     if source not in SOURCES:
         raise ValueError(f"Got source={source!r}; expected one of {list(SOURCES)!r}.")
     h = int(horizon_months)
     if source == "truth":
-        if not simulated:
+        if pop is None:
             raise ValueError(
                 "Got source='truth' for a HouseholdData bundle; only a simulated population "
                 "has true labels. Use one of 'records', 'verified', 'pu', 'ipw'."
             )
-        return _from_truth(data, as_of, h)
-    bundle = data.bundle if simulated else data
+        return _from_truth(pop, as_of, h)
     if source == "records":
         out = _from_records(bundle, as_of, h).with_columns(
             label_source=pl.lit("records"),
@@ -190,7 +224,7 @@ def _require_casework(bundle: HouseholdData, source: str) -> None:
         )
 
 
-def _from_truth(pop, as_of: dt.date, h: int):
+def _from_truth(pop: SimulatedPopulation, as_of: dt.date, h: int) -> pl.DataFrame:
     a = _month_index(pop.start, as_of)
     if a < 1 or a + h > pop.months:
         last = months_after(pop.start, pop.months - h)
@@ -248,7 +282,7 @@ ACUTE_DISASTER = 10_000.0  # disaster loss in the window that counts as acute ha
 INCOME_EVIDENCE = ("wage", "pension", "income_survey")
 
 
-def _from_records(bundle: HouseholdData, as_of: dt.date, h: int):
+def _from_records(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame:
     """Labels from the records alone, over ``[as_of, as_of + h months)``.
 
     Income need is only judged where there is income evidence (a wage, pension or
@@ -284,7 +318,7 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int):
     win = rec.filter((pl.col("event_date") >= as_of) & (pl.col("event_date") < end))
     amount = pl.col("amount").fill_null(0.0)
 
-    def total(kind, frame=win, value=None):
+    def total(kind: str, value: str | None = None) -> pl.Expr:
         cond = pl.col("kind") == kind
         if value is not None:
             cond &= pl.col("value").cast(pl.String) == value
@@ -377,12 +411,20 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int):
         | pl.col("need_tekun")
         | pl.col("need_acute")
     )
-    cols = ["household_id", "in_need", "need_income", "need_health", "need_education",
-            "need_employment", "need_tekun", "need_acute"]  # fmt: skip
+    cols = [
+        "household_id",
+        "in_need",
+        "need_income",
+        "need_health",
+        "need_education",
+        "need_employment",
+        "need_tekun",
+        "need_acute",
+    ]
     return out.select(cols).sort("household_id")
 
 
-def _as_frame_of(bundle: HouseholdData, out: pl.DataFrame):
+def _as_frame_of(bundle: HouseholdData, out: pl.DataFrame) -> pl.DataFrame | pd.DataFrame:
     native = bundle.households
     if isinstance(native, pl.DataFrame):
         return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -32,9 +33,10 @@ MIN_POSITIVES = 50
 PROPENSITY_CLIP = (0.005, 1.0)
 
 
-def alive_at(b, as_of: dt.date) -> pl.DataFrame:
+def alive_at(b: HouseholdData, as_of: dt.date) -> pl.DataFrame:
     """Return the households of a polars bundle that exist on ``as_of``."""
-    return b.households.filter(
+    households: pl.DataFrame = b.households
+    return households.filter(
         (pl.col("formed_on") < as_of)
         & (pl.col("dissolved_on").is_null() | (pl.col("dissolved_on") >= as_of))
     )
@@ -56,13 +58,13 @@ def verified(bundle: HouseholdData, as_of: dt.date, h: int, line: str = "dibao")
     if line not in LINES:
         raise ValueError(f"Got line={line!r}; expected one of {list(LINES)!r}.")
     standard = pl.col("dibao_standard")
-    line = standard if line == "dibao" else standard * pl.col("low_income_multiplier")
+    threshold = standard if line == "dibao" else standard * pl.col("low_income_multiplier")
     rec = b.records.filter(
         (pl.col("event_date") >= as_of) & (pl.col("event_date") < end)
     ).with_columns(pl.col("kind").cast(pl.String), pl.col("value").cast(pl.String))
     kinds = rec.filter(pl.col("kind").is_in([*ASSESSED_KINDS, "home_visit"]))
     found = kinds.join(
-        alive.select("household_id", line.alias("line")), on="household_id", how="inner"
+        alive.select("household_id", threshold.alias("line")), on="household_id", how="inner"
     ).with_columns(
         assessed=pl.when(pl.col("kind").is_in(ASSESSED_KINDS) & pl.col("amount").is_not_null())
         .then(pl.col("amount") < pl.col("line"))
@@ -109,11 +111,17 @@ def recipients(bundle: HouseholdData, as_of: dt.date, months: int = 3) -> pl.Ser
         & (pl.col("event_date") >= start)
         & (pl.col("known_date") < as_of)
     )
-    return paid["household_id"].cast(pl.String).unique()
+    ids: pl.Series = paid["household_id"].cast(pl.String).unique()
+    return ids
 
 
 def positive_unlabeled(
-    bundle: HouseholdData, as_of: dt.date, h: int, features, random_state=0, line="dibao"
+    bundle: HouseholdData,
+    as_of: dt.date,
+    h: int,
+    features: Any,
+    random_state: int = 0,
+    line: str = "dibao",
 ) -> pl.DataFrame:
     """Every household: the verified in need are positive, all others unlabeled (0).
 
@@ -142,7 +150,7 @@ def positive_unlabeled(
     ids = v["household_id"]
     s = v["in_need"].fill_null(False).to_numpy()
     labelled = v["in_need"].is_not_null().to_numpy()
-    r = ids.is_in(recipients(bundle, as_of)).to_numpy()
+    r = ids.is_in(recipients(bundle, as_of).implode()).to_numpy()
     e = np.ones(len(s))
     if r.any():
         e[r] = max(labelled[r].mean(), 1e-3)
@@ -157,8 +165,10 @@ def positive_unlabeled(
             "%d labelled positives among the households not on dibao or tekun at %s, "
             "fewer than the %d that estimating their labelling propensity needs: they are "
             "not re-weighted (a plain positive-unlabeled label).",
-            n_pos, as_of.isoformat(), MIN_POSITIVES,
-        )  # fmt: skip
+            n_pos,
+            as_of.isoformat(),
+            MIN_POSITIVES,
+        )
         e[~r] = np.nan
     return v.select(
         "household_id",
@@ -182,17 +192,24 @@ def _cross_fitted(X: np.ndarray, s: np.ndarray, random_state: int) -> np.ndarray
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold
 
+    from ..models._sklearn_compat import fill_empty_columns
+
     p = np.empty(len(s))
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=random_state)
     for fit_rows, pred_rows in folds.split(X, s):
         clf = HistGradientBoostingClassifier(max_iter=200, random_state=random_state)
-        clf.fit(X[fit_rows], s[fit_rows])
+        clf.fit(fill_empty_columns(X[fit_rows]), s[fit_rows])
         p[pred_rows] = clf.predict_proba(X[pred_rows])[:, 1]
     return p
 
 
 def inverse_propensity(
-    bundle: HouseholdData, as_of: dt.date, h: int, features, random_state=0, line="dibao"
+    bundle: HouseholdData,
+    as_of: dt.date,
+    h: int,
+    features: Any,
+    random_state: int = 0,
+    line: str = "dibao",
 ) -> pl.DataFrame:
     """Weight the verified households by one over their fitted chance of being verified.
 
@@ -219,7 +236,7 @@ def inverse_propensity(
     )
 
 
-def _feature_frame(features, ids: pl.Series) -> np.ndarray:
+def _feature_frame(features: Any, ids: pl.Series) -> np.ndarray:
     """Align a feature frame (any backend, with ``household_id``) to ``ids``; as floats."""
     import narwhals as nw
 

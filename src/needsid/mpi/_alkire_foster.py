@@ -238,8 +238,8 @@ def alkire_foster(
         Binary 0/1 indicators should not be cardinal: a gap is meaningless for them.
     subgroups : array-like or pandas.Series, optional
         Population subgroup label per unit (e.g. region), kept for
-        :func:`decompose` and :meth:`MPIResult.by_group`. (Formerly ``groups``: accepted
-        for one release, with a FutureWarning.)
+        :func:`decompose` and :meth:`MPIResult.by_group`. Formerly ``groups``, accepted
+        for one release with a FutureWarning.
     dimensions : mapping str -> str, optional
         Indicator -> dimension, kept for :meth:`MPIResult.dimension_contributions` and
         :meth:`MPIResult.explain`.
@@ -299,7 +299,9 @@ def alkire_foster(
     return MPIResult(prep, measure(prep, k), labels, _dimension_map(dimensions, prep.names))
 
 
-def _dimension_map(dimensions: Mapping[str, str] | None, names: tuple[str, ...]):
+def _dimension_map(
+    dimensions: Mapping[str, str] | None, names: tuple[str, ...]
+) -> dict[str, str] | None:
     if dimensions is None:
         return None
     dims = {str(i): str(d) for i, d in dimensions.items()}
@@ -326,8 +328,12 @@ def robustness(
 
     Parameters
     ----------
-    matrix, cutoffs, weights
-        As in :func:`alkire_foster`.
+    matrix : pandas.DataFrame, polars.DataFrame or numpy.ndarray
+        Achievements, as in :func:`alkire_foster`.
+    cutoffs : array-like or mapping
+        Deprivation cutoffs, as in :func:`alkire_foster`.
+    weights : array-like or mapping, optional
+        Indicator weights, as in :func:`alkire_foster`.
     ks : iterable of float, optional
         Poverty cutoffs to try, each in (0, 1]. Default: every distinct positive score in
         the data (the values of k at which H changes).

@@ -32,7 +32,7 @@ def decompose(result: MPIResult, subgroups: Any = None) -> pd.DataFrame:
     subgroups : array-like or pandas.Series, optional
         Subgroup label per unit: a Series indexed by the unit ids, or one label per row
         in matrix order. Default: the ``subgroups`` given to :func:`alkire_foster`.
-        (Formerly ``groups``: accepted for one release, with a FutureWarning.)
+        Formerly ``groups``, accepted for one release with a FutureWarning.
 
     Returns
     -------

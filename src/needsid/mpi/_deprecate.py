@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def renamed_keywords(**old_to_new: str):
+def renamed_keywords(**old_to_new: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Let a function accept ``old=`` for one release as an alias of ``new=``, with a warning.
 
     The wrapped function keeps its own signature (``functools.wraps``), so a required
     keyword-only parameter stays required.
     """
 
-    def decorate(func):
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(func)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             for old, new in old_to_new.items():
                 if old not in kwargs:
                     continue

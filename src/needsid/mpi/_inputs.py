@@ -123,7 +123,7 @@ def per_indicator(value: Any, names: Sequence[str], param: str) -> np.ndarray:
     return out
 
 
-def _keys_in_order(mapping: Mapping, names: Sequence[str]) -> list:
+def _keys_in_order(mapping: Mapping[Any, Any], names: Sequence[str]) -> list[Any]:
     by_name = {str(k): k for k in mapping}
     return [by_name[n] for n in names]
 
@@ -145,7 +145,8 @@ def normalised_weights(weights: Any, names: Sequence[str]) -> np.ndarray:
             "Got weights that are all zero; at least one indicator needs a positive weight "
             "(weights=None gives equal weights)."
         )
-    return w / total
+    normalised: np.ndarray = w / total
+    return normalised
 
 
 def check_k(k: Any) -> float:
@@ -213,7 +214,7 @@ def check_missing(values: pd.DataFrame, missing: str) -> np.ndarray:
     """Return the missing-value mask, raising if there are any and missing='raise'."""
     if missing not in MISSING:
         raise ValueError(f"Got missing={missing!r}; expected one of {MISSING}.")
-    mask = values.isna().to_numpy()
+    mask: np.ndarray = values.isna().to_numpy()
     if missing == "raise" and mask.any():
         parts = []
         for j in np.flatnonzero(mask.any(axis=0)):

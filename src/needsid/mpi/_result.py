@@ -33,6 +33,16 @@ class MPIResult:
     Per indicator: ``weights`` (normalised), ``cutoffs``, ``uncensored_headcounts``,
     ``censored_headcounts`` and ``contributions``.
 
+    Parameters
+    ----------
+    prepared, measures : object
+        The validated inputs and the computed measures, as
+        :func:`needsid.mpi.alkire_foster` builds them (an MPIResult is not built by hand).
+    subgroups : pandas.Series, optional
+        Subgroup label per unit, for :meth:`by_group`.
+    dimensions : dict of str to str, optional
+        Indicator -> dimension, for :meth:`dimension_contributions` and :meth:`explain`.
+
     Examples
     --------
     >>> import numpy as np
@@ -50,6 +60,10 @@ class MPIResult:
     """
 
     __slots__ = ("_dimensions", "_m", "_p", "_subgroups")
+    _p: Prepared
+    _m: Measures
+    _subgroups: pd.Series | None
+    _dimensions: dict[str, str] | None
 
     def __init__(
         self,
@@ -198,7 +212,7 @@ class MPIResult:
 
     @property
     def censored_scores(self) -> pd.Series:
-        """c_i(k): the score of the poor, 0 for the non-poor."""
+        """Censored score c_i(k): the score of the poor, 0 for the non-poor."""
         return self._per_unit(self._m.censored_scores, "censored_score")
 
     @property
@@ -212,7 +226,9 @@ class MPIResult:
 
     @property
     def deprivation_matrix(self) -> pd.DataFrame:
-        """g0: 1 where a unit is deprived in an indicator, else 0 (nullable Int8).
+        """Deprivation matrix g0: 1 where a unit is deprived in an indicator, else 0.
+
+        A nullable Int8 frame, one row per unit and one column per indicator.
 
         <NA> marks a missing value under ``missing="reweight"``; under ``"deprived"`` it is 1.
         """
@@ -220,12 +236,26 @@ class MPIResult:
 
     @property
     def censored_deprivation_matrix(self) -> pd.DataFrame:
-        """g0(k): the deprivation matrix with the rows of the non-poor set to 0."""
+        """Censored deprivation matrix g0(k): the rows of the non-poor set to 0."""
         return self._matrix(np.where(self._m.poor[:, None], self._p.g0, 0.0))
 
     # -- tables and decompositions -----------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
-        """One row per measure (H, A, M0, M1, M2) in a column ``value``."""
+        """Return the measures as a table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per measure (H, A, M0, M1, M2) in a column ``value``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from needsid.mpi import alkire_foster
+        >>> res = alkire_foster(np.array([[0, 1], [0, 0], [2, 2]]), [1, 1], k=1)
+        >>> res.to_frame().loc[["H", "M0"], "value"].round(3).tolist()
+        [0.333, 0.333]
+        """
         return pd.DataFrame(
             {"value": [getattr(self, m) for m in MEASURES]}, index=pd.Index(MEASURES)
         )
@@ -238,8 +268,8 @@ class MPIResult:
         ----------
         subgroups : array-like or pandas.Series, optional
             Subgroup label per unit. Default: the ``subgroups`` given to
-            :func:`needsid.mpi.alkire_foster`. (Formerly ``groups``: accepted for one
-            release, with a FutureWarning.)
+            :func:`needsid.mpi.alkire_foster`. Formerly ``groups``, accepted for one
+            release with a FutureWarning.
 
         Returns
         -------
@@ -265,7 +295,34 @@ class MPIResult:
         return decompose(self, subgroups)
 
     def dimension_contributions(self, dimensions: Mapping[str, str] | None = None) -> pd.Series:
-        """Contributions summed by dimension; see :func:`needsid.mpi.dimension_contributions`."""
+        """Sum the indicators' contributions to M0 by dimension.
+
+        See :func:`needsid.mpi.dimension_contributions`.
+
+        Parameters
+        ----------
+        dimensions : mapping of str to str, optional
+            Indicator -> dimension. Default: the ``dimensions`` given to
+            :func:`needsid.mpi.alkire_foster`.
+
+        Returns
+        -------
+        pandas.Series
+            Contribution per dimension (summing to 1), named ``contribution``.
+
+        Raises
+        ------
+        ValueError
+            If there are no dimensions, or they do not name every indicator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from needsid.mpi import alkire_foster
+        >>> res = alkire_foster(np.array([[0, 1], [0, 0], [2, 2]]), [1, 1], k=1)
+        >>> res.dimension_contributions({"x0": "health", "x1": "education"}).to_dict()
+        {'health': 0.5, 'education': 0.5}
+        """
         from ._decompose import dimension_contributions
 
         return dimension_contributions(self, dimensions)
@@ -273,7 +330,37 @@ class MPIResult:
     def explain(
         self, unit_ids: Any = None, dimensions: Mapping[str, str] | None = None
     ) -> pd.Series:
-        """Short reason text per unit; see :func:`needsid.mpi.explain`."""
+        """Return a short reason text per unit: poor or not, and deprived in what.
+
+        See :func:`needsid.mpi.explain`.
+
+        Parameters
+        ----------
+        unit_ids : label or list of labels, optional
+            Units to explain (default all), by the ids of the result's index.
+        dimensions : mapping of str to str, optional
+            Indicator -> dimension, to name dimensions (with their indicators) rather
+            than indicators. Default: the ``dimensions`` given to
+            :func:`needsid.mpi.alkire_foster`, else indicators only.
+
+        Returns
+        -------
+        pandas.Series
+            One text per unit, named ``explanation``.
+
+        Raises
+        ------
+        KeyError
+            If a unit id is not in the result.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from needsid.mpi import alkire_foster
+        >>> res = alkire_foster(np.array([[0, 1], [0, 0], [2, 2]]), [1, 1], k=1)
+        >>> res.explain(2).iloc[0]
+        'not poor: no deprivations (score 0.00 < k 1.00)'
+        """
         from ._decompose import explain
 
         return explain(self, unit_ids, dimensions)

@@ -29,7 +29,7 @@ __all__ = ["IndicatorSpec", "MPISpec", "alkire_foster_from_spec", "load_spec"]
 _WEIGHT_SUM_TOLERANCE = 1e-9
 
 
-def _number(value: Any, what: str) -> float:
+def _number(value: Any, what: str) -> Any:
     """Accept numbers and exact fractions written as text, e.g. "1/6"."""
     if isinstance(value, bool):
         raise ValueError(f"Got {what}={value!r}; expected a number or a fraction like '1/6'.")
@@ -40,11 +40,46 @@ def _number(value: Any, what: str) -> float:
             raise ValueError(
                 f"Got {what}={value!r}; expected a number or a fraction like '1/6'."
             ) from None
-    return value
+    return value  # pydantic checks it is a number
 
 
 class IndicatorSpec(BaseModel):
-    """One indicator: its dimension, weight and deprivation rule. Unknown keys are errors."""
+    """One indicator: its dimension, weight and deprivation rule. Unknown keys are errors.
+
+    Parameters
+    ----------
+    name : str
+        Column name of the indicator in the achievement matrix.
+    dimension : str
+        The dimension it belongs to (one of the spec's ``dimensions``).
+    weight : float or str
+        Its weight (>= 0), a number or an exact fraction such as ``"1/18"``.
+    cutoff : float or str
+        The deprivation cutoff, a finite number or a fraction.
+    deprived_if : {"below", "at_or_below", "above", "at_or_above"}, default "below"
+        Where a unit is deprived, relative to ``cutoff``.
+    description : str
+        What deprivation in this indicator means.
+    coding : str, default ""
+        How the indicator is coded, e.g. "1 if deprived, 0 otherwise".
+    cardinal : bool, default False
+        Whether the values are cardinal, so gaps (M1, M2) are meaningful.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        If a key is unknown or a value invalid.
+
+    Examples
+    --------
+    >>> from needsid.mpi import IndicatorSpec
+    >>> school = IndicatorSpec(
+    ...     name="school", dimension="education", weight="1/6", cutoff=6,
+    ...     description="Fewer than 6 years of schooling.", cardinal=True,
+    ... )
+    >>> round(school.weight, 4), school.deprived_if
+    (0.1667, 'below')
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -73,10 +108,33 @@ class IndicatorSpec(BaseModel):
 class MPISpec(BaseModel):
     """A multidimensional poverty index: indicators grouped in dimensions, weights and k.
 
-    Weights must sum to 1. Unknown keys are errors.
+    Weights must sum to 1. Unknown keys are errors. :func:`load_spec` reads one from
+    YAML (e.g. the shipped ``"global_mpi"``).
+
+    Parameters
+    ----------
+    name : str
+        Short name of the index.
+    title : str, default ""
+        Its full title.
+    source : str, default ""
+        Who defined it, and where.
+    k : float or str
+        Poverty cutoff in (0, 1], a number or a fraction such as ``"1/3"``.
+    dimensions : sequence of str
+        The dimensions, in order; each needs at least one indicator.
+    indicators : sequence of IndicatorSpec or dict
+        The indicators; their weights sum to 1.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        If a key is unknown, a value invalid, or the indicators and dimensions disagree
+        (every problem is listed).
 
     Examples
     --------
+    >>> from needsid.mpi import MPISpec
     >>> spec = MPISpec(
     ...     name="toy",
     ...     k="1/2",
@@ -200,9 +258,11 @@ class MPISpec(BaseModel):
             exactly the spec's indicators as columns, in spec order.
         k : float, optional
             Override the spec's poverty cutoff (e.g. for a robustness check).
-        missing, subgroups
-            As in :func:`alkire_foster`. (``subgroups`` was ``groups``: accepted for one
-            release, with a FutureWarning.)
+        missing : {"raise", "deprived", "reweight"}, default "raise"
+            How missing values count, as in :func:`alkire_foster`.
+        subgroups : array-like or pandas.Series, optional
+            Subgroup label per unit, as in :func:`alkire_foster`. Formerly ``groups``,
+            accepted for one release with a FutureWarning.
 
         Returns
         -------
@@ -218,6 +278,7 @@ class MPISpec(BaseModel):
         Examples
         --------
         >>> import pandas as pd
+        >>> from needsid.mpi import load_spec
         >>> spec = load_spec("global_mpi")
         >>> x = pd.DataFrame(1, index=["h1", "h2"], columns=spec.indicator_names)
         >>> spec.apply(x, subgroups=["north", "south"]).subgroups.tolist()
@@ -295,7 +356,7 @@ def _parse(data: Any, source: str) -> MPISpec:
         raise ConfigError(f"MPI spec {source} is invalid:\n{lines}", problems) from None
 
 
-def load_spec(spec: MPISpec | dict | str | Path) -> MPISpec:
+def load_spec(spec: MPISpec | dict[str, Any] | str | Path) -> MPISpec:
     """Load an MPI spec from a YAML path, a shipped name, a dict, or pass a spec through.
 
     Parameters
@@ -308,6 +369,7 @@ def load_spec(spec: MPISpec | dict | str | Path) -> MPISpec:
     Returns
     -------
     MPISpec
+        The validated spec.
 
     Raises
     ------
@@ -318,6 +380,7 @@ def load_spec(spec: MPISpec | dict | str | Path) -> MPISpec:
 
     Examples
     --------
+    >>> from needsid.mpi import load_spec
     >>> spec = load_spec("global_mpi")
     >>> len(spec.indicators), round(spec.k, 4)
     (10, 0.3333)
@@ -347,7 +410,9 @@ def load_spec(spec: MPISpec | dict | str | Path) -> MPISpec:
 
 
 @renamed_keywords(groups="subgroups")
-def alkire_foster_from_spec(matrix: Any, spec: MPISpec | dict | str | Path, **kwargs: Any):
+def alkire_foster_from_spec(
+    matrix: Any, spec: MPISpec | dict[str, Any] | str | Path, **kwargs: Any
+) -> MPIResult:
     """Run :func:`alkire_foster` as a spec prescribes; see :meth:`MPISpec.apply`.
 
     Parameters
@@ -363,10 +428,19 @@ def alkire_foster_from_spec(matrix: Any, spec: MPISpec | dict | str | Path, **kw
     Returns
     -------
     MPIResult
+        With the spec's dimensions attached.
+
+    Raises
+    ------
+    needsid.ConfigError, FileNotFoundError
+        If the spec cannot be loaded (see :func:`load_spec`).
+    ValueError
+        If ``matrix`` lacks an indicator of the spec, or as :func:`alkire_foster`.
 
     Examples
     --------
     >>> import pandas as pd
+    >>> from needsid.mpi import alkire_foster_from_spec, load_spec
     >>> spec = load_spec("global_mpi")
     >>> x = pd.DataFrame(0, index=["h1", "h2"], columns=spec.indicator_names)
     >>> x.loc["h1", ["nutrition", "years_of_schooling"]] = 1

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from numbers import Real
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -34,8 +36,11 @@ class DeprivationTransformer(TransformerMixin, BaseEstimator):
     Attributes
     ----------
     cutoffs_ : ndarray of shape (n_features,)
+        The cutoffs used: given, or learnt in ``fit``.
     weights_ : ndarray of shape (n_features,)
+        The weights, normalised to sum to 1.
     n_features_in_ : int
+        Indicators seen in ``fit``.
 
     Examples
     --------
@@ -48,7 +53,7 @@ class DeprivationTransformer(TransformerMixin, BaseEstimator):
            [1. , 1. , 1. , 1. ]])
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: dict[str, list[Any]] = {
         "cutoffs": ["array-like", None],
         "quantile": [Interval(Real, 0, 1, closed="neither")],
         "weights": ["array-like", None],
@@ -56,20 +61,56 @@ class DeprivationTransformer(TransformerMixin, BaseEstimator):
         "deprived_if": [StrOptions({"below", "above"})],
     }
 
-    def __init__(self, cutoffs=None, quantile=0.25, weights=None, k=1 / 3, deprived_if="below"):
+    def __init__(
+        self,
+        cutoffs: npt.ArrayLike | None = None,
+        quantile: float = 0.25,
+        weights: npt.ArrayLike | None = None,
+        k: float = 1 / 3,
+        deprived_if: str = "below",
+    ) -> None:
         self.cutoffs = cutoffs
         self.quantile = quantile
         self.weights = weights
         self.k = k
         self.deprived_if = deprived_if
 
-    @fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Learn (or check) the cutoffs and weights."""
-        X = validate_data(self, X, reset=True, allow_nan=False)
-        d = X.shape[1]
+    # scikit-learn ships no type hints, so its decorator is untyped
+    @fit_context(prefer_skip_nested_validation=True)  # type: ignore[untyped-decorator]
+    def fit(self, X: npt.ArrayLike, y: object = None) -> DeprivationTransformer:
+        """Learn (or check) the cutoffs and weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Indicator values, one row per unit; no missing values.
+        y : None
+            Ignored; present for the scikit-learn API.
+
+        Returns
+        -------
+        DeprivationTransformer
+            The fitted transformer.
+
+        Raises
+        ------
+        ValueError
+            If there is not one cutoff or one weight per indicator, or the weights are
+            negative or sum to zero (the parameters' ranges are checked too).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from needsid.mpi import DeprivationTransformer
+        >>> X = np.array([[1.0, 5.0], [3.0, 1.0], [0.0, 0.0], [4.0, 2.0]])
+        >>> t = DeprivationTransformer(quantile=0.5).fit(X)
+        >>> t.cutoffs_, t.weights_
+        (array([2. , 1.5]), array([0.5, 0.5]))
+        """
+        values: np.ndarray = validate_data(self, X, reset=True, allow_nan=False)
+        d = values.shape[1]
         if self.cutoffs is None:
-            self.cutoffs_ = np.quantile(X, self.quantile, axis=0)
+            self.cutoffs_ = np.quantile(values, self.quantile, axis=0)
         else:
             self.cutoffs_ = np.asarray(self.cutoffs, dtype=np.float64).reshape(-1)
             if self.cutoffs_.shape[0] != d:
@@ -86,26 +127,79 @@ class DeprivationTransformer(TransformerMixin, BaseEstimator):
         self.weights_ = w / w.sum()
         return self
 
-    def transform(self, X):
-        """Return ``[deprived_1 .. deprived_d, score, poor]`` as floats."""
+    def transform(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Return ``[deprived_1 .. deprived_d, score, poor]`` as floats.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Indicator values, with the indicators seen in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features + 2)
+            1.0 where a unit is deprived in an indicator, then the weighted score and
+            1.0 where the unit is poor (score at least ``k`` and above 0).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the transformer is not fitted.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from needsid.mpi import DeprivationTransformer
+        >>> t = DeprivationTransformer(cutoffs=[2, 2], k=0.5).fit([[0.0, 0.0]])
+        >>> t.transform([[1.0, 5.0], [3.0, 3.0]])
+        array([[1. , 0. , 0.5, 1. ],
+               [0. , 0. , 0. , 0. ]])
+        """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, allow_nan=False)
+        values: np.ndarray = validate_data(self, X, reset=False, allow_nan=False)
         if self.deprived_if == "below":
-            g0 = (X < self.cutoffs_).astype(np.float64)
+            g0 = (values < self.cutoffs_).astype(np.float64)
         else:
-            g0 = (X > self.cutoffs_).astype(np.float64)
+            g0 = (values > self.cutoffs_).astype(np.float64)
         score = g0 @ self.weights_
         poor = ((score >= self.k - 1e-12) & (score > 0)).astype(np.float64)
         return np.column_stack([g0, score, poor])
 
-    def get_feature_names_out(self, input_features=None):
-        """Names: ``deprived_<feature>``..., ``deprivation_score``, ``poor``."""
+    def get_feature_names_out(
+        self, input_features: npt.ArrayLike | None = None
+    ) -> npt.NDArray[np.object_]:
+        """Return the output column names.
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+            Indicator names; default the names seen in ``fit`` (else ``x0``, ``x1``, ...).
+
+        Returns
+        -------
+        ndarray of str
+            ``deprived_<feature>`` per indicator, then ``deprivation_score`` and ``poor``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the transformer is not fitted.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from needsid.mpi import DeprivationTransformer
+        >>> X = pd.DataFrame({"meals": [1.0, 3.0], "school": [0.0, 6.0]})
+        >>> DeprivationTransformer(cutoffs=[2, 5]).fit(X).get_feature_names_out()
+        array(['deprived_meals', 'deprived_school', 'deprivation_score', 'poor'],
+              dtype=object)
+        """
         check_is_fitted(self)
-        if input_features is None:
-            input_features = getattr(
-                self, "feature_names_in_", [f"x{i}" for i in range(self.n_features_in_)]
-            )
+        names = (
+            getattr(self, "feature_names_in_", [f"x{i}" for i in range(self.n_features_in_)])
+            if input_features is None
+            else np.asarray(input_features)
+        )
         return np.asarray(
-            [f"deprived_{f}" for f in input_features] + ["deprivation_score", "poor"],
-            dtype=object,
+            [f"deprived_{f}" for f in names] + ["deprivation_score", "poor"], dtype=np.object_
         )

@@ -21,7 +21,9 @@ REASONS = ("application", "scheduled_review", "exit_review", "entry_visit", "rec
 PROCESSES = ("verification", "review", "home_visit")
 
 
-def _assess(arng, net_pc, informal_pc, cfg: SimulationConfig) -> np.ndarray:
+def _assess(
+    arng: np.random.Generator, net_pc: np.ndarray, informal_pc: np.ndarray, cfg: SimulationConfig
+) -> np.ndarray:
     """Assessed net income per capita: the truth less missed informal income, with noise."""
     a = cfg.assessment
     n = len(net_pc)
@@ -29,7 +31,8 @@ def _assess(arng, net_pc, informal_pc, cfg: SimulationConfig) -> np.ndarray:
     m = a.missed_informal_share
     missed = arng.beta(4 * m, 4 * (1 - m), n) if 0 < m < 1 else np.full(n, m)
     assessed = np.maximum(net_pc - missed * informal_pc, 0.0) * arng.lognormal(0, a.noise_sd, n)
-    return np.round(assessed, 2)
+    rounded: np.ndarray = np.round(assessed, 2)
+    return rounded
 
 
 def casework(
@@ -90,8 +93,18 @@ def casework(
         value=decision,
         known_after=app_known,  # an application is known by the time its decision is
     )
-    out.append((hh[pos], t, 0, np.zeros(len(pos), np.int8), net_pc[pos],
-                np.where(withdrawn, np.nan, assessed), poor[pos], decision))  # fmt: skip
+    out.append(
+        (
+            hh[pos],
+            t,
+            0,
+            np.zeros(len(pos), np.int8),
+            net_pc[pos],
+            np.where(withdrawn, np.nan, assessed),
+            poor[pos],
+            decision,
+        )
+    )
 
     # --- reviews: yearly, half-yearly where someone can work; every exit follows one ---
     period = np.where(able > 0, 6, 12)
@@ -111,8 +124,18 @@ def casework(
         amount=assessed,
         value=decision,
     )
-    out.append((hh[pos], t, 1, np.where(leaving, 2, 1).astype(np.int8), net_pc[pos], assessed,
-                poor[pos], decision))  # fmt: skip
+    out.append(
+        (
+            hh[pos],
+            t,
+            1,
+            np.where(leaving, 2, 1).astype(np.int8),
+            net_pc[pos],
+            assessed,
+            poor[pos],
+            decision,
+        )
+    )
 
     # --- home visits find what is true, with stated error rates ------------------------
     p_poor = poor[visited]
@@ -120,6 +143,16 @@ def casework(
     confirmed = np.where(p_poor, u < 1 - a.visit_miss_rate, u < a.visit_false_rate)
     finding = np.where(confirmed, "hardship_confirmed", "no_hardship").astype(object)
     finding[arng.random(len(visited)) < a.visit_not_found_rate] = "not_found"
-    out.append((hh[visited], t, 2, (3 + visit_reason).astype(np.int8), net_pc[visited],
-                np.full(len(visited), np.nan), p_poor, finding))  # fmt: skip
+    out.append(
+        (
+            hh[visited],
+            t,
+            2,
+            (3 + visit_reason).astype(np.int8),
+            net_pc[visited],
+            np.full(len(visited), np.nan),
+            p_poor,
+            finding,
+        )
+    )
     return finding

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -17,7 +18,24 @@ class _Strict(BaseModel):
 
 
 class CalibrationTarget(_Strict):
-    """A published figure: the value, an absolute tolerance and where it comes from."""
+    """A published figure: the value, an absolute tolerance and where it comes from.
+
+    Parameters
+    ----------
+    value : float
+        The published figure.
+    tolerance : float
+        How far a simulated draw may be from ``value`` and still match it (positive).
+    source : str
+        Who published the figure, and when.
+
+    Examples
+    --------
+    >>> from needsid.simulation import CalibrationTarget
+    >>> target = CalibrationTarget(value=2.62, tolerance=0.15, source="2020 census")
+    >>> abs(2.7 - target.value) <= target.tolerance
+    True
+    """
 
     value: float
     tolerance: float = Field(gt=0)
@@ -94,7 +112,66 @@ class SimulationConfig(_Strict):
     """Generative parameters of :func:`needsid.simulate`.
 
     Defaults come from the packaged ``calibration.yaml``; override any field with
-    ``default_config().model_copy(update={...})``. Unknown keys are errors.
+    ``default_config().model_copy(update={...})``. Unknown keys are errors. The nested
+    groups are validated models of their own: build them by passing dicts.
+
+    Parameters
+    ----------
+    start : datetime.date
+        First day of the first simulated month (the first of a month).
+    n_regions : int
+        Regions (counties) in the province, at least 2.
+    urban_region_share : float
+        Share of the regions that are urban, in (0, 1).
+    dibao_standard : dict
+        ``{"urban": ..., "rural": ...}``: the monthly dibao line, yuan per person.
+    standard_jitter : float
+        Relative spread of the line between regions of one kind, in [0, 0.5).
+    tekun_multiplier : float
+        The tekun (extreme poverty) standard as a multiple of the dibao line (>= 1).
+    low_income_multiplier : float
+        The low-income line as a multiple of the dibao line (>= 1).
+    disposable_income_prev_year : dict
+        ``{"urban": ..., "rural": ...}``: the regions' disposable income per capita in
+        the year before ``start``, yuan.
+    household_types : dict
+        ``{"names": [...], "urban": [...], "rural": [...]}``: household types and their
+        probabilities in urban and rural regions (each list sums to 1).
+    urban_people_share : float
+        Share of people living in urban regions, in (0, 1).
+    chain : dict
+        Base logits of the monthly transitions of the latent need chain
+        (``secure_to_vulnerable``, ..., ``poor_to_secure``) and ``frailty_sd``, the
+        spread of the households' risk.
+    dibao_entry, dibao_exit : dict
+        ``{"secure": ..., "vulnerable": ..., "poor": ...}``: the status quo's monthly
+        hazards of entering and leaving dibao by latent state.
+    invisible_entry_factor : float
+        How much less often digitally invisible households enter dibao, in [0, 1].
+    assessment : dict, optional
+        How the status quo's casework measures a household: ``missed_informal_share``,
+        ``noise_sd``, ``decision_days``, ``withdrawn_share``, ``reduce_above``,
+        ``visit_miss_rate``, ``visit_false_rate``, ``visit_not_found_rate``.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        If a field is missing, unknown or out of range, or ``start`` is not the first
+        of a month.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> import needsid as ni
+    >>> config = ni.simulation.default_config().model_copy(update={"n_regions": 4})
+    >>> pop = ni.simulate(n_households=300, months=12, seed=0, config=config)
+    >>> pop.bundle.regions.height
+    4
+    >>> config.model_validate({**config.model_dump(), "start": dt.date(2023, 1, 15)})
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for SimulationConfig
+    ...
     """
 
     start: dt.date
@@ -124,16 +201,48 @@ class SimulationConfig(_Strict):
 
 
 @cache
-def _raw() -> dict:
+def _raw() -> dict[str, Any]:
     text = resources.files("needsid.simulation").joinpath("calibration.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    raw: dict[str, Any] = yaml.safe_load(text)
+    return raw
 
 
 def load_calibration() -> dict[str, CalibrationTarget]:
-    """Return the published calibration targets, by name."""
+    """Return the published calibration targets, by name.
+
+    Returns
+    -------
+    dict of str to CalibrationTarget
+        The figures :func:`calibration_report` measures a simulation against, from the
+        packaged ``calibration.yaml``.
+
+    Examples
+    --------
+    >>> from needsid.simulation import load_calibration
+    >>> targets = load_calibration()
+    >>> targets["mean_household_size"].value
+    2.62
+    >>> targets["mean_household_size"].source
+    '2020 census, average family household size (3.10 in 2010)'
+    """
     return {k: CalibrationTarget(**v) for k, v in _raw()["targets"].items()}
 
 
 def default_config() -> SimulationConfig:
-    """Return the default, calibrated simulation parameters."""
+    """Return the default, calibrated simulation parameters.
+
+    Returns
+    -------
+    SimulationConfig
+        The parameters :func:`needsid.simulate` uses when given no ``config``.
+
+    Examples
+    --------
+    >>> from needsid.simulation import default_config
+    >>> config = default_config()
+    >>> config.start, config.n_regions
+    (datetime.date(2023, 1, 1), 20)
+    >>> config.model_copy(update={"n_regions": 4}).n_regions
+    4
+    """
     return SimulationConfig(**_raw()["parameters"])

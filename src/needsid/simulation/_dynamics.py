@@ -10,6 +10,7 @@ information about need without feeding back into it.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from ._config import SimulationConfig
 from ._population import REL, Population
@@ -21,32 +22,35 @@ SECURE, VULNERABLE, POOR = 0, 1, 2
 MORTALITY = np.exp(-10.0 + 0.0877 * np.arange(121)) / 12.0
 
 
-def _day_in_month(rng, month_start, n):
+def _day_in_month(rng: np.random.Generator, month_start: np.datetime64, n: int) -> np.ndarray:
     return month_start + rng.integers(0, 28, size=n).astype("timedelta64[D]")
 
 
-def rare(rng: np.random.Generator, p) -> np.ndarray:
+def rare(rng: np.random.Generator, p: npt.ArrayLike) -> np.ndarray:
     """Return positions where an event of (small) probability ``p`` happens.
 
     Rather than a uniform number per position, thin a binomial count of candidates.
     Candidates are drawn with replacement and merged, so the rare position drawn twice
     counts once; at the rates used here that bias is far below the calibration tolerance.
     """
-    p = np.asarray(p, dtype=np.float64)
-    n = p.size
+    prob = np.asarray(p, dtype=np.float64)
+    n = prob.size
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    p_max = float(p.max())
+    p_max = float(prob.max())
     if p_max <= 0:
         return np.zeros(0, dtype=np.int64)
     if p_max > 0.1:
-        return np.flatnonzero(rng.random(n) < p)
+        return np.flatnonzero(rng.random(n) < prob)
     k = rng.binomial(n, p_max)
     cand = np.unique(rng.integers(0, n, size=k))
-    return cand[rng.random(len(cand)) * p_max < p[cand]]
+    chosen: np.ndarray = cand[rng.random(len(cand)) * p_max < prob[cand]]
+    return chosen
 
 
-def _pick_one(rng, person_hh: np.ndarray, weights: np.ndarray, target_hh: np.ndarray):
+def _pick_one(
+    rng: np.random.Generator, person_hh: np.ndarray, weights: np.ndarray, target_hh: np.ndarray
+) -> np.ndarray:
     """For each household in ``target_hh`` pick one of its people (weighted); -1 if none.
 
     Returns positions into ``person_hh``.
@@ -75,7 +79,13 @@ def not_after_death(pop: Population, persons: np.ndarray, dates: np.ndarray) -> 
     return np.where(np.isnat(death), dates, np.minimum(dates, death))
 
 
-def kill(pop: Population, persons: np.ndarray, dates: np.ndarray, buf, rng) -> None:
+def kill(
+    pop: Population,
+    persons: np.ndarray,
+    dates: np.ndarray,
+    buf: RecordBuffer,
+    rng: np.random.Generator,
+) -> None:
     """Record deaths: close spells, dissolve emptied households."""
     if len(persons) == 0:
         return
@@ -106,7 +116,9 @@ def kill(pop: Population, persons: np.ndarray, dates: np.ndarray, buf, rng) -> N
         H._cols["dissolved"][empty] = last[empty]
 
 
-def latent_step(pop, alive_hh, rng):
+def latent_step(
+    pop: Population, alive_hh: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Advance the chain one month; return (previous state, new state)."""
     H = pop.households
     z = H.z[alive_hh].astype(np.int64)
@@ -309,7 +321,15 @@ def step(
     return {"alive_hh": alive_hh, "z": z_new}
 
 
-def _life_events(pop, t, month_start, age, cfg, rng, buf):
+def _life_events(
+    pop: Population,
+    t: int,
+    month_start: np.datetime64,
+    age: np.ndarray,
+    cfg: SimulationConfig,
+    rng: np.random.Generator,
+    buf: RecordBuffer,
+) -> None:
     """Disability onset, chronic illness, imprisonment, births, splits and moves."""
     P, H = pop.persons, pop.households
     live = P.alive & (P.hh >= 0)
@@ -419,7 +439,14 @@ def _life_events(pop, t, month_start, age, cfg, rng, buf):
         H._cols["dissolved"][old] = d
 
 
-def _school(pop, month_start, age, z_of_hh, rng, buf):
+def _school(
+    pop: Population,
+    month_start: np.datetime64,
+    age: np.ndarray,
+    z_of_hh: np.ndarray,
+    rng: np.random.Generator,
+    buf: RecordBuffer,
+) -> None:
     """Enrolment each September, dropouts (more in poor households), education costs."""
     P, H = pop.persons, pop.households
     live = P.alive & (P.hh >= 0)
@@ -470,7 +497,7 @@ def _school(pop, month_start, age, z_of_hh, rng, buf):
     )
 
 
-def _initial_assets(pop, hh, rng):
+def _initial_assets(pop: Population, hh: np.ndarray, rng: np.random.Generator) -> None:
     """Vehicles, properties, businesses and savings for households ``hh``."""
     H = pop.households
     n = len(hh)

@@ -6,7 +6,10 @@ string ids are made only once, when the tables are written out.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from ._config import SimulationConfig
 
@@ -18,10 +21,10 @@ NAT = np.datetime64("NaT", "D")
 class Growable:
     """A set of equal-length numpy columns with amortised appends."""
 
-    def __init__(self, spec: dict[str, tuple[np.dtype, object]], capacity: int) -> None:
+    def __init__(self, spec: dict[str, tuple[npt.DTypeLike, object]], capacity: int) -> None:
         self._spec = spec
         self.n = 0
-        self._cols = {
+        self._cols: dict[str, np.ndarray] = {
             k: np.full(max(capacity, 16), fill, dtype=dt) for k, (dt, fill) in spec.items()
         }
 
@@ -29,9 +32,10 @@ class Growable:
         cols = self.__dict__.get("_cols")
         if cols is None or name not in cols:
             raise AttributeError(name)
-        return cols[name][: self.n]
+        column: np.ndarray = cols[name][: self.n]
+        return column
 
-    def append(self, **values: np.ndarray) -> np.ndarray:
+    def append(self, **values: Any) -> np.ndarray:
         """Append rows; return their indices. Columns not given keep their fill value."""
         m = len(next(iter(values.values())))
         need = self.n + m
@@ -49,7 +53,7 @@ class Growable:
         return idx
 
 
-PERSON_SPEC = {
+PERSON_SPEC: dict[str, tuple[npt.DTypeLike, object]] = {
     "hh": (np.int64, -1),
     "spell": (np.int64, -1),
     "sex": (np.int8, 0),  # 0 = F, 1 = M
@@ -72,14 +76,14 @@ PERSON_SPEC = {
     "care_subsidy": (np.bool_, False),
     "pay_after_death": (np.int64, 0),  # months a payment keeps going after death (anomaly)
 }
-SPELL_SPEC = {
+SPELL_SPEC: dict[str, tuple[npt.DTypeLike, object]] = {
     "person": (np.int64, -1),
     "hh": (np.int64, -1),
     "relation": (np.int8, 0),
     "joined": ("datetime64[D]", NAT),
     "left": ("datetime64[D]", NAT),
 }
-HOUSEHOLD_SPEC = {
+HOUSEHOLD_SPEC: dict[str, tuple[npt.DTypeLike, object]] = {
     "region": (np.int64, -1),
     "formed": ("datetime64[D]", NAT),
     "dissolved": ("datetime64[D]", NAT),
@@ -123,15 +127,26 @@ class Population:
         self.region_dibao = np.zeros(0)
         self.region_minority = np.zeros(0)
         self.region_disaster = np.zeros(0)
+        self.region_income = np.zeros(0)
+        # ages on one date, for as long as nobody is added (see _traits.ages_at)
+        self._age_cache: tuple[tuple[np.datetime64, int], np.ndarray] | None = None
 
-    def add_members(self, hh, relation, joined, **person_values) -> np.ndarray:
+    def add_members(
+        self,
+        hh: np.ndarray,
+        relation: np.ndarray | int,
+        joined: np.ndarray | np.datetime64,
+        **person_values: np.ndarray,
+    ) -> np.ndarray:
         """Create persons and their first spell; return person indices."""
         pidx = self.persons.append(hh=hh, **person_values)
         sidx = self.spells.append(person=pidx, hh=hh, relation=relation, joined=joined)
         self.persons._cols["spell"][pidx] = sidx
         return pidx
 
-    def move(self, pidx: np.ndarray, new_hh: np.ndarray, relation, date: np.ndarray) -> None:
+    def move(
+        self, pidx: np.ndarray, new_hh: np.ndarray, relation: np.ndarray | int, date: np.ndarray
+    ) -> None:
         """End the persons' current spells on ``date`` and open spells in ``new_hh``."""
         if len(pidx) == 0:
             return
@@ -161,7 +176,9 @@ def make_regions(pop: Population, cfg: SimulationConfig, rng: np.random.Generato
     ) * rng.uniform(0.9, 1.1, size=n)
 
 
-def _type_composition(types: np.ndarray, rng: np.random.Generator):
+def _type_composition(
+    types: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Adults (16-59), children (<16) and elderly (60+) per household, by type index."""
     n = len(types)
     kids = rng.choice([1, 2, 3], size=n, p=[0.55, 0.38, 0.07])
@@ -228,7 +245,9 @@ def make_households(
     hukou_urban_hh = np.where(urban, rng.random(n) < 0.78, rng.random(n) < 0.03)
     head_male = rng.random(n) < 0.72
 
-    def add(group_hh, ages, relation, sex):
+    def add(
+        group_hh: np.ndarray, ages: np.ndarray, relation: np.ndarray | int, sex: np.ndarray
+    ) -> np.ndarray:
         m = len(group_hh)
         birth = start - (ages * 365.25 + rng.integers(0, 365, size=m)).astype("timedelta64[D]")
         is_urban = urban[group_hh]

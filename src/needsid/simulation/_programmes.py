@@ -8,6 +8,8 @@ fraud and error patterns are injected and written to the truth.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._casework import casework
@@ -23,7 +25,7 @@ DEPOSIT_MONTHS = 24
 URBAN_ENTRY = 0.55  # urban applications are scrutinised harder
 
 
-def _channel(rng, year: int, n: int) -> np.ndarray:
+def _channel(rng: np.random.Generator, year: int, n: int) -> np.ndarray:
     app_share = {2023: 0.35, 2024: 0.5}.get(year, 0.6)
     u = rng.random(n)
     out = np.where(u < app_share, "app", np.where(u < app_share + 0.35, "community", "walk_in"))
@@ -189,23 +191,23 @@ def income_and_benefits(
 
 
 def _programmes(
-    pop,
-    t,
-    year,
-    month_start,
-    cfg,
-    rng,
-    buf,
-    hh,
-    z,
-    size,
-    dibao_std,
-    ratio,
-    prof,
-    inv,
-    anomalies,
-    case,
-):
+    pop: Population,
+    t: int,
+    year: int,
+    month_start: np.datetime64,
+    cfg: SimulationConfig,
+    rng: np.random.Generator,
+    buf: RecordBuffer,
+    hh: np.ndarray,
+    z: np.ndarray,
+    size: np.ndarray,
+    dibao_std: np.ndarray,
+    ratio: np.ndarray,
+    prof: dict[str, np.ndarray],
+    inv: np.ndarray,
+    anomalies: list[Any],
+    case: Any,
+) -> None:
     P, H = pop.persons, pop.households
     n = len(hh)
     pay_day = month_start + np.timedelta64(9, "D")
@@ -343,10 +345,21 @@ def _heads(pop: Population, hh: np.ndarray) -> np.ndarray:
     head_of[P.hh[live]] = live  # any member (the last one written wins) ...
     heads = live[pop.spells.relation[P.spell[live]] == REL["head"]]
     head_of[P.hh[heads]] = heads  # ... unless the household has a living head
-    return head_of[hh]
+    heads_of: np.ndarray = head_of[hh]
+    return heads_of
 
 
-def _disability_subsidies(pop, t, month_start, rng, buf, hh, on_dibao, on_tekun, anomalies):
+def _disability_subsidies(
+    pop: Population,
+    t: int,
+    month_start: np.datetime64,
+    rng: np.random.Generator,
+    buf: RecordBuffer,
+    hh: np.ndarray,
+    on_dibao: np.ndarray,
+    on_tekun: np.ndarray,
+    anomalies: list[Any],
+) -> None:
     P, H = pop.persons, pop.households
     pay_day = month_start + np.timedelta64(14, "D")
     live = P.alive & (P.hh >= 0)

@@ -95,7 +95,8 @@ class RecordBuffer:
             vcode,
         )
         self._chunks.append(tuple(np.ascontiguousarray(c[keep]) for c in chunk))
-        return known_date
+        known: np.ndarray = known_date
+        return known
 
     _NAMES = (
         "household",

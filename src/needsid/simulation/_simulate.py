@@ -7,8 +7,10 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from .._dates import months_after
@@ -31,15 +33,28 @@ __all__ = ["SimulatedPopulation", "Truth", "simulate"]
 
 logger = logging.getLogger(__name__)
 
+# one shard's population, records, record vocabulary, truth, and (anomalies, outcomes)
+Shard = tuple[Population, pl.DataFrame, pl.Series, pl.DataFrame, tuple[list[Any], pl.DataFrame]]
+# a shard to run: its number, households, regions and random stream
+Job = tuple[int, int, np.ndarray, np.random.SeedSequence]
+
 SHARDS = 4  # region shards simulated independently (fixed: results never depend on n_jobs)
 NEED_DIMENSIONS = ("income", "health", "education", "care", "housing", "employment")
+# region attributes every shard's population shares
+REGION_FIELDS = (
+    "region_urban",
+    "region_dibao",
+    "region_minority",
+    "region_disaster",
+    "region_income",
+)
 
 
 @dataclass(frozen=True)
 class Truth:
     """What the simulator knows and the departments do not; never part of the bundle.
 
-    Attributes
+    Parameters
     ----------
     monthly : polars.DataFrame
         One row per household and month it existed: ``household_id, month, state``
@@ -61,6 +76,15 @@ class Truth:
         ``net_income_per_capita`` (true), ``assessed_income`` (null for visits and
         withdrawn applications), ``poor`` (true state that month) and ``decision``
         (the record's value). It measures how selective and how wrong the labels are.
+
+    Examples
+    --------
+    >>> import needsid as ni
+    >>> truth = ni.simulate(n_households=300, months=12, seed=0).truth
+    >>> truth.monthly.columns[:4]
+    ['household_id', 'month', 'state', 'net_income_per_capita']
+    >>> sorted(truth.outcomes["process"].unique())
+    ['home_visit', 'review', 'verification']
     """
 
     monthly: pl.DataFrame
@@ -71,7 +95,35 @@ class Truth:
 
 @dataclass(frozen=True)
 class SimulatedPopulation:
-    """A simulated :class:`~needsid.data.HouseholdData` bundle and its ground truth."""
+    """A simulated :class:`~needsid.data.HouseholdData` bundle and its ground truth.
+
+    Returned by :func:`needsid.simulate`; the fields record how it was drawn.
+
+    Parameters
+    ----------
+    bundle : HouseholdData
+        The departments' tables (polars), extracted on :attr:`end`.
+    truth : Truth
+        The latent states, needs, injected anomalies and casework outcomes.
+    start : datetime.date
+        First day of the first simulated month.
+    months : int
+        Months simulated.
+    seed : int
+        Seed of the draw.
+    config : SimulationConfig
+        Generative parameters of the draw.
+
+    Examples
+    --------
+    >>> import needsid as ni
+    >>> pop = ni.simulate(n_households=300, months=12, seed=0)
+    >>> pop.start, pop.end
+    (datetime.date(2023, 1, 1), datetime.date(2024, 1, 1))
+    >>> pop.bundle  # doctest: +NORMALIZE_WHITESPACE
+    HouseholdData(backend='polars', regions=20 rows, households=302 rows,
+                  members=767 rows, records=4200 rows)
+    """
 
     bundle: HouseholdData
     truth: Truth
@@ -161,7 +213,7 @@ def simulate(
         if counts[k] > 0
     ]
 
-    def run(job):
+    def run(job: Job) -> Shard:
         k, n, region_idx, shard_seed = job
         # the shard's own urban share keeps the province-wide share of urban households
         share = p_urban * (regions.region_urban & (shard_of == k)).sum() / n_urban / weights[k]
@@ -185,7 +237,15 @@ def simulate(
     return SimulatedPopulation(bundle, truth, cfg.start, months, seed, cfg)
 
 
-def _run_shard(regions, cfg, n, region_idx, p_urban, seed, months):
+def _run_shard(
+    regions: Population,
+    cfg: SimulationConfig,
+    n: int,
+    region_idx: np.ndarray,
+    p_urban: float,
+    seed: np.random.SeedSequence,
+    months: int,
+) -> Shard:
     """Simulate the households of some regions with their own random stream."""
     rng = np.random.default_rng(seed)
     # casework outcomes have their own stream: adding them changed no other draw
@@ -193,8 +253,7 @@ def _run_shard(regions, cfg, n, region_idx, p_urban, seed, months):
         np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 99))
     )
     pop = Population(n)
-    for name in ("region_urban", "region_dibao", "region_minority", "region_disaster",
-                 "region_income"):  # fmt: skip
+    for name in REGION_FIELDS:
         setattr(pop, name, getattr(regions, name))
     start = np.datetime64(cfg.start, "D")
     hh = make_households(pop, n, cfg, rng, p_urban, region_idx)
@@ -241,38 +300,44 @@ def _run_shard(regions, cfg, n, region_idx, p_urban, seed, months):
 
 def _outcomes(parts: list) -> pl.DataFrame:
     """Return a shard's casework outcomes as one frame of household indices."""
-    cols = ("hh", "t", "process", "reason", "net_income_per_capita", "assessed_income",
-            "poor", "decision")  # fmt: skip
-    dtypes = (pl.Int64, pl.Int32, pl.Int8, pl.Int8, pl.Float32, pl.Float32, pl.Boolean,
-              pl.String)  # fmt: skip
+    schema = {
+        "hh": pl.Int64,
+        "t": pl.Int32,
+        "process": pl.Int8,
+        "reason": pl.Int8,
+        "net_income_per_capita": pl.Float32,
+        "assessed_income": pl.Float32,
+        "poor": pl.Boolean,
+        "decision": pl.String,
+    }
     frames = [
         pl.DataFrame(
             {
                 c: np.broadcast_to(v, len(p[0])) if c == "t" else v
-                for c, v in zip(cols, p, strict=True)
+                for c, v in zip(schema, p, strict=True)
             },
-            schema=dict(zip(cols, dtypes, strict=True)),
+            schema=schema,
             nan_to_null=True,
         )
         for p in parts
         if len(p[0])
     ]
     if not frames:
-        return pl.DataFrame(schema=dict(zip(cols, dtypes, strict=True)))
+        return pl.DataFrame(schema=schema)
     return pl.concat(frames)
 
 
-HOUSEHOLD_OUT = ("region", "formed", "dissolved", "invisible", "risk",
-                 "t01", "t02", "t10", "t12", "t20", "t21")  # fmt: skip
+# the latent chain's transition probabilities, from-state then to-state
+TRANSITIONS = ("t01", "t02", "t10", "t12", "t20", "t21")
+HOUSEHOLD_OUT = ("region", "formed", "dissolved", "invisible", "risk", *TRANSITIONS)
 PERSON_OUT = ("sex", "birth", "minority", "hukou_urban", "edu", "disab", "disab_known")
 SPELL_OUT = ("person", "hh", "relation", "joined", "left")
 
 
-def _merge(regions, shards):
+def _merge(regions: Population, shards: list[Shard]) -> Shard:
     """Concatenate shards into one population, offsetting indices and record codes."""
     merged = Population(0)
-    for name in ("region_urban", "region_dibao", "region_minority", "region_disaster",
-                 "region_income"):  # fmt: skip
+    for name in REGION_FIELDS:
         setattr(merged, name, getattr(regions, name))
     vocab: dict[str, int] = {}
     records, truths, anomalies, outcomes = [], [], [], []
@@ -324,7 +389,9 @@ def _compact(part: dict[str, np.ndarray]) -> pl.DataFrame:
     )
 
 
-def _initial_status(pop, hh, cfg, rng):
+def _initial_status(
+    pop: Population, hh: np.ndarray, cfg: SimulationConfig, rng: np.random.Generator
+) -> None:
     """Start the programmes at their steady state so month 0 already looks like the data."""
     H, P = pop.households, pop.persons
     z = H.z[hh].astype(int)
@@ -347,7 +414,13 @@ def _initial_status(pop, hh, cfg, rng):
     P._cols["care_subsidy"][cert] = (P.disab[cert] <= 2) & (rng.random(len(cert)) < 0.8)
 
 
-def _stock_records(pop, hh, date, rng, buf):
+def _stock_records(
+    pop: Population,
+    hh: np.ndarray,
+    date: np.datetime64,
+    rng: np.random.Generator,
+    buf: RecordBuffer,
+) -> None:
     """Add the records a household has when it enters the data (assets, certificates)."""
     H, P = pop.households, pop.persons
     inv = H.invisible[hh]
@@ -420,7 +493,7 @@ def _stock_records(pop, hh, date, rng, buf):
     )
 
 
-def _ids(prefix: str, idx, width: int) -> pl.Series:
+def _ids(prefix: str, idx: npt.ArrayLike, width: int) -> pl.Series:
     """Fixed-width ids: prefix + zero-padded (index + 1)."""
     s = pl.Series(np.asarray(idx, dtype=np.int64) + 1 + 10**width)
     return pl.select(pl.format(prefix + "{}", pl.lit(s).cast(pl.String).str.slice(1))).to_series()
@@ -496,12 +569,17 @@ def _household_id() -> pl.Expr:
     return ("H" + (pl.col("hh") + 1).cast(pl.String).str.zfill(7)).alias("household_id")
 
 
-def _month(start) -> pl.Expr:
+def _month(start: dt.date) -> pl.Expr:
     """Return the first day of month number ``t`` counted from ``start``."""
     return pl.lit(start).dt.offset_by(pl.format("{}mo", pl.col("t"))).alias("month")
 
 
-def _truth(pop: Population, cat: pl.DataFrame, anomalies_and_outcomes, month0) -> Truth:
+def _truth(
+    pop: Population,
+    cat: pl.DataFrame,
+    anomalies_and_outcomes: tuple[list[Any], pl.DataFrame],
+    month0: np.datetime64,
+) -> Truth:
     H = pop.households
     anomalies, outcomes = anomalies_and_outcomes
     cols = ["state", "net_income_per_capita", "rigid_expenditure_per_capita"]
@@ -522,7 +600,7 @@ def _truth(pop: Population, cat: pl.DataFrame, anomalies_and_outcomes, month0) -
             "household_id": _ids("H", np.arange(H.n), 7),
             "invisible": H.invisible,
             "risk": H.risk,
-            **{k: getattr(H, k) for k in ("t01", "t02", "t10", "t12", "t20", "t21")},
+            **{k: getattr(H, k) for k in TRANSITIONS},
         }
     )
     names, hhs, persons, months = [], [], [], []

@@ -14,16 +14,17 @@ from ._population import REL, Population
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return out
 
 
 def ages_at(pop: Population, date: np.datetime64) -> np.ndarray:
     """Age in whole years of every person on ``date`` (cached until people are added)."""
     key = (date, pop.persons.n)
-    cached = getattr(pop, "_age_cache", None)
+    cached = pop._age_cache
     if cached is not None and cached[0] == key:
         return cached[1]
-    age = (date - pop.persons.birth).astype(np.int64) * 4 // 1461  # 365.25 days a year
+    age: np.ndarray = (date - pop.persons.birth).astype(np.int64) * 4 // 1461  # 365.25 days a year
     pop._age_cache = (key, age)
     return age
 
@@ -71,7 +72,7 @@ def household_profile(
         "minority": lambda: p.minority[idx],
         "migrant": lambda: ~p.hukou_urban[idx],
     }
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for name, mask in masks.items():
         if fields is not None and name not in fields:
             continue
@@ -167,4 +168,5 @@ def stationary(T: np.ndarray) -> np.ndarray:
     b = np.zeros((n, 3))
     b[:, 2] = 1.0
     pi = np.linalg.solve(A, b[..., None])[..., 0]
-    return np.clip(pi, 0, 1)
+    out: np.ndarray = np.clip(pi, 0, 1)
+    return out
