@@ -9,6 +9,7 @@ from datetime import date
 import polars as pl
 import pytest
 
+from needsid._compat import PANDAS_GE_3
 from needsid.data import HouseholdData
 
 D = date
@@ -129,6 +130,28 @@ def tiny_bundle() -> HouseholdData:
 def backend(request) -> str:
     """Run a test once per DataFrame backend."""
     return request.param
+
+
+def pytest_collection_modifyitems(items):
+    """Let the Spark tests run on pandas 3.
+
+    pyspark 4.x warns on every pandas <-> Spark conversion under pandas 3 ("does not yet
+    fully support pandas >= 3.0.0"), and its Arrow conversions use what pandas 3.1
+    deprecates for pandas 4 (``Series.values`` of a time-zone-aware column, ``copy=``):
+    Pandas4Warning. The conversions these tests make (createDataFrame from pandas,
+    toPandas, mlflow's pandas UDF) are checked value by value, so neither is an error here.
+    """
+    ignore = [
+        "ignore:PySpark does not yet fully support pandas:FutureWarning",
+        # pyspark 3.5.0 (the spark extra's floor) compares versions with distutils
+        "ignore:distutils Version classes are deprecated:DeprecationWarning",
+    ]
+    if PANDAS_GE_3:  # the class exists from pandas 3 on
+        ignore.append("ignore::pandas.errors.Pandas4Warning")
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            for rule in ignore:
+                item.add_marker(pytest.mark.filterwarnings(rule))
 
 
 @pytest.fixture(scope="session")

@@ -239,3 +239,12 @@ def test_invisible_households_excluded_more_and_outreach_reduces_it():
     assert plain["True"] > plain["False"]
     assert routed["True"] < plain["True"]
     assert routed["True"] / routed["False"] < plain["True"] / plain["False"]
+
+
+def test_compare_mitigations_names_a_series_given_as_sensitive_features():
+    import pandas as pd
+
+    from needsid.fairness import compare_mitigations
+
+    with pytest.raises(TypeError, match="column names of split.train .* got a Series"):
+        compare_mitigations(None, None, sensitive_features=pd.Series(["a"] * 615))

@@ -80,7 +80,7 @@ def test_routes_follow_precedence_and_rules_add_households():
         "z": "immediate_assistance",
     }
     z = t.set_index("household_id").loc["z"]
-    assert np.isnan(z["score"]) and z["risk_band"] is None and z["flag"]
+    assert np.isnan(z["score"]) and pd.isna(z["risk_band"]) and z["flag"]  # NaN: pandas 3
     assert t.set_index("household_id").loc["b", "rule_ids"] == "paid_after_death"
     assert (t["rule_set_version"] == "9.9").all()
     # another precedence: review first (its quota of 2 takes both b and c)
@@ -244,3 +244,12 @@ def test_bad_quotas_are_named(quotas, message):
 
     with pytest.raises((ValueError, TypeError), match=re.escape(message)):
         flag(scores(5), capacity=2, as_of="2025-01-01", quotas=quotas)
+
+
+def test_reason_text_never_writes_plus_minus_zero():
+    from needsid.flagging import reason_text
+
+    explained = pd.DataFrame(
+        {"row_id": ["H1", "H1"], "feature": ["a", "b"], "contribution": [-0.0004, 0.0004]}
+    )
+    assert reason_text(explained).tolist() == ["a (+0.0 pts); b (+0.0 pts)"]

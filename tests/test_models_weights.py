@@ -180,7 +180,7 @@ def test_upweighted_events_raise_the_predicted_risk_to_the_weighted_rate(train, 
         ),
         (
             np.zeros(10),
-            "Got sample_weight with all 10 weights equal to 0, so no row is left to learn "
+            "Got sample_weight with all 10 weights zero, so no row is left to learn "
             "from. Give the rows to learn from a positive weight, or pass sample_weight=None "
             "to weigh all rows equally.",
         ),

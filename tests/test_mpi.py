@@ -13,6 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from needsid._compat import PANDAS_STRING_DTYPE
 from needsid.mpi import (
     MPIResult,
     MPISpec,
@@ -549,7 +550,7 @@ def test_matrix_errors():
     with pytest.raises(ValueError, match=re.escape("Got an achievement matrix of shape (0, 2)")):
         alkire_foster(np.empty((0, 2)), [1, 1], k=0.5)
     x = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
-    msg = "Indicator columns must be numeric or boolean; got {'b': 'object'}"
+    msg = f"Indicator columns must be numeric or boolean; got {{'b': '{PANDAS_STRING_DTYPE}'}}"
     with pytest.raises(ValueError, match=re.escape(msg)):
         alkire_foster(x, [1, 1], k=0.5)
     with pytest.raises(ValueError, match=re.escape("Indicators ['x1'] hold infinite values")):

@@ -6,6 +6,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from needsid._compat import PANDAS_STRING_DTYPE
 from needsid.data import (
     DataValidationError,
     HouseholdData,
@@ -674,19 +675,17 @@ def test_pandas_frame_from_read_csv_gets_a_pandas_fix(tiny_bundle, tmp_path):
         validate(bundle)
     rows = info.value.report[["table", "column", "rule", "note"]].to_dict("records")
     typed = {(r["table"], r["column"]): r["note"] for r in rows if r["rule"] == "wrong_type"}
+    strings = f"holds strings ({PANDAS_STRING_DTYPE}), expected date"  # str in pandas 3
     assert typed == {
         ("regions", "region_id"): "holds integers (int64), expected string; ids read as numbers "
         "lose their leading zeros: read them as text, e.g. pd.read_csv(path, "
         "dtype={'region_id': str})",
-        ("members", "birth_date"): "holds strings (object), expected date; convert with "
-        "pd.to_datetime(df['birth_date'])",
-        ("members", "joined_on"): "holds strings (object), expected date; convert with "
-        "pd.to_datetime(df['joined_on'])",
-        ("members", "left_on"): "holds strings (object), expected date; convert with "
-        "pd.to_datetime(df['left_on'])",
+        ("members", "birth_date"): f"{strings}; convert with pd.to_datetime(df['birth_date'])",
+        ("members", "joined_on"): f"{strings}; convert with pd.to_datetime(df['joined_on'])",
+        ("members", "left_on"): f"{strings}; convert with pd.to_datetime(df['left_on'])",
     }  # fmt: skip
     assert (
-        "members.birth_date: wrong_type [holds strings (object), expected date; convert with "
+        f"members.birth_date: wrong_type [{strings}; convert with "
         "pd.to_datetime(df['birth_date'])]"
     ) in str(info.value)
 

@@ -1,7 +1,7 @@
 """needsid: multidimensional needs identification in social assistance.
 
 Simulate administrative records, validate them, build point-in-time features and labels,
-and score households for help (see DESIGN.md for the pipeline).
+and score households for help (the README's "Architecture" section maps the pipeline).
 
 Subpackages load on first use (``ni.features``, ``ni.tracking``, ...), so that
 ``import needsid`` stays fast and MLflow, LightGBM, fairlearn and interpret load only
@@ -18,8 +18,10 @@ from ._errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import (
+        casework,
         data,
         evaluate,
+        exits,
         fairness,
         features,
         flagging,
@@ -40,8 +42,10 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 _SUBPACKAGES = (
+    "casework",
     "data",
     "evaluate",
+    "exits",
     "fairness",
     "features",
     "flagging",
@@ -68,8 +72,10 @@ __all__ = [
     "HouseholdData",
     "SimulatedPopulation",
     "__version__",
+    "casework",
     "data",
     "evaluate",
+    "exits",
     "fairness",
     "features",
     "flagging",

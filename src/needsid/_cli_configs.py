@@ -28,6 +28,10 @@ from ._errors import ConfigError, from_validation
 from ._errors import describe as _describe
 from ._yaml import safe_load
 
+QuotaRoute = Literal["outreach", "review"]
+#: the defaults of needsid.flagging.QUOTAS (not imported: configs load without pandas)
+_DEFAULT_QUOTAS: dict[QuotaRoute, float] = {"outreach": 0.2, "review": 0.1}
+
 __all__ = [
     "AUDIT_COLUMNS",
     "MODEL_KINDS",
@@ -187,9 +191,7 @@ class FlagConfig(BaseModel):
     capacity: Capacity = 0.05
     by: str | None = None
     # the most outreach and review may take, as a share of the capacity
-    quotas: dict[Literal["outreach", "review"], float] = Field(
-        default_factory=lambda: {"outreach": 0.2, "review": 0.1}
-    )
+    quotas: dict[QuotaRoute, float] = Field(default_factory=lambda: dict(_DEFAULT_QUOTAS))
 
     @field_validator("quotas")
     @classmethod

@@ -113,7 +113,7 @@ def simulate(
         None,
         help="YAML with households, months, seed and parameter overrides "
         "(see configs/simulate/default.yaml); options given here win.",
-    ),  # fmt: skip
+    ),
     overwrite: bool = typer.Option(False, help="Replace the folder if it exists."),
 ) -> None:
     """Simulate a population and write its HouseholdData folder (the truth stays out)."""
@@ -123,9 +123,11 @@ def simulate(
     cfg = _config(SimulateConfig, config, households=households, months=months, seed=seed)
     with _progress("simulating"):
         pop = _simulate(
-            n_households=cfg.households, months=cfg.months, seed=cfg.seed,
+            n_households=cfg.households,
+            months=cfg.months,
+            seed=cfg.seed,
             config=cfg.simulation_config(),
-        )  # fmt: skip
+        )
     pop.bundle.write(out, overwrite=overwrite)
     console.print(f"wrote {pop.bundle.households.height:,} households to {out}")
 
@@ -251,7 +253,7 @@ def flag(
         None,
         help="YAML with model, capacity and by (see configs/flag/default.yaml); "
         "options given here win.",
-    ),  # fmt: skip
+    ),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace --out even if it is not a Parquet file."
     ),
@@ -275,6 +277,7 @@ def flag(
     except (TrackingError, FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
     usage = result.usage
+    assert usage is not None  # flag_households always measures it
     per_route = usage.groupby("route", sort=False)
     capacity_total = int(usage.groupby("group", dropna=False)["capacity"].first().sum())
     flagged = int(result.table["flag"].sum())
@@ -314,7 +317,7 @@ def serve(
         None,
         help="YAML with model, host, port and workers (see configs/serve/default.yaml); "
         "options given here win.",
-    ),  # fmt: skip
+    ),
 ) -> None:
     """Serve the flagging model over HTTP (`mlflow models serve`, this environment).
 
@@ -340,8 +343,8 @@ def serve(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     mlflow_bin = shutil.which("mlflow") or str(Path(sys.executable).with_name("mlflow"))
-    args = [mlflow_bin, "models", "serve", "-m", str(local), "--env-manager", "local",
-            "-h", cfg.host, "-p", str(cfg.port), "-w", str(cfg.workers)]  # fmt: skip
+    args = [mlflow_bin, "models", "serve", "-m", str(local), "--env-manager", "local"]
+    args += ["-h", cfg.host, "-p", str(cfg.port), "-w", str(cfg.workers)]
     # mlflow starts uvicorn by name: make this environment's scripts findable
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -349,7 +352,7 @@ def serve(
     os.execve(args[0], args, env)
 
 
-# -- features, rules, compare, audit (issue 8) ------------------------------------------------
+# -- features, rules, compare, audit ---------------------------------------------------------
 
 
 def _check_out(out: Path | None, overwrite: bool) -> None:
@@ -503,7 +506,7 @@ def _features_duckdb(data: Path, as_of: str, spec, out: Path, memory_limit: str 
     from .features import build
 
     with tempfile.TemporaryDirectory(prefix="needsid-duckdb-") as spill:
-        config = {"temp_directory": spill}
+        config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": spill}
         if memory_limit is not None:
             config["memory_limit"] = memory_limit
         try:
@@ -584,6 +587,63 @@ def rules(
 
 
 @app.command()
+def verify(
+    data: Path = typer.Option(..., help="HouseholdData folder."),
+    household: str = typer.Option(..., help="Id of the household to verify."),
+    as_of: str = typer.Option(..., help="Verify on records known before this date."),
+    out: Path = typer.Option(
+        ...,
+        help="Report file: .html (a printable page) or .json (for a service). It holds "
+        "the household's ids: keep it with the case file.",
+    ),
+    rules: str = typer.Option(
+        "default",
+        "--rules",
+        help="Rule set YAML whose cross-checks and exits are run; default: the packaged set.",
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out if it exists."),
+) -> None:
+    """Check one household against every department's records (核对报告).
+
+    Runs the rule set's cross-checks and exits for the household alone, lists which
+    departments hold records of it ("no data" where one holds none: never a pass), and
+    compares its latest assessed income with the dibao, low-income and tekun standards.
+
+    Example: needsid verify --data data/sim --household H0000001 --as-of 2025-01-01 --out r.html
+    """
+    from rich.markup import escape
+
+    from .casework import verification_report
+    from .rules import RuleSetError, load
+
+    formats = (".html", ".json")
+    if out.suffix.lower() not in formats:
+        raise _fail(
+            f"--out {escape(repr(str(out)))}: expected a file ending in "
+            f"{' or '.join(formats)}, e.g. {escape(str(out.with_suffix('.html')))}."
+        )
+    if out.exists() and not overwrite:
+        raise _fail(
+            f"--out {escape(repr(str(out)))} exists; refusing to replace it. Give another "
+            "path, or --overwrite if it should go."
+        )
+    _check_out(out, overwrite=True)
+    try:
+        rule_set = load(rules)
+    except (RuleSetError, FileNotFoundError) as exc:
+        raise _fail(escape(str(exc))) from None
+    bundle = _read_bundle(data)
+    try:
+        report = verification_report(bundle, household, as_of, rules=rule_set)
+    except ValueError as exc:
+        raise _fail(escape(str(exc))) from None
+    text = report.to_html() if out.suffix.lower() == ".html" else report.to_json()
+    _write_atomic(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    counts = ", ".join(f"{n} {s}" for s, n in report.status_counts().items())
+    console.print(f"wrote {escape(str(out))}: {len(report.checks)} checks ({counts})")
+
+
+@app.command()
 def compare(
     data: Path = typer.Option(..., help="HouseholdData folder."),
     config: Path = typer.Option(
@@ -619,17 +679,26 @@ def compare(
     try:
         with _progress(None):
             split = temporal_split(
-                bundle, cfg.train_as_of, cfg.test_as_of, horizon_months=cfg.horizon_months,
-                test_size=cfg.test_size, seed=cfg.seed, spec=feature_spec,
-            )  # fmt: skip
+                bundle,
+                cfg.train_as_of,
+                cfg.test_as_of,
+                horizon_months=cfg.horizon_months,
+                test_size=cfg.test_size,
+                seed=cfg.seed,
+                spec=feature_spec,
+            )
             if rule_set is not None:
                 _step(f"evaluating {len(rule_set.ids)} rules at {cfg.test_as_of}")
                 hits = rule_set.evaluate(bundle, cfg.test_as_of, suppress=False)
             cmp = _compare(
-                estimators, split, capacity=cfg.capacity, bundle=bundle,
+                estimators,
+                split,
+                capacity=cfg.capacity,
+                bundle=bundle,
                 rule_flags=None if hits is None else rule_flags(hits, split),
-                n_boot=cfg.n_boot, seed=cfg.seed,
-            )  # fmt: skip
+                n_boot=cfg.n_boot,
+                seed=cfg.seed,
+            )
     except ValueError as exc:
         raise _fail(str(exc)) from None
     wide = cmp.to_frame().reset_index()
@@ -756,9 +825,14 @@ def audit(
             )
         groups = rows.select(cfg.by).to_pandas()
         result = _audit(
-            None, rows["flag"].to_numpy().astype(bool), sensitive_features=groups,
-            band=cfg.band, min_group_size=cfg.min_group_size, n_boot=cfg.n_boot, seed=cfg.seed,
-        )  # fmt: skip
+            None,
+            rows["flag"].to_numpy().astype(bool),
+            sensitive_features=groups,
+            band=cfg.band,
+            min_group_size=cfg.min_group_size,
+            n_boot=cfg.n_boot,
+            seed=cfg.seed,
+        )
     if dropped:
         console.print(f"{dropped:,} flagged rows not alive at {dates[0]} in {data}: left out")
     _print_frame(

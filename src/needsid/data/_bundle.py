@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import polars as pl
 
+from .._compat import DUCKDB_MODULES
 from ._read import FORMATS, read_folder
 from ._report import make_error
 from ._schema import BOOL, DATE, FLOAT, INT, STRING, TABLES
@@ -446,7 +447,7 @@ def _frame_kind(frame: Any) -> str:
     # lazy tables: feature building runs on them through narwhals; IO and validation need
     # an eager bundle (to_polars() collects one)
     module = type(frame).__module__.split(".")[0]
-    if module == "duckdb":
+    if module in DUCKDB_MODULES:
         return "duckdb"
     if module == "pyspark":
         return "pyspark"

@@ -329,11 +329,11 @@ def compare(
     Examples
     --------
     >>> import needsid as ni
-    >>> from sklearn.ensemble import HistGradientBoostingClassifier
     >>> from needsid.evaluate import compare, temporal_split
+    >>> from needsid.models import GBMRiskModel
     >>> pop = ni.simulate(n_households=300, months=12, seed=0)
     >>> split = temporal_split(pop, ["2023-03-01"], "2023-07-01", horizon_months=3)
-    >>> model = HistGradientBoostingClassifier(max_iter=20, random_state=0)
+    >>> model = GBMRiskModel(n_estimators=20, n_jobs=1)
     >>> c = compare({"gbm": model}, split, capacity=0.2, bundle=pop.bundle, n_boot=0)
     >>> list(c.to_frame().index)
     ['gbm', 'status quo', 'oracle']

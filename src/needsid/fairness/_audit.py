@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,7 +54,9 @@ DIFFERENCE_TOLERANCE = 0.05
 class FairnessAudit:
     """Per-group metrics and disparities to a reference group, with bootstrap intervals.
 
-    Attributes
+    Made by :func:`audit`; the fields are also attributes.
+
+    Parameters
     ----------
     by_group : pandas.DataFrame
         One row per group (per intersection when several sensitive features are
@@ -66,20 +69,31 @@ class FairnessAudit:
         ``difference`` to it with their 95% bootstrap intervals, ``within_band`` (the
         ratio is inside ``band``), ``fails`` (see :meth:`failing`) and ``small``.
     reference : tuple
-        The reference group's key.
+        The reference group's key (one label per sensitive feature).
     band : (float, float)
         Tolerance band for ratios.
-    calibration : pandas.DataFrame or None
+    calibration : pandas.DataFrame or None, default=None
         Reliability per score band per group, when scores were given.
-    metric_frame : fairlearn.metrics.MetricFrame or None
+    metric_frame : fairlearn.metrics.MetricFrame or None, default=None
         The MetricFrame behind ``by_group``.
-    difference_tolerance : float
+    difference_tolerance : float, default=0.05
         Tolerance for differences in rates (see :meth:`failing`).
+
+    Examples
+    --------
+    >>> from needsid.fairness import audit
+    >>> y = [1] * 40 + [0] * 20 + [1] * 4
+    >>> flag = [1] * 40 + [0] * 20 + [0] * 4  # the group "b" is never flagged
+    >>> a = audit(y, flag, sensitive_features=["a"] * 60 + ["b"] * 4, n_boot=50)
+    >>> a.reference, a.band
+    (('a',), (0.8, 1.25))
+    >>> a.by_group.loc["b", ["n", "tp", "fn", "small"]].to_dict()
+    {'n': 4, 'tp': 0, 'fn': 4, 'small': True}
     """
 
     by_group: pd.DataFrame
     disparities: pd.DataFrame
-    reference: tuple
+    reference: tuple[str, ...]
     band: tuple[float, float]
     calibration: pd.DataFrame | None = None
     metric_frame: MetricFrame | None = field(default=None, repr=False)
@@ -110,11 +124,49 @@ class FairnessAudit:
         return self.disparities[self.disparities["fails"]]
 
     def to_frame(self) -> pd.DataFrame:
-        """Return the disparities table."""
+        """Return the disparities table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of ``disparities``: one row per group and metric.
+
+        Examples
+        --------
+        >>> from needsid.fairness import audit
+        >>> y = [1] * 40 + [0] * 20 + [1] * 4
+        >>> flag = [1] * 40 + [0] * 20 + [0] * 4  # the group "b" is never flagged
+        >>> a = audit(y, flag, sensitive_features=["a"] * 60 + ["b"] * 4, n_boot=50)
+        >>> frame = a.to_frame()
+        >>> rows = frame.query("metric == 'selection_rate'")
+        >>> print(rows[["group", "value", "ratio", "fails"]].to_string(index=False))
+        group    value  ratio  fails
+            a 0.666667    1.0  False
+            b 0.000000    0.0   True
+        """
         return self.disparities.copy()
 
-    def to_html(self, path) -> None:
-        """Write a self-contained HTML report (tables and plots) atomically."""
+    def to_html(self, path: str | os.PathLike[str]) -> None:
+        """Write a self-contained HTML report (tables and plots) atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write; its folder must exist.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from needsid.fairness import audit
+        >>> y = [1] * 40 + [0] * 20 + [1] * 4
+        >>> flag = [1] * 40 + [0] * 20 + [0] * 4  # the group "b" is never flagged
+        >>> a = audit(y, flag, sensitive_features=["a"] * 60 + ["b"] * 4, n_boot=50)
+        >>> path = Path(tempfile.mkdtemp()) / "audit.html"
+        >>> a.to_html(path)
+        >>> path.read_text().startswith("<!doctype html>")
+        True
+        """
         from ._report import write_html
 
         write_html(self, path)
@@ -185,6 +237,7 @@ def audit(
     Returns
     -------
     FairnessAudit
+        Per-group metrics and disparities to the reference group.
 
     Raises
     ------
@@ -226,11 +279,17 @@ def audit(
     metrics = {"n": count, "selection_rate": selection_rate}
     if labelled:
         metrics |= {
-            "tp": _confusion("tp"), "fp": _confusion("fp"), "fn": _confusion("fn"),
-            "tn": _confusion("tn"), "base_rate": _base_rate, "tpr": true_positive_rate,
-            "fnr": false_negative_rate, "fpr": false_positive_rate, "precision": _precision,
+            "tp": _confusion("tp"),
+            "fp": _confusion("fp"),
+            "fn": _confusion("fn"),
+            "tn": _confusion("tn"),
+            "base_rate": _base_rate,
+            "tpr": true_positive_rate,
+            "fnr": false_negative_rate,
+            "fpr": false_positive_rate,
+            "precision": _precision,
             "false_omission_rate": _false_omission_rate,
-        }  # fmt: skip
+        }
     yt = y_true if labelled else np.zeros(n, dtype=bool)
     mf = MetricFrame(metrics=metrics, y_true=yt, y_pred=y_pred, sensitive_features=sf)
     by_group = mf.by_group.copy()
@@ -249,14 +308,31 @@ def audit(
             f"({'; '.join(labels)})."
         )
     names = LABELLED if labelled else UNLABELLED
-    disparities = _disparities(sf, by_group, reference, y_true if labelled else None, y_pred,
-                               names, band, difference_tolerance, n_boot, seed)  # fmt: skip
+    disparities = _disparities(
+        sf,
+        by_group,
+        reference,
+        y_true if labelled else None,
+        y_pred,
+        names,
+        band,
+        difference_tolerance,
+        n_boot,
+        seed,
+    )
     calibration = None
     if scores is not None and labelled:
         calibration = _calibration(sf, y_true, np.asarray(scores, dtype=float))
     ref = reference if isinstance(reference, tuple) else (reference,)
-    return FairnessAudit(by_group, disparities, ref, tuple(band), calibration, mf,
-                         difference_tolerance=difference_tolerance)  # fmt: skip
+    return FairnessAudit(
+        by_group,
+        disparities,
+        ref,
+        (float(band[0]), float(band[1])),
+        calibration,
+        mf,
+        difference_tolerance=difference_tolerance,
+    )
 
 
 def fails(ratio, ratio_lo, ratio_hi, difference_lo, difference_hi, band, tolerance):
@@ -271,8 +347,7 @@ def fails(ratio, ratio_lo, ratio_hi, difference_lo, difference_hi, band, toleran
     return infinite | (outside & ratio_sure) | difference_sure
 
 
-def _disparities(sf, by_group, reference, y_true, y_pred, names, band, tolerance, n_boot,
-                 seed):  # fmt: skip
+def _disparities(sf, by_group, reference, y_true, y_pred, names, band, tolerance, n_boot, seed):
     keys = list(by_group.index)
     key_of_row = pd.MultiIndex.from_frame(sf) if sf.shape[1] > 1 else pd.Index(sf.iloc[:, 0])
     codes = pd.Index(keys).get_indexer(key_of_row)
@@ -299,16 +374,27 @@ def _disparities(sf, by_group, reference, y_true, y_pred, names, band, tolerance
         vlo, vhi = _ci(value_s[m])
         rlo, rhi = _ci(ratio_s[m])
         dlo, dhi = _ci(diff_s[m])
-        parts.append(pd.DataFrame({
-            "group": pd.Series(keys, dtype=object), "metric": m, "value": point[m],
-            "value_lo": vlo, "value_hi": vhi, "reference": point[m][ref],
-            "ratio": ratio, "ratio_lo": rlo, "ratio_hi": rhi,
-            "difference": point[m] - point[m][ref], "difference_lo": dlo,
-            "difference_hi": dhi,
-            "within_band": np.isfinite(ratio) & (band[0] <= ratio) & (ratio <= band[1]),
-            "fails": fails(ratio, rlo, rhi, dlo, dhi, band, tolerance),
-            "small": by_group["small"].to_numpy(dtype=bool),
-        }))  # fmt: skip
+        parts.append(
+            pd.DataFrame(
+                {
+                    "group": pd.Series(keys, dtype=object),
+                    "metric": m,
+                    "value": point[m],
+                    "value_lo": vlo,
+                    "value_hi": vhi,
+                    "reference": point[m][ref],
+                    "ratio": ratio,
+                    "ratio_lo": rlo,
+                    "ratio_hi": rhi,
+                    "difference": point[m] - point[m][ref],
+                    "difference_lo": dlo,
+                    "difference_hi": dhi,
+                    "within_band": np.isfinite(ratio) & (band[0] <= ratio) & (ratio <= band[1]),
+                    "fails": fails(ratio, rlo, rhi, dlo, dhi, band, tolerance),
+                    "small": by_group["small"].to_numpy(dtype=bool),
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 

@@ -17,8 +17,10 @@ def group_counts(codes: np.ndarray, n_groups: int, y_true, y_pred, weights=None)
     """TP, FP, FN, TN and n per group (``weights`` are bootstrap multiplicities)."""
     w = np.ones(len(codes)) if weights is None else weights
     p = np.asarray(y_pred, dtype=bool)
-    out = {"n": np.bincount(codes, weights=w, minlength=n_groups),
-           "selected": np.bincount(codes, weights=w * p, minlength=n_groups)}  # fmt: skip
+    out = {
+        "n": np.bincount(codes, weights=w, minlength=n_groups),
+        "selected": np.bincount(codes, weights=w * p, minlength=n_groups),
+    }
     if y_true is not None:
         t = np.asarray(y_true, dtype=bool)
         for name, mask in (("tp", t & p), ("fp", ~t & p), ("fn", t & ~p), ("tn", ~t & ~p)):

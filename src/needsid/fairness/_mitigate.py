@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import GroupShuffleSplit
 
+from .._compat import pandas4_warnings_ignored
 from ..evaluate import select_top
 from ..evaluate._metrics import _capacity_count
 from ._counts import group_counts, rates
@@ -42,7 +43,9 @@ _TOP_K = ("none", "group_topk", "outreach")
 class MitigationComparison:
     """One row per mitigation and metric: estimate and paired bootstrap 95% interval.
 
-    Attributes
+    Made by :func:`compare_mitigations`; the fields are also attributes.
+
+    Parameters
     ----------
     table : pandas.DataFrame
         ``model`` (the mitigation), ``metric``, ``estimate``, ``lo``, ``hi``: the long
@@ -56,10 +59,23 @@ class MitigationComparison:
     scores : numpy.ndarray
         The base model's scores on the test households.
     capacity : float or int
+        The capacity the mitigations were compared at (a share or a count).
     sensitive_groups : tuple of str
         The sensitive groups' labels (intersections joined by ``" & "``), in the order
         of the ``fnr[...]`` rows. Formerly ``groups``, a name that means capacity groups
         elsewhere in needsid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from needsid.fairness import MitigationComparison
+    >>> table = pd.DataFrame({"model": ["none", "none"], "metric": ["exclusion_error", "flagged"],
+    ...                       "estimate": [0.5, 2.0], "lo": [0.2, 2.0], "hi": [0.8, 2.0]})
+    >>> mit = MitigationComparison(table, pd.DataFrame({"none": [True, True, False]}),
+    ...                            np.array([0.9, 0.8, 0.1]), 2, ("a", "b"))
+    >>> mit.to_frame().loc["none"].to_dict()
+    {'exclusion_error': 0.5, 'flagged': 2.0}
     """
 
     table: pd.DataFrame
@@ -80,7 +96,32 @@ class MitigationComparison:
         return self.sensitive_groups
 
     def to_frame(self, wide: bool = True) -> pd.DataFrame:
-        """Return one row per mitigation (``wide``) or the long table."""
+        """Return one row per mitigation (``wide``) or the long table.
+
+        Parameters
+        ----------
+        wide : bool, default=True
+            One row per mitigation and one column per metric (the estimates); False
+            returns a copy of ``table`` with the intervals.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The estimates, mitigations in the order compared.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import pandas as pd
+        >>> from needsid.fairness import MitigationComparison
+        >>> table = pd.DataFrame({"model": ["none", "group_topk"], "metric": "flagged",
+        ...                       "estimate": [2.0, 2.0], "lo": 2.0, "hi": 2.0})
+        >>> mit = MitigationComparison(table, pd.DataFrame(), np.array([]), 2, ())
+        >>> mit.to_frame()["flagged"].to_dict()
+        {'none': 2.0, 'group_topk': 2.0}
+        >>> mit.to_frame(wide=False).columns.tolist()
+        ['model', 'metric', 'estimate', 'lo', 'hi']
+        """
         if not wide:
             return self.table.copy()
         est = self.table.pivot(index="model", columns="metric", values="estimate")
@@ -101,8 +142,8 @@ def allocate_top(scores, capacity, *, sensitive_features, by: str = "need", capa
         ``capacity_groups`` it applies within each of them (e.g. per region).
     sensitive_features : array-like, list, Series, DataFrame or dict
         Sensitive group of each household, in any form :func:`audit` accepts; several
-        attributes form intersections. (Formerly ``groups``: accepted for one release,
-        with a FutureWarning.)
+        attributes form intersections. Formerly ``groups``, accepted for one release
+        with a FutureWarning.
     by : {"need", "size"}, default="need"
         Share of the capacity each group gets: its estimated number of needy
         households (the sum of its scores) or its number of households. Whole
@@ -160,6 +201,7 @@ def reserve_outreach(scores, pool, capacity, share, capacity_groups=None) -> np.
     Parameters
     ----------
     scores : array-like of shape (n,)
+        Risk scores; higher is flagged first.
     pool : array-like of bool, shape (n,)
         Households eligible for the outreach slice.
     capacity : float or int
@@ -168,13 +210,14 @@ def reserve_outreach(scores, pool, capacity, share, capacity_groups=None) -> np.
         Share of the capacity reserved for the pool, in [0, 1]; fewer if the pool is
         smaller.
     capacity_groups : array-like of shape (n,), optional
-        E.g. region: each keeps its own capacity and slice. (Formerly ``groups``:
-        accepted for one release, with a FutureWarning; the name of
-        :func:`allocate_top` and :func:`compare_mitigations`.)
+        E.g. region: each keeps its own capacity and slice. Formerly ``groups``,
+        accepted for one release with a FutureWarning (this is the name
+        :func:`allocate_top` and :func:`compare_mitigations` use).
 
     Returns
     -------
     ndarray of bool
+        Exactly the capacity is flagged (per capacity group), the pool's slice first.
 
     Raises
     ------
@@ -250,13 +293,13 @@ def _fit_threshold_optimizer(model, constraint, objective, X, y, sf, X_test, sf_
     return np.asarray(to.predict(X_test, sensitive_features=sf_test, random_state=seed), bool)
 
 
-def _fit_exponentiated_gradient(base, constraint, eps, max_iter, X, y, sf, X_test, sf_test,
-                                seed):  # fmt: skip
+def _fit_exponentiated_gradient(base, constraint, eps, max_iter, X, y, sf, X_test, sf_test, seed):
     from fairlearn.reductions import EqualizedOdds, ExponentiatedGradient, TruePositiveRateParity
 
     moment = TruePositiveRateParity() if constraint == CONSTRAINTS[0] else EqualizedOdds()
     eg = ExponentiatedGradient(base, constraints=moment, eps=eps, max_iter=max_iter)
-    eg.fit(X, y, sensitive_features=sf)
+    with pandas4_warnings_ignored():  # pandas 3 warns inside fairlearn's moments
+        eg.fit(X, y, sensitive_features=sf)
     return np.asarray(eg.predict(X_test, random_state=seed), bool)
 
 
@@ -266,9 +309,17 @@ def _default_eg_estimator(seed: int, n_jobs):
     # ExponentiatedGradient refits with new row weights every iteration; a plain booster
     # is cheaper than GBMRiskModel, whose calibration holdout it would refit each time.
     return LGBMClassifier(
-        n_estimators=50, learning_rate=0.1, num_leaves=15, min_child_samples=50, subsample=0.8,
-        subsample_freq=1, colsample_bytree=0.8, random_state=seed, n_jobs=n_jobs, verbose=-1,
-    )  # fmt: skip
+        n_estimators=50,
+        learning_rate=0.1,
+        num_leaves=15,
+        min_child_samples=50,
+        subsample=0.8,
+        subsample_freq=1,
+        colsample_bytree=0.8,
+        random_state=seed,
+        n_jobs=n_jobs,
+        verbose=-1,
+    )
 
 
 def _sensitive(frame: pd.DataFrame, columns, where: str) -> pd.Series:
@@ -339,22 +390,27 @@ def compare_mitigations(
     estimator : classifier with ``predict_proba``
         E.g. :class:`needsid.models.GBMRiskModel`; cloned, never modified.
     split : needsid.evaluate.TemporalSplit
+        Training and test households, e.g. from :func:`needsid.evaluate.temporal_split`.
     sensitive_features : str or list of str
         Column(s) of ``split.train`` and ``split.test``; several form intersections.
-        Labels are ``str(value)`` as in :func:`audit`. (Formerly ``sensitive``: accepted
-        for one release, with a FutureWarning.)
+        Labels are ``str(value)`` as in :func:`audit`. Formerly ``sensitive``, accepted
+        for one release with a FutureWarning.
     capacity : float or int, default=0.05
         Share or count of test households flagged (per capacity group).
     capacity_groups : str or array-like, optional
         A column of ``split.test`` or one value per test household (e.g. region):
         each gets its own capacity.
-    methods : sequence of str, default=all of MITIGATIONS
+    methods : sequence of str, default=MITIGATIONS
+        The mitigations to compare, in table order: some of ``MITIGATIONS`` and
+        ``"outreach"``.
     constraint : {"true_positive_rate_parity", "equalized_odds"}
         Parity both fairlearn methods aim for.
     allocation : {"need", "size"}, default="need"
+        How ``group_topk`` shares the capacity (``by`` of :func:`allocate_top`).
     objective : str, default="balanced_accuracy_score"
         ThresholdOptimizer's objective.
     eg_estimator : classifier accepting ``sample_weight``, optional
+        The estimator ExponentiatedGradient reweighs; default a small LightGBM booster.
     eps : float, default=0.01
         Allowed constraint violation of ExponentiatedGradient.
     max_iter : int, default=50
@@ -363,18 +419,25 @@ def compare_mitigations(
         A boolean column of ``split.test`` or one value per test household; needed by
         ``outreach``.
     outreach_share : float, default=0.2
+        Share of the capacity reserved for the pool (``share`` of
+        :func:`reserve_outreach`).
     features : list of str, optional
         Columns the models see (default ``split.features``), e.g. without a family.
     label : str, default="in_need"
+        The label column of ``split.train`` and ``split.test``.
     postprocess_size : float, default=0.25
+        Share of the training households held out for ``threshold_optimizer``.
     n_boot : int, default=200
+        Paired bootstrap resamples of the test households (0: no intervals).
     seed : int, default=0
+        Seeds the training division, the fairlearn draws and the bootstrap.
     n_jobs : int, optional
         Threads of the default ExponentiatedGradient booster.
 
     Returns
     -------
     MitigationComparison
+        One row per mitigation and metric, with the flags of each.
 
     Raises
     ------
@@ -410,17 +473,28 @@ def compare_mitigations(
             split.test[outreach_pool] if isinstance(outreach_pool, str) else outreach_pool
         ).astype(bool)
         if len(pool) != len(split.test):
-            raise ValueError(f"Got {len(pool)} outreach_pool values for {len(split.test)} "
-                             "test households.")  # fmt: skip
+            raise ValueError(
+                f"Got {len(pool)} outreach_pool values for {len(split.test)} test households."
+            )
     if constraint not in CONSTRAINTS:
         raise ValueError(f"Got constraint={constraint!r}; expected one of {CONSTRAINTS}.")
     if allocation not in ALLOCATIONS:
         raise ValueError(f"Got allocation={allocation!r}; expected one of {ALLOCATIONS}.")
     if not 0 < postprocess_size < 1:
         raise ValueError(f"Got postprocess_size={postprocess_size!r}; expected a share in (0, 1).")
-    columns = (
-        [sensitive_features] if isinstance(sensitive_features, str) else list(sensitive_features)
-    )
+    # column names of split.train and split.test: the model is refitted, so values alone
+    # (a Series) cannot follow the households into the training rows
+    if isinstance(sensitive_features, str):
+        columns = [sensitive_features]
+    elif isinstance(sensitive_features, list | tuple) and all(
+        isinstance(c, str) for c in sensitive_features
+    ):
+        columns = list(sensitive_features)
+    else:
+        raise TypeError(
+            "compare_mitigations takes sensitive_features as column names of split.train "
+            f"and split.test (a str or a list of str); got a {type(sensitive_features).__name__}."
+        )
     cols = list(split.features if features is None else features)
     sf_train = _sensitive(split.train, columns, "train")
     sf_test = _sensitive(split.test, columns, "test")
@@ -457,8 +531,13 @@ def compare_mitigations(
         if name == "none":
             return select_top(scores[idx], capacity, cg)
         if name == "group_topk":
-            return allocate_top(scores[idx], capacity, sensitive_features=sf[idx], by=allocation,
-                                capacity_groups=cg)  # fmt: skip
+            return allocate_top(
+                scores[idx],
+                capacity,
+                sensitive_features=sf[idx],
+                by=allocation,
+                capacity_groups=cg,
+            )
         return reserve_outreach(scores[idx], pool[idx], capacity, outreach_share, cg)
 
     flags = {}
@@ -467,15 +546,30 @@ def compare_mitigations(
             flags[m] = top_k(m, np.arange(len(y)))
         elif m == "threshold_optimizer":
             flags[m] = _fit_threshold_optimizer(
-                model, constraint, objective, X_train.iloc[post_idx], y_train[post_idx],
-                sf_train.iloc[post_idx], X_test, sf_test, seed,
-            )  # fmt: skip
+                model,
+                constraint,
+                objective,
+                X_train.iloc[post_idx],
+                y_train[post_idx],
+                sf_train.iloc[post_idx],
+                X_test,
+                sf_test,
+                seed,
+            )
         else:
             base = _default_eg_estimator(seed, n_jobs) if eg_estimator is None else eg_estimator
             flags[m] = _fit_exponentiated_gradient(
-                clone(base), constraint, eps, max_iter, X_fit, y_fit, sf_fit, X_test, sf_test,
+                clone(base),
+                constraint,
+                eps,
+                max_iter,
+                X_fit,
+                y_fit,
+                sf_fit,
+                X_test,
+                sf_test,
                 seed,
-            )  # fmt: skip
+            )
     keys, codes = np.unique(sf_test.to_numpy(), return_inverse=True)
     table = _bootstrap_table(flags, top_k, y, codes, keys, n_boot, seed)
     return MitigationComparison(
@@ -496,7 +590,7 @@ def _metrics(y, flag, codes, keys) -> dict[str, float]:
         "flagged": float(flag.sum()),
         "fnr_max_ratio": (
             finite.max() / finite.min() if len(finite) and finite.min() > 0 else np.nan
-        ),  # fmt: skip
+        ),
         "fnr_max_difference": finite.max() - finite.min() if len(finite) else np.nan,
     }
     out |= {f"fnr[{k}]": v for k, v in zip(keys, fnr, strict=True)}
@@ -523,6 +617,13 @@ def _bootstrap_table(flags, top_k, y, codes, keys, n_boot, seed) -> pd.DataFrame
             col = samples[metric].to_numpy(dtype=float)
             if n_boot and np.isfinite(col).any():
                 lo, hi = np.nanpercentile(col, [2.5, 97.5])
-            rows.append({"model": name, "metric": metric, "estimate": float(value),
-                         "lo": float(lo), "hi": float(hi)})  # fmt: skip
+            rows.append(
+                {
+                    "model": name,
+                    "metric": metric,
+                    "estimate": float(value),
+                    "lo": float(lo),
+                    "hi": float(hi),
+                }
+            )
     return pd.DataFrame(rows)

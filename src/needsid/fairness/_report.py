@@ -28,12 +28,13 @@ def plot_metric(audit, metric: str = "fnr", ax=None):
     metric : str, default="fnr"
         A metric of ``audit.disparities``, e.g. ``"fnr"`` (exclusion error),
         ``"selection_rate"``.
-    ax : matplotlib Axes, optional
+    ax : matplotlib.axes.Axes, optional
         Where to draw; default a new figure.
 
     Returns
     -------
-    matplotlib Axes
+    matplotlib.axes.Axes
+        The axes drawn on.
 
     Raises
     ------
@@ -94,16 +95,20 @@ def plot_roc(y_true, scores, *, sensitive_features, ax=None):
     Parameters
     ----------
     y_true : array-like of shape (n,)
+        True need, 0/1 or boolean.
     scores : array-like of shape (n,)
+        Risk scores; higher is riskier.
     sensitive_features : array-like, list, Series, DataFrame or dict
         The sensitive groups, in any form :func:`audit` accepts; several attributes give
         intersections. Groups are labelled ``"name=value"`` (joined by ``", "``).
         Groups with only one class have no ROC curve and are listed in the title.
-    ax : matplotlib Axes, optional
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default a new figure.
 
     Returns
     -------
-    matplotlib Axes
+    matplotlib.axes.Axes
+        The axes drawn on.
 
     Raises
     ------

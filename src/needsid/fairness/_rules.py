@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from ._audit import DIFFERENCE_TOLERANCE, FairnessAudit, audit
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from ..rules import RuleHits
 
 __all__ = ["ANY_KIND", "RuleAudit", "audit_rules"]
 
@@ -19,7 +27,9 @@ ANY_KIND = "any"
 class RuleAudit:
     """One :class:`FairnessAudit` per rule kind (and for any rule).
 
-    Attributes
+    Made by :func:`audit_rules`; the fields are also attributes.
+
+    Parameters
     ----------
     audits : dict of str to FairnessAudit
         Keyed by rule kind (``trigger``, ``cross_check``, ``exit``, ``outreach``: those
@@ -27,6 +37,20 @@ class RuleAudit:
     flags : pandas.DataFrame
         ``household_id`` and one boolean column per key of ``audits``: the household
         was hit by at least one rule of that kind.
+
+    Examples
+    --------
+    >>> import needsid as ni
+    >>> from needsid.fairness import audit_rules
+    >>> from needsid.rules import household_attributes, load
+    >>> pop = ni.simulate(n_households=300, months=12, seed=0)
+    >>> hits = load().evaluate(pop.bundle, "2023-12-01")
+    >>> attrs = household_attributes(pop.bundle, "2023-12-01")
+    >>> ra = audit_rules(hits, attrs, sensitive_features="urban", n_boot=20)
+    >>> ra.flags.columns.tolist()
+    ['household_id', 'trigger', 'cross_check', 'exit', 'outreach', 'any']
+    >>> int(ra.by_group.loc[("any", "True"), "n"])
+    191
     """
 
     audits: dict[str, FairnessAudit]
@@ -38,7 +62,29 @@ class RuleAudit:
         return pd.concat({k: a.by_group for k, a in self.audits.items()}, names=["kind"])
 
     def to_frame(self) -> pd.DataFrame:
-        """Return every kind's disparities, with a ``kind`` column first."""
+        """Return every kind's disparities, with a ``kind`` column first.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The ``disparities`` of each audit stacked, one row per kind, group and
+            metric.
+
+        Examples
+        --------
+        >>> import needsid as ni
+        >>> from needsid.fairness import audit_rules
+        >>> from needsid.rules import household_attributes, load
+        >>> pop = ni.simulate(n_households=300, months=12, seed=0)
+        >>> hits = load().evaluate(pop.bundle, "2023-12-01")
+        >>> attrs = household_attributes(pop.bundle, "2023-12-01")
+        >>> ra = audit_rules(hits, attrs, sensitive_features="urban", n_boot=20)
+        >>> frame = ra.to_frame()
+        >>> frame.columns[:4].tolist()
+        ['kind', 'group', 'metric', 'value']
+        >>> frame["kind"].unique().tolist()
+        ['trigger', 'cross_check', 'exit', 'outreach', 'any']
+        """
         parts = [a.disparities.assign(kind=k) for k, a in self.audits.items()]
         out = pd.concat(parts, ignore_index=True)
         return out[["kind", *[c for c in out.columns if c != "kind"]]]
@@ -53,13 +99,13 @@ def _pandas(frame, name: str) -> pd.DataFrame:
 
 
 def audit_rules(
-    hits,
-    households,
+    hits: RuleHits,
+    households: pd.DataFrame | pl.DataFrame,
     *,
-    sensitive_features,
-    y_true=None,
+    sensitive_features: str | Sequence[str],
+    y_true: ArrayLike | pd.DataFrame | pl.DataFrame | None = None,
     label: str = "in_need",
-    reference=None,
+    reference: str | tuple[str, ...] | None = None,
     min_group_size: int = 30,
     band: tuple[float, float] = (0.8, 1.25),
     difference_tolerance: float = DIFFERENCE_TOLERANCE,
@@ -88,12 +134,24 @@ def audit_rules(
         "no longer in need") by calling again.
     label : str, default="in_need"
         Column of a ``y_true`` frame.
-    reference, min_group_size, band, difference_tolerance, n_boot, seed
-        As in :func:`audit` (which also states when a disparity fails).
+    reference : str or tuple, optional
+        Reference group's label, as in :func:`audit`; default the largest group.
+    min_group_size : int, default=30
+        Groups smaller than this are marked ``small``.
+    band : (low, high), default=(0.8, 1.25)
+        Tolerance band for ratios to the reference (:func:`audit` states when a
+        disparity fails).
+    difference_tolerance : float, default=0.05
+        Tolerance for differences to the reference.
+    n_boot : int, default=500
+        Bootstrap resamples for the intervals.
+    seed : int, default=0
+        Seed of the bootstrap.
 
     Returns
     -------
     RuleAudit
+        One audit per rule kind of the set and one for any rule.
 
     Raises
     ------
@@ -156,7 +214,7 @@ def audit_rules(
             difference_tolerance=difference_tolerance,
             n_boot=n_boot,
             seed=seed,
-        )  # fmt: skip
+        )
         for kind in [*kinds, ANY_KIND]
     }
     return RuleAudit(audits, flags)

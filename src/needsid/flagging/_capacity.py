@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from ..evaluate._metrics import _capacity_count
 
 logger = logging.getLogger(__name__)
 
+#: The route of a visit booked by ``needsid.exits.phase_out`` (flag's ``exits``).
+EXIT_REVIEW = "exit_review"
 #: Default route quotas: the most each route may take, as a share of the capacity.
 QUOTAS = {"outreach": 0.2, "review": 0.1}
 #: Routes that may have a quota (triggers are always kept; the model takes the rest).
@@ -57,7 +61,7 @@ def _quota_counts(quotas: Mapping[str, float], k: int) -> dict[str, int]:
 def allocate(
     candidates: Mapping[str, np.ndarray],
     priority: Mapping[str, np.ndarray],
-    capacity,
+    capacity: float,
     groups: np.ndarray | None,
     quotas: Mapping[str, float],
     order: tuple[str, ...] = ("trigger", "model", "outreach", "review"),
@@ -104,7 +108,7 @@ def allocate(
         quota = _quota_counts(quotas, k)
         free = np.ones(len(idx), bool)
 
-        def take(name: str, limit: int, idx=idx, free=free) -> int:
+        def take(name: str, limit: int, idx: np.ndarray = idx, free: np.ndarray = free) -> int:
             pool = np.flatnonzero(candidates[name][idx] & free)
             if limit < len(pool):
                 order_in = np.argsort(-priority[name][idx][pool], kind="stable")
@@ -122,8 +126,10 @@ def allocate(
                     logger.warning(
                         "%d households hit a trigger rule%s, more than the %d visits of "
                         "capacity left: all are kept (immediate assistance).",
-                        used[r], "" if groups is None else f" in group {g}", room,
-                    )  # fmt: skip
+                        used[r],
+                        "" if groups is None else f" in group {g}",
+                        room,
+                    )
             elif r == "model":
                 # keep room for the quota routes served later, as far as they have candidates
                 later = sum(
@@ -140,7 +146,11 @@ def allocate(
     return route
 
 
-def capacity_usage(table, quotas: Mapping[str, float] | None = None, groups=None) -> pd.DataFrame:
+def capacity_usage(
+    table: pd.DataFrame | pl.DataFrame,
+    quotas: Mapping[str, float] | None = None,
+    groups: pd.Series | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
     """Count a flag table's visits per route against its capacity and quotas.
 
     Parameters
@@ -150,7 +160,7 @@ def capacity_usage(table, quotas: Mapping[str, float] | None = None, groups=None
     quotas : mapping of str to float, optional
         The quotas the table was made with (default :data:`QUOTAS`).
     groups : pandas.Series or mapping, optional
-        household_id -> group, when the table was made with ``groups``.
+        Map of household_id -> group, when the table was made with ``groups``.
 
     Returns
     -------
@@ -181,7 +191,10 @@ def capacity_usage(table, quotas: Mapping[str, float] | None = None, groups=None
         return pd.DataFrame(columns=list(USAGE_COLUMNS))
     capacity = t["capacity"].iloc[0]
     capacity = int(capacity) if float(capacity).is_integer() and capacity > 1 else capacity
-    name_of = {v: k for k, v in ROUTES.items()}
+    name_of = {v: k for k, v in ROUTES.items()} | {EXIT_REVIEW: EXIT_REVIEW}
+    # exit reviews get a row only where the table has any, so other tables read as before
+    routes: tuple[str, ...] = ("trigger", "model", *QUOTA_ROUTES)
+    routes += (EXIT_REVIEW,) if (t["route"] == EXIT_REVIEW).any() else ()
     if groups is None:
         labels = np.zeros(len(t), dtype=object)
     else:
@@ -192,6 +205,6 @@ def capacity_usage(table, quotas: Mapping[str, float] | None = None, groups=None
         k = _capacity_count(capacity, int(part["score"].notna().sum()))
         counts = part["route"].map(name_of).value_counts()
         quota = _quota_counts(quotas, k)
-        for r in ("trigger", "model", *QUOTA_ROUTES):
+        for r in routes:
             rows.append((None if groups is None else g, r, int(counts.get(r, 0)), quota.get(r), k))
     return pd.DataFrame(rows, columns=list(USAGE_COLUMNS))

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import polars as pl
+from numpy.typing import ArrayLike
 
 from .._dates import as_date
 from ..evaluate import as_capacity
-from ._capacity import allocate, check_quotas
+from ..evaluate._metrics import _capacity_count
+from ._capacity import EXIT_REVIEW, allocate, check_quotas
+
+if TYPE_CHECKING:
+    from ..rules import RuleHits
 
 __all__ = ["BANDS", "FLAG_COLUMNS", "ROUTES", "flag", "reason_text", "risk_band"]
 
@@ -50,23 +57,32 @@ _RULE_ROUTE = {
 }
 
 
-def risk_band(scores, bands: dict[str, float] | None = None) -> np.ndarray:
+def risk_band(scores: ArrayLike, bands: Mapping[str, float] | None = None) -> np.ndarray:
     """Name the risk band of each score.
 
     Parameters
     ----------
     scores : array-like of float
-    bands : dict of str to float, optional
+        Risks in [0, 1].
+    bands : mapping of str to float, optional
         Band name -> lower edge (in any order; one edge must be 0); default :data:`BANDS`.
 
     Returns
     -------
     ndarray of str
+        The band of each score: the one with the highest lower edge at or below it.
+
+    Raises
+    ------
+    ValueError
+        If no edge is 0 or two edges are equal.
 
     Examples
     --------
     >>> risk_band([0.05, 0.3, 0.9]).tolist()
     ['low', 'medium', 'high']
+    >>> risk_band([0.05, 0.3, 0.9], {"usual": 0, "urgent": 0.25}).tolist()
+    ['usual', 'urgent', 'urgent']
     """
     bands = BANDS if bands is None else bands
     ordered = sorted(bands.items(), key=lambda kv: kv[1])
@@ -81,7 +97,7 @@ def risk_band(scores, bands: dict[str, float] | None = None) -> np.ndarray:
     return np.asarray(names, dtype=object)[np.clip(idx, 0, len(names) - 1)].astype(str)
 
 
-def _scores_frame(scores) -> pl.DataFrame:
+def _scores_frame(scores: pd.DataFrame | pd.Series | pl.DataFrame) -> pl.DataFrame:
     if isinstance(scores, pd.Series):
         scores = scores.rename("score").rename_axis("household_id").reset_index()
     if isinstance(scores, pd.DataFrame):
@@ -115,7 +131,7 @@ def _scores_frame(scores) -> pl.DataFrame:
     )
 
 
-def _hits_frame(hits) -> tuple[pl.DataFrame, str | None]:
+def _hits_frame(hits: RuleHits | None) -> tuple[pl.DataFrame, str | None]:
     """Per household: the rule ids hit and the best route; and the rule set version."""
     empty = pl.DataFrame(
         schema={"household_id": pl.String, "rule_ids": pl.String, "_rule_route": pl.String}
@@ -147,18 +163,47 @@ def _hits_frame(hits) -> tuple[pl.DataFrame, str | None]:
     return per.cast({"household_id": pl.String}), hits.rule_set_version
 
 
-def reason_text(explained) -> pd.Series:
+def _exit_reviews(
+    exits: pd.DataFrame | pl.DataFrame | None, ids: pl.Series, groups: str | None
+) -> tuple[np.ndarray, list[str | None]]:
+    """Which of ``ids`` a phase_out schedule booked for an exit review, and its reasons."""
+    if exits is None:
+        return np.zeros(len(ids), bool), [None] * len(ids)
+    e = pl.from_pandas(exits) if isinstance(exits, pd.DataFrame) else exits
+    if not isinstance(e, pl.DataFrame) or not {"household_id", "route"} <= set(e.columns):
+        raise ValueError(
+            "Got exits that are not a schedule of needsid.exits.phase_out (a DataFrame with "
+            "household_id and route columns)."
+        )
+    e = e.filter(pl.col("route") == EXIT_REVIEW)
+    if e.height and groups is not None:
+        raise ValueError(
+            f"Got exits with groups={groups!r}; exit reviews share an overall capacity only. "
+            "Flag each group with its own exits, or flag without groups."
+        )
+    text = e.get_column("reasons") if "reasons" in e.columns else pl.Series([None] * e.height)
+    booked = dict(zip(e["household_id"].cast(pl.String).to_list(), text.to_list(), strict=True))
+    hh = ids.to_list()
+    return np.array([i in booked for i in hh], bool), [booked.get(i) for i in hh]
+
+
+def reason_text(explained: pd.DataFrame | pl.DataFrame) -> pd.Series:
     """Join ``model.explain()`` rows per household as ``"feature (+x.x pts); ..."``.
 
     Parameters
     ----------
-    explained : pandas.DataFrame
+    explained : pandas.DataFrame or polars.DataFrame
         ``row_id, feature, contribution`` (contribution in probability, 0.031 = 3.1 pts).
 
     Returns
     -------
     pandas.Series
         Text per ``row_id`` (as str), in the order households first appear.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing.
 
     Examples
     --------
@@ -180,14 +225,14 @@ def reason_text(explained) -> pd.Series:
         return pd.Series(dtype=object)
     pts = np.round(explained["contribution"].to_numpy(dtype=float) * 100, 1)
     text = [
-        f"{f} ({'+' if p >= 0 else ''}{p:.1f} pts)"
+        f"{f} ({p + 0.0:+.1f} pts)"  # + 0.0 turns a -0.0 into 0.0: no "+-0.0"
         for f, p in zip(explained["feature"].astype(str), pts, strict=True)
     ]
     ids = explained["row_id"].astype(str).to_numpy()
     return pd.Series(text, index=ids).groupby(level=0, sort=False).agg("; ".join)
 
 
-def _reasons_frame(reasons) -> pl.DataFrame:
+def _reasons_frame(reasons: pd.DataFrame | pl.DataFrame | None) -> pl.DataFrame:
     """``household_id, reasons`` from explain() output or from ready-made text."""
     if reasons is None:
         return pl.DataFrame(schema={"household_id": pl.String, "reasons": pl.String})
@@ -203,21 +248,22 @@ def _reasons_frame(reasons) -> pl.DataFrame:
 
 
 def flag(
-    scores,
-    hits=None,
-    capacity=0.05,
+    scores: pd.DataFrame | pd.Series | pl.DataFrame,
+    hits: RuleHits | None = None,
+    capacity: float = 0.05,
     *,
-    as_of,
+    as_of: dt.date | str,
     groups: str | None = None,
-    reasons=None,
+    reasons: pd.DataFrame | pl.DataFrame | None = None,
     invisibility: str | None = None,
     invisibility_threshold: float = 0.8,
     model_name: str | None = None,
     model_version: str | None = None,
-    bands: dict[str, float] | None = None,
+    bands: Mapping[str, float] | None = None,
     route_order: Sequence[str] = tuple(ROUTES),
     quotas: Mapping[str, float] | None = None,
-):
+    exits: pd.DataFrame | pl.DataFrame | None = None,
+) -> pl.DataFrame | pd.DataFrame:
     """Turn model scores and rule hits into the flag table.
 
     ``capacity`` is the number of visits a county can make (overall, or per group with
@@ -236,6 +282,9 @@ def flag(
       invisible and in need first.
     - ``review``: an exit or cross-check rule fired (a benefit to review). At most
       ``quotas["review"]`` of the capacity, the lowest scores first.
+    - ``exit_review``: booked by :func:`needsid.exits.phase_out` (``exits``). Each is a
+      visit: they are kept before the other routes share what is left of the capacity
+      (a trigger still wins), and only with an overall capacity (no ``groups``).
 
     The model keeps out of the room the quota routes served after it can use, and takes
     back whatever they leave; so at most ``capacity`` households are flagged unless the
@@ -264,23 +313,37 @@ def flag(
         Column of ``scores`` with a digital-invisibility score in [0, 1] (e.g. the
         ``invisibility_score`` feature).
     invisibility_threshold : float, default=0.8
+        An ``invisibility`` at or above it makes a household a candidate for outreach.
     model_name, model_version : str, optional
         Recorded in every row (the registry's name and version).
-    bands : dict of str to float, optional
+    bands : mapping of str to float, optional
         Risk bands, see :func:`risk_band`.
     route_order : sequence of str, default ("trigger", "model", "outreach", "review")
         The order the routes are served in.
     quotas : mapping of str to float, optional
         The most ``outreach`` and ``review`` may take, as a share of the capacity;
         default :data:`QUOTAS` (``{"outreach": 0.2, "review": 0.1}``).
+    exits : DataFrame, optional
+        A :func:`needsid.exits.phase_out` schedule at the same ``as_of``: its rows with
+        route ``exit_review`` (households in ``scores``) become ``exit_review`` flags
+        with the schedule's reasons, and the other routes take the capacity they leave.
 
     Returns
     -------
     DataFrame
-        polars, or pandas if ``scores`` was pandas, sorted by household_id, with
+        A polars one, or pandas if ``scores`` was pandas, sorted by household_id, with
         :data:`FLAG_COLUMNS`. ``threshold`` is the lowest score the model flagged (in the
         household's group when ``groups`` is set); ``score`` is null for households only
         rules know about.
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not a DataFrame or Series.
+    ValueError
+        If ``scores`` lacks a column, repeats a household or holds a score outside
+        [0, 1]; or ``capacity``, ``route_order``, ``quotas``, ``bands`` or
+        ``invisibility_threshold`` is invalid; or a rule kind has no route.
 
     Examples
     --------
@@ -294,6 +357,11 @@ def flag(
                b False               none       low
                c  True verification_visit      high
                d False               none    medium
+    >>> s["invisibility_score"] = [0.0, 0.9, 0.0, 0.0]
+    >>> table = flag(s, capacity=2, as_of="2025-01-01", invisibility="invisibility_score",
+    ...              quotas={"outreach": 0.5})
+    >>> table.loc[table["flag"], ["household_id", "route"]].values.tolist()
+    [['a', 'verification_visit'], ['b', 'manual_outreach']]
     """
     as_of = as_date(as_of)
     cap = as_capacity(capacity)
@@ -326,6 +394,12 @@ def flag(
     rule_route = out["_rule_route"].fill_null("").to_numpy()
     score = out["score"].to_numpy()
     scored = ~np.isnan(score.astype(float))
+    booked, exit_reasons = _exit_reviews(exits, out["household_id"], groups)
+    out = out.with_columns(pl.Series("_exit_reasons", exit_reasons, dtype=pl.String))
+    room = cap
+    if booked.any():  # exit reviews are visits: the other routes share what they leave
+        booked &= rule_route != "trigger"
+        room = _capacity_count(cap, int(scored.sum())) - int(booked.sum())
     score0 = np.where(scored, score, 0.0)
     invisibility_value = out["_invisibility"].to_numpy()
     candidates = {
@@ -335,6 +409,10 @@ def flag(
         | (scored & (invisibility_value >= invisibility_threshold)),
         "review": rule_route == "review",
     }
+    if booked.any():
+        for r in ("model", "outreach", "review"):
+            candidates[r] = candidates[r] & ~booked & (room > 0)
+        room = max(room, 1)  # with no room left only triggers, which need none, are taken
     priority = {
         "model": score0,
         # the households most likely to be both invisible and in need first
@@ -343,8 +421,9 @@ def flag(
         "review": 1.0 - score0,
     }
     g = None if groups is None else out[groups].cast(pl.String).fill_null("(missing)").to_numpy()
-    routed = allocate(candidates, priority, cap, g, quotas, tuple(route_order), counted=scored)
+    routed = allocate(candidates, priority, room, g, quotas, tuple(route_order), counted=scored)
     names = np.array([ROUTES[r] if r else "none" for r in routed], dtype=object)
+    names[booked] = EXIT_REVIEW
     out = out.with_columns(
         pl.Series("route", names, dtype=pl.String),
         pl.Series("_model", routed == "model", dtype=pl.Boolean),
@@ -367,7 +446,12 @@ def flag(
         .alias("risk_band")
     )
     out = out.join(_reasons_frame(reasons), on="household_id", how="left").with_columns(
-        pl.when(pl.col("flag")).then(pl.col("reasons")).otherwise(None).alias("reasons")
+        pl.when(pl.col("route") == EXIT_REVIEW)
+        .then(pl.col("_exit_reasons"))
+        .when(pl.col("flag"))
+        .then(pl.col("reasons"))
+        .otherwise(None)
+        .alias("reasons")
     )
     out = (
         out.with_columns(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from numbers import Integral
+from typing import TYPE_CHECKING, Any, Self, TypeAlias
 
 import narwhals as nw
 import numpy as np
@@ -26,13 +27,20 @@ from ._sklearn_compat import (
     validate_params,
 )
 
+if TYPE_CHECKING:
+    import polars as pl
+    from numpy.typing import ArrayLike
+
 __all__ = ["ID_COLUMN", "RiskModel"]
+
+#: What the models take as ``X``: an array or a pandas or polars frame.
+XLike: TypeAlias = "ArrayLike | pd.DataFrame | pl.DataFrame | pl.LazyFrame"
 
 #: A column (or index) with this name identifies rows in ``explain`` and is not a feature.
 ID_COLUMN = "household_id"
 
 
-def _split_ids(X):
+def _split_ids(X: Any) -> tuple[Any, np.ndarray | None]:
     """Return ``(X without the id, ids or None)``; non-pandas frames become pandas."""
     if not isinstance(X, pd.DataFrame):
         frame = nw.from_native(X, pass_through=True)
@@ -51,7 +59,7 @@ def _split_ids(X):
 class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
     """Base class of the needsid risk models (binary classifiers with reason codes)."""
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: XLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Self:
         """Fit the model.
 
         Parameters
@@ -70,7 +78,24 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        self
+        RiskModel
+            ``self``, fitted.
+
+        Raises
+        ------
+        ValueError
+            If a parameter is out of range, ``y`` has other than two classes, or one
+            class has no row of positive ``sample_weight``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from needsid.models import GBMRiskModel
+        >>> X, y = make_classification(n_samples=300, n_features=4, n_redundant=0,
+        ...                            random_state=0)
+        >>> model = GBMRiskModel(n_estimators=20).fit(X, y)
+        >>> model.classes_.tolist(), model.n_features_in_
+        ([0, 1], 4)
         """
         validate_params(self)
         X, _ = _split_ids(X)
@@ -108,19 +133,78 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
         self._fit(X, y01, sample_weight)
         return self
 
-    def predict_proba(self, X):
-        """Return class probabilities, shape (n_samples, 2); column 1 is the event."""
+    def predict_proba(self, X: XLike) -> np.ndarray:
+        """Return class probabilities; column 1 is the event.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Features in the columns (and order) seen in ``fit``; a ``household_id``
+            column or index is ignored.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            ``P(classes_[0])`` and ``P(classes_[1])``; each row sums to 1.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from needsid.models import GBMRiskModel
+        >>> X, y = make_classification(n_samples=300, n_features=4, n_redundant=0,
+        ...                            random_state=0)
+        >>> proba = GBMRiskModel(n_estimators=20).fit(X, y).predict_proba(X[:3])
+        >>> proba.shape, bool((proba.sum(axis=1) == 1).all())
+        ((3, 2), True)
+        """
         check_is_fitted(self)
         X = self._check_X(X)[0]
         p = self._link(self._log_odds(X, contributions=False)[1])
         return np.column_stack([1.0 - p, p])
 
-    def predict(self, X):
-        """Return the more likely class of each row."""
+    def predict(self, X: XLike) -> np.ndarray:
+        """Return the more likely class of each row.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            As passed to :meth:`predict_proba`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            A label from ``classes_`` per row: the event where its probability is above
+            0.5. A capacity-constrained decision is :func:`needsid.flagging.flag`'s.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from needsid.models import GBMRiskModel
+        >>> X, y = make_classification(n_samples=300, n_features=4, n_redundant=0,
+        ...                            random_state=0)
+        >>> GBMRiskModel(n_estimators=20).fit(X, y).predict(X[:3]).tolist(), y[:3].tolist()
+        ([0, 1, 0], [0, 1, 0])
+        """
         proba = self.predict_proba(X)  # first: it checks that the model is fitted
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def explain(self, X, top=3, dimensions=None, by_dimension=False) -> pd.DataFrame:
+    def explain(
+        self,
+        X: XLike,
+        top: int | None = 3,
+        dimensions: Mapping[str, str] | None = None,
+        by_dimension: bool = False,
+    ) -> pd.DataFrame:
         """Reason codes: each row's largest contributions to its predicted risk.
 
         A contribution is in probability points: the change in predicted probability
@@ -148,6 +232,36 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
             then ``|contribution|`` descending; ``row_id, dimension, contribution`` when
             ``by_dimension``. ``row_id`` is the ``household_id`` column or index of ``X``
             if it has one, else the row position.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+        ValueError
+            If ``top`` is not a positive int or None, or ``dimensions`` names a column
+            that is not a feature.
+        TypeError
+            If ``dimensions`` is not a mapping.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn.datasets import make_classification
+        >>> from needsid.models import GBMRiskModel
+        >>> X, y = make_classification(n_samples=300, n_features=3, n_redundant=0,
+        ...                            random_state=0)
+        >>> X = pd.DataFrame(X, columns=["income_ratio", "n_elderly", "hh_size"])
+        >>> X.insert(0, "household_id", [f"h{i}" for i in range(len(X))])
+        >>> model = GBMRiskModel(n_estimators=20).fit(X, y)
+        >>> reasons = model.explain(X.head(2), top=2)
+        >>> reasons[["row_id", "feature", "dimension"]]
+          row_id       feature dimension
+        0     h0  income_ratio    income
+        1     h0       hh_size     other
+        2     h1  income_ratio    income
+        3     h1       hh_size     other
+        >>> model.explain(X.head(2), top=1, by_dimension=True)["dimension"].tolist()
+        ['income', 'income']
         """
         check_is_fitted(self)
         if top is not None and (not isinstance(top, Integral) or isinstance(top, bool) or top < 1):
@@ -168,14 +282,14 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
             X,
             names,
             np.arange(len(X)) if ids is None else ids,
-            top=top,
+            top=None if top is None else int(top),
             dimensions=default_dimensions(names, dimensions),
             by_dimension=by_dimension,
         )
 
     # -- helpers for subclasses -------------------------------------------------------
 
-    def _check_X(self, X):
+    def _check_X(self, X: XLike) -> tuple[np.ndarray, np.ndarray | None]:
         X, ids = _split_ids(X)
         return validate_data(self, X, reset=False), ids
 

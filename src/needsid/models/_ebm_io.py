@@ -10,11 +10,17 @@ as interpret does: a NaN falls in bin 0, a value ``x`` in bin ``1 + #{cuts <= x}
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._json import header, read_document, restore_header
+
+if TYPE_CHECKING:  # the mixin's methods use the estimator they are mixed into
+    from ._base import RiskModel as _Estimator
+else:
+    _Estimator = object
 
 __all__ = ["EBMJSONMixin"]
 
@@ -59,7 +65,7 @@ def _floats(a) -> list:
     return np.asarray(a, dtype=np.float64).tolist()
 
 
-class EBMJSONMixin:
+class EBMJSONMixin(_Estimator):
     """``to_json`` / ``from_json`` for :class:`EBMRiskModel`."""
 
     def to_json(self, indent: int | None = None) -> str:
@@ -116,7 +122,7 @@ class EBMJSONMixin:
         return json.dumps(doc, indent=indent, allow_nan=False)
 
     @classmethod
-    def from_json(cls, text: str):
+    def from_json(cls, text: str) -> Self:
         """Rebuild a fitted model from :meth:`to_json` output.
 
         Parameters

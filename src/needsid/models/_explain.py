@@ -35,6 +35,16 @@ OTHER = "other"
 def feature_dimension(name: str) -> str:
     """Return the deprivation dimension a feature belongs to, by :data:`DIMENSION_RULES`.
 
+    Parameters
+    ----------
+    name : str
+        A feature name; matched case-insensitively against the keywords.
+
+    Returns
+    -------
+    str
+        The first dimension with a keyword in ``name``, else ``"other"``.
+
     Examples
     --------
     >>> from needsid.models import feature_dimension
@@ -54,6 +64,23 @@ def default_dimensions(
     feature_names: Sequence[str], overrides: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """Map each feature to a dimension: ``overrides`` first, then :func:`feature_dimension`.
+
+    Parameters
+    ----------
+    feature_names : sequence of str
+        The model's features.
+    overrides : mapping of str to str, optional
+        Feature -> dimension, for features the name rules place wrongly.
+
+    Returns
+    -------
+    dict of str to str
+        Feature -> dimension, in the order of ``feature_names``.
+
+    Raises
+    ------
+    ValueError
+        If ``overrides`` names a feature not in ``feature_names``.
 
     Examples
     --------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 from lightgbm import Booster
@@ -11,6 +12,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from ._json import header, read_document, restore_header
+
+if TYPE_CHECKING:  # the mixin's methods use the estimator they are mixed into
+    from ._base import RiskModel as _Estimator
+else:
+    _Estimator = object
 
 __all__ = ["GBMJSONMixin"]
 
@@ -29,7 +35,7 @@ def _floats(a) -> list[float]:
     return [float(v) for v in np.asarray(a, dtype=np.float64).ravel()]
 
 
-class GBMJSONMixin:
+class GBMJSONMixin(_Estimator):
     """``to_json`` / ``from_json`` for :class:`GBMRiskModel`."""
 
     def to_json(self, indent: int | None = None) -> str:
@@ -97,7 +103,7 @@ class GBMJSONMixin:
         return json.dumps(doc, indent=indent, allow_nan=False)
 
     @classmethod
-    def from_json(cls, text: str):
+    def from_json(cls, text: str) -> Self:
         """Rebuild a fitted model from :meth:`to_json` output.
 
         Parameters

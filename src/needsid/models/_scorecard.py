@@ -18,9 +18,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import l1_min_c
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
+from .._compat import pandas4_warnings_ignored
 from ._base import RiskModel
 from ._scorecard_io import ScorecardJSONMixin
-from ._sklearn_compat import Interval
+from ._sklearn_compat import Interval, l1_penalty
 
 __all__ = ["PointsScorecard"]
 
@@ -200,7 +201,8 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
             # replaced below
             warnings.simplefilter("ignore", RuntimeWarning)
             binning.fit(x, y, sample_weight=_binning_weights(sample_weight))
-            table = binning.binning_table.build()
+            with pandas4_warnings_ignored():  # pandas 3 warns inside optbinning
+                table = binning.binning_table.build()
         splits = _round_splits(np.asarray(binning.splits, dtype=np.float64))
         n_bins = len(splits) + 1
         woe = table["WoE"].iloc[: n_bins + 2].to_numpy(dtype=np.float64)  # drop "Totals"
@@ -246,7 +248,7 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
         entry = np.full(len(candidates), np.inf)
         for step, c in enumerate(_l1_min_c(W, y, sample_weight) * np.logspace(0, 3, 25)):
             lasso = LogisticRegression(
-                penalty="l1", solver="liblinear", C=c, max_iter=1000, intercept_scaling=10.0
+                **l1_penalty(), solver="liblinear", C=c, max_iter=1000, intercept_scaling=10.0
             ).fit(W, y, sample_weight)
             new = (np.abs(lasso.coef_[0]) > 0) & np.isinf(entry)
             entry[new] = step
@@ -324,6 +326,21 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
         -------
         ndarray of int of shape (n_samples,)
             Totals in ``[0, max_points]``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from needsid.models import PointsScorecard
+        >>> X, y = make_classification(n_samples=300, n_features=4, n_redundant=0,
+        ...                            random_state=0)
+        >>> card = PointsScorecard(max_features=2, max_points=50).fit(X, y)
+        >>> card.points(X[:3]).tolist()
+        [12, 36, 13]
         """
         check_is_fitted(self)
         return self._total_points(self._check_X(X)[0])
@@ -335,6 +352,30 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
         -------
         str
             The instructions, ``card_`` and ``risk_table_`` (risks as percentages).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from needsid.models import PointsScorecard
+        >>> X, y = make_classification(n_samples=300, n_features=4, n_redundant=0,
+        ...                            random_state=0)
+        >>> card = PointsScorecard(max_features=2, max_points=50).fit(X, y)
+        >>> print(card.to_text())  # doctest: +ELLIPSIS
+        Points scorecard: for each feature add the points of the row whose bin holds ...
+        <BLANKLINE>
+        feature                bin  points
+             x0           < -0.531       0
+             x0 -0.531 to < 0.0212      13
+        ...
+        Total points -> risk
+         points_from  points_to  households observed_risk predicted_risk
+                   0          5          36          0.0%           0.4%
+        ...
         """
         check_is_fitted(self)
         table = self.risk_table_.copy()

@@ -25,7 +25,9 @@ __all__ = [
     "InvalidParameterError",
     "StrOptions",
     "check_sample_weight",
+    "fill_empty_columns",
     "fit_context",
+    "l1_penalty",
     "validate_data",
     "validate_params",
 ]
@@ -33,6 +35,20 @@ __all__ = [
 SKLEARN_GE_1_6 = parse_version(parse_version(sklearn.__version__).base_version) >= parse_version(
     "1.6"
 )
+
+
+SKLEARN_GE_1_8 = parse_version(parse_version(sklearn.__version__).base_version) >= parse_version(
+    "1.8"
+)
+
+
+def l1_penalty() -> dict[str, object]:
+    """Return ``LogisticRegression`` keyword arguments for a pure L1 (lasso) penalty.
+
+    scikit-learn 1.8 deprecates ``penalty`` (removed in 1.10) for ``l1_ratio=1``; before
+    1.8, ``l1_ratio`` is read for ``penalty="elasticnet"`` only.
+    """
+    return {"l1_ratio": 1.0} if SKLEARN_GE_1_8 else {"penalty": "l1"}
 
 
 def validate_params(estimator) -> None:
@@ -144,11 +160,36 @@ def check_sample_weight(sample_weight, X) -> np.ndarray:
         raise ValueError("Got sample_weight with " + " Also ".join(problems))
     if not weights.any():
         raise ValueError(
-            f"Got sample_weight with all {n_samples} weights equal to 0, so no row is left to "
+            f"Got sample_weight with all {n_samples} weights zero, so no row is left to "
             "learn from. Give the rows to learn from a positive weight, or pass "
             "sample_weight=None to weigh all rows equally."
         )
     return _check_sample_weight(weights, X, dtype=np.float64)
+
+
+def fill_empty_columns(X: np.ndarray, min_values: int = 20, value: float = 0.0) -> np.ndarray:
+    """Return ``X`` with every column of fewer than ``min_values`` values set to ``value``.
+
+    scikit-learn 1.9's ``HistGradientBoosting*.fit`` fails to bin a column that holds no
+    value ("window shape cannot be larger than input array shape"); 1.7 and earlier
+    accept it. A nearly empty column can become one inside ``fit`` (early stopping holds
+    out rows). With ``min_samples_leaf=min_values`` (20 by default) no split can use a
+    column of fewer values, so setting it to a constant leaves the fitted model the same.
+
+    Examples
+    --------
+    >>> X = np.array([[1.0, np.nan], [np.nan, np.nan], [2.0, 5.0]])
+    >>> fill_empty_columns(X, min_values=2)
+    array([[ 1.,  0.],
+           [nan,  0.],
+           [ 2.,  0.]])
+    """
+    sparse = (~np.isnan(X)).sum(axis=0) < min_values
+    if not sparse.any():
+        return X
+    X = X.copy()
+    X[:, sparse] = value
+    return X
 
 
 class BinaryClassifierTagsMixin:

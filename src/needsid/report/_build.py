@@ -6,11 +6,19 @@ import os
 from collections.abc import Mapping
 from numbers import Integral
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _sections
 from ._html import page, write_atomic
+
+if TYPE_CHECKING:
+    from ..evaluate import Comparison
+    from ..fairness import FairnessAudit
+    from ..models import PointsScorecard
+    from ..rules import RuleHits
 
 __all__ = ["SECTIONS", "build_report"]
 
@@ -44,8 +52,12 @@ def _check_inputs(comparison, y_true, audit, scorecard, rule_hits, title, meta, 
         ("by_group", "disparities", "failing"),
         "a needsid.fairness.FairnessAudit (from needsid.fairness.audit)",
     )
-    _expect(rule_hits, "rule_hits", ("summary", "rule_set_id", "as_of"),
-            "a needsid.rules.RuleHits (from RuleSet.evaluate)")  # fmt: skip
+    _expect(
+        rule_hits,
+        "rule_hits",
+        ("summary", "rule_set_id", "as_of"),
+        "a needsid.rules.RuleHits (from RuleSet.evaluate)",
+    )
     if scorecard is not None and not hasattr(scorecard, "card_"):
         raise TypeError(
             f"Got scorecard of type {type(scorecard).__name__}; expected a fitted "
@@ -81,15 +93,15 @@ def _check_inputs(comparison, y_true, audit, scorecard, rule_hits, title, meta, 
 
 
 def build_report(
-    path,
+    path: str | os.PathLike[str],
     *,
-    comparison=None,
-    y_true=None,
-    audit=None,
-    scorecard=None,
-    rule_hits=None,
+    comparison: Comparison | None = None,
+    y_true: ArrayLike | None = None,
+    audit: FairnessAudit | None = None,
+    scorecard: PointsScorecard | None = None,
+    rule_hits: RuleHits | None = None,
     title: str = "needsid run report",
-    meta: Mapping | None = None,
+    meta: Mapping[str, Any] | None = None,
     top_rules: int = 15,
 ) -> Path:
     """Write one self-contained HTML report of a run: tables, plots, no server needed.
@@ -103,7 +115,7 @@ def build_report(
 
     Parameters
     ----------
-    path : str or path-like
+    path : str or os.PathLike
         The ``.html`` file to write; its folder must exist.
     comparison : needsid.evaluate.Comparison, optional
         Table with intervals (section ``#comparison``); its ``scores`` with ``y_true``
@@ -120,6 +132,7 @@ def build_report(
     rule_hits : needsid.rules.RuleHits, optional
         Rules with the most hits, from ``RuleHits.summary()`` (``#rules``).
     title : str, default="needsid run report"
+        The page title and top heading.
     meta : mapping, optional
         Shown in ``#summary`` as given, e.g. run id, model name and version, data
         fingerprint, ``as_of``, capacity.
@@ -131,6 +144,16 @@ def build_report(
     pathlib.Path
         The path written.
 
+    Raises
+    ------
+    FileNotFoundError
+        If the folder of ``path`` does not exist.
+    TypeError
+        If an input is not of the type named above.
+    ValueError
+        If ``title`` is empty, ``top_rules`` is not a positive whole number, or
+        ``y_true`` is not 0/1 labels of the comparison's test households.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -140,6 +163,16 @@ def build_report(
     >>> text = out.read_text()
     >>> 'id="fairness"' in text and "not provided" in text
     True
+
+    With the inputs of a run (a fairness audit here):
+
+    >>> from needsid.fairness import audit
+    >>> a = audit([1, 1, 0, 0, 1, 1, 0, 0], [1, 0, 0, 0, 1, 1, 1, 0],
+    ...           sensitive_features=["a"] * 4 + ["b"] * 4, n_boot=20)
+    >>> text = build_report(folder / "audit.html", audit=a, title="Audit").read_text()
+    >>> fairness = text.split('<section id="fairness">')[1].split("</section>")[0]
+    >>> "not provided" in fairness, "Reference group: a." in fairness
+    (False, True)
     >>> import shutil; shutil.rmtree(folder)
     """
     path = Path(os.fspath(path))

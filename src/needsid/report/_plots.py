@@ -56,9 +56,10 @@ def fixed_columns(comparison) -> list[str]:
     if fixed is not None:
         return [c for c in comparison.scores.columns if c in set(fixed)]
     return [
-        c for c in comparison.scores.columns
+        c
+        for c in comparison.scores.columns
         if is_flag_column(comparison.scores[c].to_numpy(dtype=float))
-    ]  # fmt: skip
+    ]
 
 
 def coverage_figure(y_true: np.ndarray, comparison) -> str:

@@ -59,15 +59,17 @@ def comparison(comp) -> str:
     )
     n = len(comp.scores)
     share = capacity_share(comp.capacity, n)
-    return "\n".join([
-        note(
-            f"Estimates at a capacity of {share:.1%} of {n} test households, with paired "
-            "bootstrap 95% intervals in brackets. Exclusion error: households in need not "
-            "flagged; inclusion error: flagged households not in need. Baselines with fixed "
-            "flags (status quo, rules only) are compared at their own caseload."
-        ),
-        table(wide, text_columns=wide.columns),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            note(
+                f"Estimates at a capacity of {share:.1%} of {n} test households, with paired "
+                "bootstrap 95% intervals in brackets. Exclusion error: households in need not "
+                "flagged; inclusion error: flagged households not in need. Baselines with fixed "
+                "flags (status quo, rules only) are compared at their own caseload."
+            ),
+            table(wide, text_columns=wide.columns),
+        ]
+    )
 
 
 def _needs_labels(comp, y_true, what: str) -> str | None:
@@ -82,28 +84,32 @@ def coverage(comp, y_true) -> str:
     gap = _needs_labels(comp, y_true, "coverage curves")
     if gap:
         return gap
-    return "\n".join([
-        note(
-            "Share of households in need that are flagged as capacity grows. Baselines "
-            "with fixed flags are single points at their own caseload; the dashed line is "
-            "the comparison's capacity."
-        ),
-        image(coverage_figure(y_true, comp), "coverage curves"),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            note(
+                "Share of households in need that are flagged as capacity grows. Baselines "
+                "with fixed flags are single points at their own caseload; the dashed line is "
+                "the comparison's capacity."
+            ),
+            image(coverage_figure(y_true, comp), "coverage curves"),
+        ]
+    )
 
 
 def calibration(comp, y_true) -> str:
     gap = _needs_labels(comp, y_true, "calibration curves")
     if gap:
         return gap
-    return "\n".join([
-        note(
-            "Observed rate of need against the mean predicted probability in ten quantile "
-            "bands of each model's score; on the dotted line a score is a probability. "
-            "Fixed-flag baselines have no score to calibrate and are left out."
-        ),
-        image(calibration_figure(y_true, comp), "calibration curves"),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            note(
+                "Observed rate of need against the mean predicted probability in ten quantile "
+                "bands of each model's score; on the dotted line a score is a probability. "
+                "Fixed-flag baselines have no score to calibrate and are left out."
+            ),
+            image(calibration_figure(y_true, comp), "calibration curves"),
+        ]
+    )
 
 
 def _status(audit) -> list[str]:
@@ -111,10 +117,13 @@ def _status(audit) -> list[str]:
     failing = set(audit.failing().index)
     d = audit.disparities
     return [
-        "context" if metric == "base_rate" else
-        "fail" if i in failing else ("pass" if within else "warn")
+        "context"
+        if metric == "base_rate"
+        else "fail"
+        if i in failing
+        else ("pass" if within else "warn")
         for i, metric, within in zip(d.index, d["metric"], d["within_band"], strict=True)
-    ]  # fmt: skip
+    ]
 
 
 def fairness(audit) -> str:
@@ -124,42 +133,55 @@ def fairness(audit) -> str:
     key_cols = list(by_group.columns[: audit.by_group.index.nlevels])
     d = audit.disparities
     status = _status(audit)
-    disp = pd.DataFrame({
-        "group": [fmt_number(g) for g in d["group"]],
-        "metric": d["metric"],
-        "value": d["value"],
-        "reference": d["reference"],
-        "ratio (95% interval)": [
-            fmt_interval(*v) for v in zip(d["ratio"], d["ratio_lo"], d["ratio_hi"], strict=True)
-        ],
-        "difference (95% interval)": [
-            fmt_interval(*v)
-            for v in zip(d["difference"], d["difference_lo"], d["difference_hi"], strict=True)
-        ],
-        "small group": d["small"],
-        "status": status,
-    })  # fmt: skip
+    disp = pd.DataFrame(
+        {
+            "group": [fmt_number(g) for g in d["group"]],
+            "metric": d["metric"],
+            "value": d["value"],
+            "reference": d["reference"],
+            "ratio (95% interval)": [
+                fmt_interval(*v)
+                for v in zip(d["ratio"], d["ratio_lo"], d["ratio_hi"], strict=True)
+            ],
+            "difference (95% interval)": [
+                fmt_interval(*v)
+                for v in zip(d["difference"], d["difference_lo"], d["difference_hi"], strict=True)
+            ],
+            "small group": d["small"],
+            "status": status,
+        }
+    )
     metric = "fnr" if "fnr" in set(d["metric"]) else "selection_rate"
     lo, hi = audit.band
     counts = {s: status.count(s) for s in ("fail", "warn", "pass")}
-    return "\n".join([
-        note(
-            f"Reference group: {fmt_number(audit.reference)}. Tolerance band for ratios: "
-            f"{lo} to {hi}. fail: ratio infinite (reference rate 0), or outside the band "
-            "with its interval excluding 1, or the difference's interval wholly beyond "
-            f"{fmt_number(audit.difference_tolerance)} ({counts['fail']}); warn: outside "
-            "the band, interval includes 1 "
-            f"({counts['warn']}); pass: within the band ({counts['pass']}). Base rates "
-            "describe the population, not the flags, and are shown as context. FNR is the "
-            "exclusion error (households in need not flagged)."
-        ),
-        table(by_group, caption="By group", text_columns=key_cols),
-        table(disp, caption="Disparities to the reference group",
-              text_columns=("group", "metric", "ratio (95% interval)",
-                            "difference (95% interval)", "status"),
-              row_class=lambda i: status[i]),
-        image(fairness_figure(audit, metric), f"{metric} by group"),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            note(
+                f"Reference group: {fmt_number(audit.reference)}. Tolerance band for ratios: "
+                f"{lo} to {hi}. fail: ratio infinite (reference rate 0), or outside the band "
+                "with its interval excluding 1, or the difference's interval wholly beyond "
+                f"{fmt_number(audit.difference_tolerance)} ({counts['fail']}); warn: outside "
+                "the band, interval includes 1 "
+                f"({counts['warn']}); pass: within the band ({counts['pass']}). Base rates "
+                "describe the population, not the flags, and are shown as context. FNR is the "
+                "exclusion error (households in need not flagged)."
+            ),
+            table(by_group, caption="By group", text_columns=key_cols),
+            table(
+                disp,
+                caption="Disparities to the reference group",
+                text_columns=(
+                    "group",
+                    "metric",
+                    "ratio (95% interval)",
+                    "difference (95% interval)",
+                    "status",
+                ),
+                row_class=lambda i: status[i],
+            ),
+            image(fairness_figure(audit, metric), f"{metric} by group"),
+        ]
+    )
 
 
 def scorecard(card) -> str:
@@ -170,16 +192,19 @@ def scorecard(card) -> str:
     risk = card.risk_table_.copy()
     for col in ("observed_risk", "predicted_risk"):
         risk[col] = risk[col].map(lambda v: "-" if np.isnan(v) else f"{v:.1%}")
-    return "\n".join([
-        note(
-            "For each feature add the points of the row whose bin holds the household's "
-            f"value (base points 0, total 0 to {card.max_points}; more points = more risk), "
-            "then read the risk off the second table."
-        ),
-        table(rows, caption="Card", text_columns=("feature", "bin"))
-        if len(rows) else note("The card has no features."),
-        table(risk, caption="Total points to risk"),
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            note(
+                "For each feature add the points of the row whose bin holds the household's "
+                f"value (base points 0, total 0 to {card.max_points}; more points = more risk), "
+                "then read the risk off the second table."
+            ),
+            table(rows, caption="Card", text_columns=("feature", "bin"))
+            if len(rows)
+            else note("The card has no features."),
+            table(risk, caption="Total points to risk"),
+        ]
+    )
 
 
 def rules(hits, top: int) -> str:
@@ -196,9 +221,12 @@ def rules(hits, top: int) -> str:
             f"{hits.as_of.isoformat()}: {len(hits)} hits on {hits.n_households} households, "
             f"{int((s['n_hits'] > 0).sum())} of {len(s)} rules fired. Counts only."
         ),
-        table(shown, caption=f"Top {len(shown)} rules by hits",
-              text_columns=("rule_id", "kind", "severity", "programme")),
-    ]  # fmt: skip
+        table(
+            shown,
+            caption=f"Top {len(shown)} rules by hits",
+            text_columns=("rule_id", "kind", "severity", "programme"),
+        ),
+    ]
     if rest:
         parts.append(note(f"{rest} more rules with fewer hits are not shown."))
     return "\n".join(parts)

@@ -7,6 +7,7 @@ with all households.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import pandas as pd
@@ -20,13 +21,15 @@ __all__ = ["ANY_RULE", "group_hit_rates", "household_attributes"]
 ANY_RULE = "(any rule)"
 
 
-def household_attributes(bundle: HouseholdData, as_of):
+def household_attributes(
+    bundle: HouseholdData, as_of: dt.date | str
+) -> pd.DataFrame | pl.DataFrame:
     """Return the groups a rule audit compares, one row per household alive at ``as_of``.
 
     Parameters
     ----------
     bundle : HouseholdData
-        pandas or polars tables.
+        The pandas or polars tables.
     as_of : date or str
         Households formed before and not dissolved by this date, with their members then.
 

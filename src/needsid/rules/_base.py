@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
@@ -42,8 +43,9 @@ class Template:
 
     name: str
     params: type[Params]
-    reads: Callable[[Params], tuple[str, ...] | None]
-    run: Callable[[Context, Params, tuple[str, ...], int, dt.date], pl.DataFrame]
+    # each template takes its own Params subclass: ``Any`` stands for "this template's"
+    reads: Callable[[Any], tuple[str, ...] | None]
+    run: Callable[[Context, Any, tuple[str, ...], int, dt.date], pl.DataFrame]
     summary: str
     reads_features: bool = False
-    min_window: Callable[[Params], int] = lambda p: 1
+    min_window: Callable[[Any], int] = lambda p: 1

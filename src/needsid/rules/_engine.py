@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +46,23 @@ class RuleSet(BaseModel):
     """A versioned set of trigger, cross-check, exit and outreach rules.
 
     Build one with :func:`load` (a YAML file) or :meth:`from_dict`, which report every
-    problem at once with the rule id and field.
+    problem at once with the rule id and field. The fields are also attributes.
 
-    Attributes
+    Parameters
     ----------
     id, version, description : str
         Identify the set; ``version`` is stamped on every hit.
     rules : tuple of Rule
         In evaluation (and output) order.
+
+    Examples
+    --------
+    >>> from needsid.rules import load
+    >>> rules = load()
+    >>> rules.id, rules.version, len(rules.rules)
+    ('default', '2026.1', 18)
+    >>> rules.ids[:2]
+    ['death_working_age', 'hospital_oop_absolute']
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -70,12 +80,35 @@ class RuleSet(BaseModel):
         ----------
         raw : dict
             ``id, version, description, rules`` as read from YAML.
-        source : str
+        source : str, default="<dict>"
             Named in the error message (e.g. the file path).
 
         Returns
         -------
         RuleSet
+            The validated rule set.
+
+        Raises
+        ------
+        RuleSetError
+            Listing every problem, each naming the rule id and field.
+
+        Examples
+        --------
+        >>> from needsid.rules import RuleSet
+        >>> rule = {"id": "death_any_age", "kind": "trigger",
+        ...         "description": "A household member died.", "template": "event",
+        ...         "reads": ["death"], "window_months": 3, "severity": "high",
+        ...         "programme": "temporary_assistance"}
+        >>> raw = {"id": "mine", "version": "1", "description": "One rule.", "rules": [rule]}
+        >>> RuleSet.from_dict(raw).ids
+        ['death_any_age']
+        >>> bad = {**raw, "rules": [{**rule, "kind": "alarm"}]}
+        >>> RuleSet.from_dict(bad, source="mine.yaml")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        needsid.rules._spec.RuleSetError: Invalid rule set mine.yaml (1 problem):
+          - rule 'death_any_age', field 'kind': Got kind='alarm'; expected one of trigger, ...
         """
         problems = check(raw)
         if problems:
@@ -83,7 +116,30 @@ class RuleSet(BaseModel):
         return cls.model_validate(raw)
 
     def rule(self, rule_id: str) -> Rule:
-        """Return the rule with id ``rule_id``."""
+        """Return the rule with id ``rule_id``.
+
+        Parameters
+        ----------
+        rule_id : str
+            One of :attr:`ids`.
+
+        Returns
+        -------
+        Rule
+            The rule of that id.
+
+        Raises
+        ------
+        KeyError
+            If the set has no rule of that id.
+
+        Examples
+        --------
+        >>> from needsid.rules import load
+        >>> rule = load().rule("death_working_age")
+        >>> rule.kind, rule.window_months, rule.thresholds
+        ('trigger', 3, {'min_age': 16, 'max_age': 59})
+        """
         for r in self.rules:
             if r.id == rule_id:
                 return r
@@ -94,8 +150,34 @@ class RuleSet(BaseModel):
         """Rule ids in order."""
         return [r.id for r in self.rules]
 
-    def select(self, kinds=None, ids=None) -> RuleSet:
-        """Return the rule set restricted to some rule kinds and/or ids (same version)."""
+    def select(
+        self, kinds: Collection[str] | None = None, ids: Collection[str] | None = None
+    ) -> RuleSet:
+        """Return the rule set restricted to some rule kinds and/or ids (same version).
+
+        Parameters
+        ----------
+        kinds : collection of str, optional
+            Keep rules of these kinds (``KINDS``); None keeps every kind.
+        ids : collection of str, optional
+            Keep rules with these ids; None keeps every id.
+
+        Returns
+        -------
+        RuleSet
+            The kept rules, in their order, under the same id and version.
+
+        Raises
+        ------
+        ValueError
+            If no rule matches.
+
+        Examples
+        --------
+        >>> from needsid.rules import load
+        >>> load().select(kinds=["exit"]).ids
+        ['exit_income_above_line', 'exit_stable_employment']
+        """
         keep = [
             r
             for r in self.rules
@@ -105,13 +187,15 @@ class RuleSet(BaseModel):
             raise ValueError(f"No rule of {self.id!r} matches kinds={kinds!r}, ids={ids!r}.")
         return self.model_copy(update={"rules": tuple(keep)})
 
-    def evaluate(self, bundle: HouseholdData, as_of, *, suppress: bool = True) -> RuleHits:
+    def evaluate(
+        self, bundle: HouseholdData, as_of: dt.date | str, *, suppress: bool = True
+    ) -> RuleHits:
         """Evaluate every rule at ``as_of`` on the records known before it.
 
         Parameters
         ----------
         bundle : HouseholdData
-            pandas or polars tables (pandas is converted to polars for the work).
+            The pandas or polars tables (pandas is converted to polars for the work).
         as_of : date or str
             Only records with ``known_date < as_of`` are read; windows end at ``as_of``.
         suppress : bool, default True
@@ -124,6 +208,11 @@ class RuleSet(BaseModel):
             One row per hit (:meth:`RuleHits.to_frame`). Hits of triggers, exits and
             outreach are limited to households alive at ``as_of``; cross-checks also
             report dissolved households (payments to them are still overpayments).
+
+        Raises
+        ------
+        TypeError
+            If ``bundle`` is not a :class:`needsid.data.HouseholdData`.
 
         Examples
         --------
@@ -194,7 +283,7 @@ def _fire(ctx: Context, rule: Rule, as_of: dt.date) -> pl.DataFrame:
 DEFAULT_RULES = Path(__file__).with_name("default.yaml")
 
 
-def load(path: str | os.PathLike = "default") -> RuleSet:
+def load(path: str | os.PathLike[str] = "default") -> RuleSet:
     """Read and validate a YAML rule set.
 
     Parameters
@@ -207,9 +296,12 @@ def load(path: str | os.PathLike = "default") -> RuleSet:
     Returns
     -------
     RuleSet
+        The validated rule set.
 
     Raises
     ------
+    FileNotFoundError
+        If ``path`` is not a file.
     RuleSetError
         Listing every problem, each naming the rule id and field (unknown kind,
         template or record kind, bad window, missing threshold, duplicate id ...).

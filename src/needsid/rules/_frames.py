@@ -82,7 +82,8 @@ class Context:
         self.as_of = as_of
         self._records = bundle.records
         self._by_kind: dict[str, pl.DataFrame] = {}
-        self._keep = None  # restricted contexts: a filter on household or person
+        # restricted contexts: a filter on household or person
+        self._keep: pl.Expr | None = None
         regions = bundle.regions.select(
             "region_id",
             "urban",
@@ -128,6 +129,8 @@ class Context:
     def raw_records(self) -> pl.DataFrame:
         """Return the records table (restricted contexts: their households' records)."""
         if self._records is None:
+            # only restricted contexts drop their records; they have a parent and a filter
+            assert self._parent is not None and self._keep is not None
             self._records = self._parent.raw_records().filter(self._keep)
         return self._records
 
@@ -148,6 +151,7 @@ class Context:
         if kind in self._by_kind:
             return self._by_kind[kind]
         if self._parent is not None:
+            assert self._keep is not None  # a restricted context always has its filter
             out = self._parent._kind(kind).filter(self._keep)
         else:
             # equality on the (often categorical) kind column is much faster than is_in

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -59,6 +60,27 @@ class RuleSetError(ConfigError):
     """A rule set that cannot be used; ``problems`` lists every problem found.
 
     A :class:`needsid.ConfigError`, like every other configuration error.
+
+    Parameters
+    ----------
+    source : str
+        What was read, named in the message (e.g. the quoted file path).
+    problems : list of str
+        Every problem, each naming the rule id and field.
+
+    Examples
+    --------
+    >>> from needsid.rules import RuleSet, RuleSetError
+    >>> try:
+    ...     RuleSet.from_dict({"id": "x"}, source="x.yaml")
+    ... except RuleSetError as err:
+    ...     print(err)
+    ...     print(len(err.problems))  # doctest: +NORMALIZE_WHITESPACE
+    Invalid rule set x.yaml (3 problems):
+      - field 'version': missing; a rule set needs it.
+      - field 'description': missing; a rule set needs it.
+      - field 'rules': missing; a rule set needs it.
+    3
     """
 
     def __init__(self, source: str, problems: list[str]) -> None:
@@ -109,11 +131,15 @@ def _months(name: str, value: Any, low: int, example: int) -> int:
 class Rule(BaseModel):
     """One rule of a rule set. Unknown keys are errors; ``thresholds`` are per template.
 
-    Attributes
+    The fields are also attributes.
+
+    Parameters
     ----------
     id : str
         Lower-case identifier, unique in the set.
     kind : {"trigger", "cross_check", "exit", "outreach"}
+        What a hit asks for (``KINDS``): help after a shock, a check of a benefit
+        against other records, a review for leaving a programme, or a visit.
     description : str
         What the rule looks for, in plain language.
     template : str
@@ -123,16 +149,33 @@ class Rule(BaseModel):
         those its template uses with these thresholds.
     window_months : int
         Evidence window: records with ``event_date`` in the months before ``as_of``.
-    thresholds : dict
+    thresholds : dict, default={}
         Template parameters, validated by the template's model.
     severity : {"low", "medium", "high"}
+        Urgency of a hit (``SEVERITIES``).
     programme : str
         The programme a hit points to, one of ``PROGRAMMES``.
-    suppress_months : int
+    suppress_months : int, default=0
         Do not fire for a household the rule fired for at any of the previous
         ``suppress_months`` monthly evaluations (0: never suppress).
-    expires_months : int or None
+    expires_months : int or None, default=None
         A hit stays valid for this many months after ``as_of`` (None: no expiry).
+
+    Raises
+    ------
+    pydantic.ValidationError
+        If a field is unknown, missing or invalid (:meth:`RuleSet.from_dict` turns these
+        into one :class:`RuleSetError`).
+
+    Examples
+    --------
+    >>> from needsid.rules import Rule
+    >>> rule = Rule(id="death_any_age", kind="trigger", description="A member died.",
+    ...             template="event", reads=("death",), window_months=3,
+    ...             thresholds={"min_age": 16}, severity="high",
+    ...             programme="temporary_assistance")
+    >>> rule.params.min_age, rule.suppress_months
+    (16, 0)
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -271,7 +314,7 @@ def _loc(loc: tuple) -> str:
     return out
 
 
-def _message(err: dict, allowed: tuple[str, ...], what: str) -> str:
+def _message(err: Mapping[str, Any], allowed: tuple[str, ...], what: str) -> str:
     kind = err["type"]
     if kind == "missing":
         return f"missing; {what} needs it."
@@ -346,7 +389,8 @@ def check(raw: Any) -> list[str]:
                     continue
             msg = _message(err, tuple(_Header.model_fields), "a rule set")
             problems.append(f"field {_loc(err['loc'])!r}: {msg}")
-    rules = raw.get("rules") if isinstance(raw.get("rules"), list) else []
+    listed = raw.get("rules")
+    rules = listed if isinstance(listed, list) else []
     seen: dict[str, int] = {}
     for i, rule in enumerate(rules, start=1):
         rid = rule.get("id") if isinstance(rule, dict) else None

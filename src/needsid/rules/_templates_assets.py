@@ -82,7 +82,8 @@ def _asset_since(ctx: Context, p: AssetTestParams, as_of: dt.date, recipients) -
         pl.col("amount").max().alias("value_max"),
         pl.col("value").drop_nulls().unique().sort().str.join(", ").alias("values"),
     )
-    k = p.min_count if p.asset == "property" else 1
+    # validation requires min_count for property
+    k = (p.min_count or 1) if p.asset == "property" else 1
     agg = agg.filter(pl.col("dates").list.len() >= k).with_columns(
         since=pl.col("dates").list.get(k - 1)
     )

@@ -71,8 +71,11 @@ def check_dates(bundle: HouseholdData, as_of: dt.date, *, earliest: dt.date | No
             "No record from %s known in the %d months before %s, though there were some in "
             "the %d months before that: their households will look invisible. Check that the "
             "extract holds these departments.",
-            ", ".join(silent), SILENT_MONTHS, as_of.isoformat(), SILENT_MONTHS,
-        )  # fmt: skip
+            ", ".join(silent),
+            SILENT_MONTHS,
+            as_of.isoformat(),
+            SILENT_MONTHS,
+        )
     return silent
 
 

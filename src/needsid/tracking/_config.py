@@ -6,7 +6,8 @@ configs (``needsid._cli_configs``).
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -42,7 +43,55 @@ class TrainConfig(BaseModel):
 
     The test date is ``as_of - horizon`` (its labels end by ``as_of``); the training
     dates step back from it by ``step_months``, the first one ``horizon`` months earlier
-    so no training label overlaps the test features.
+    so no training label overlaps the test features. The fields are also attributes;
+    unknown fields are errors.
+
+    Parameters
+    ----------
+    model : TrainModel, default=gbm with sigmoid calibration
+        ``kind`` (``"gbm"`` or ``"scorecard"``) and ``params``, the estimator's keyword
+        arguments.
+    horizon_months : int, default=6
+        Label window after each date, 1 to 24 months.
+    train_origins : int, default=2
+        Training dates, 1 to 12.
+    step_months : int, default=6
+        Months between training dates.
+    test_size : float, default=0.3
+        Share of households held out for the test.
+    seed : int, default=0
+        Seeds the split, the model and the bootstrap.
+    capacity : float or int, default=0.05
+        A share of households or a count, for the comparison and the flag threshold.
+    labels : {"records", "verified", "pu", "ipw"} or None, default=None
+        Label source (:func:`needsid.labels.make`); None is its bundle default.
+    label_line : {"dibao", "low_income"}, default="dibao"
+        The income line the labels measure need against.
+    features : str or None, default=None
+        A feature spec YAML; None is the packaged spec.
+    rules : str or None, default="default"
+        A rule set YAML, ``"default"`` for the packaged one, None for no rules.
+    bands : dict of str to float, default={"low": 0.0, "medium": 0.2, "high": 0.5}
+        Risk bands (:func:`needsid.flagging.risk_band`).
+    invisibility_threshold : float, default=0.8
+        An invisibility score from which a household is routed to outreach.
+    top_reasons : int, default=3
+        Reasons the flagging model gives per household, 1 to 20.
+    n_boot : int, default=100
+        Bootstrap resamples for the comparison's intervals, 0 to 2000.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        If a field is unknown or out of range (:func:`load_train_config` raises a
+        :class:`ConfigError` naming the file instead).
+
+    Examples
+    --------
+    >>> from needsid.tracking import TrainConfig
+    >>> cfg = TrainConfig(capacity=500, n_boot=0)
+    >>> cfg.capacity, cfg.model.kind, cfg.horizon_months
+    (500, 'gbm', 6)
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -67,7 +116,7 @@ class TrainConfig(BaseModel):
     n_boot: int = Field(100, ge=0, le=2000)
 
 
-def load_train_config(path=None, **overrides) -> TrainConfig:
+def load_train_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> TrainConfig:
     """Read a training config YAML (or defaults), apply overrides, validate.
 
     Parameters
@@ -76,6 +125,11 @@ def load_train_config(path=None, **overrides) -> TrainConfig:
         YAML file; see ``configs/train/default.yaml``.
     **overrides
         Top-level fields to replace (None values are ignored).
+
+    Returns
+    -------
+    TrainConfig
+        The validated configuration.
 
     Raises
     ------

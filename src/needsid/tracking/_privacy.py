@@ -5,11 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Iterable
 
 import numpy as np
 
-__all__ = ["SALT_ENV", "MIN_SALT_LENGTH", "MIN_SALT_DISTINCT", "pseudonymise", "redact",
-           "salt_from_env"]  # fmt: skip
+__all__ = [
+    "SALT_ENV",
+    "MIN_SALT_LENGTH",
+    "MIN_SALT_DISTINCT",
+    "pseudonymise",
+    "redact",
+    "salt_from_env",
+]
 
 #: Environment variable the command line reads the salt from.
 SALT_ENV = "NEEDSID_SALT"
@@ -18,7 +25,7 @@ MIN_SALT_LENGTH = 16
 MIN_SALT_DISTINCT = 8
 
 
-def _check_salt(salt) -> bytes:
+def _check_salt(salt: str | bytes) -> bytes:
     if isinstance(salt, str):
         salt = salt.encode("utf-8")
     if not isinstance(salt, bytes) or len(salt) < MIN_SALT_LENGTH:
@@ -61,7 +68,33 @@ def redact(uri: str) -> str:
 
 
 def salt_from_env() -> bytes:
-    """Return the salt from ``NEEDSID_SALT``; raise a clear error if unset or too short."""
+    """Return the salt from ``NEEDSID_SALT``; raise a clear error if unset or too short.
+
+    Returns
+    -------
+    bytes
+        The salt, UTF-8 encoded.
+
+    Raises
+    ------
+    ValueError
+        If ``NEEDSID_SALT`` is unset, shorter than 16 characters or has fewer than 8
+        distinct characters.
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> from needsid.tracking import SALT_ENV, salt_from_env
+    >>> with mock.patch.dict(os.environ, {SALT_ENV: "a-secret-of-16-chars"}):
+    ...     salt_from_env()
+    b'a-secret-of-16-chars'
+    >>> with mock.patch.dict(os.environ, {SALT_ENV: "a" * 20}):
+    ...     salt_from_env()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: The pseudonymisation salt has fewer than 8 distinct characters ...
+    """
     value = os.environ.get(SALT_ENV)
     if value is None:
         raise ValueError(
@@ -72,7 +105,7 @@ def salt_from_env() -> bytes:
     return _check_salt(value)
 
 
-def pseudonymise(ids, salt) -> np.ndarray:
+def pseudonymise(ids: Iterable[object], salt: str | bytes) -> np.ndarray:
     """Map ids to salted pseudonyms (HMAC-SHA256, first 32 hex characters).
 
     The same id and salt always give the same pseudonym, so a caseworker who holds the
@@ -83,12 +116,19 @@ def pseudonymise(ids, salt) -> np.ndarray:
     Parameters
     ----------
     ids : iterable of str
+        Household (or other) ids; non-strings are taken as ``str(id)``.
     salt : str or bytes
         A secret of at least 16 characters; it never leaves the caller.
 
     Returns
     -------
     ndarray of str
+        One 32-character hexadecimal pseudonym per id, in order.
+
+    Raises
+    ------
+    ValueError
+        If the salt is shorter than 16 characters or easy to guess.
 
     Examples
     --------

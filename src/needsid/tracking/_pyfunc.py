@@ -11,13 +11,17 @@ nothing from the training run.
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from ..flagging import reason_text, risk_band
 from ..models import ID_COLUMN, EBMRiskModel, GBMRiskModel, PointsScorecard
+
+if TYPE_CHECKING:
+    from ..models._base import RiskModel
 
 __all__ = ["FlaggingModel", "OUTPUT_COLUMNS", "model_from_json", "model_to_json"]
 
@@ -49,15 +53,41 @@ def _bad_request(message: str, status: int = 400):
     return BadRequest(message, error_code=INVALID_PARAMETER_VALUE)
 
 
-_LOADERS = {
+_LOADERS: dict[str, Any] = {
     "needsid.GBMRiskModel": GBMRiskModel,
     "needsid.PointsScorecard": PointsScorecard,
     "needsid.EBMRiskModel": EBMRiskModel,
 }
 
 
-def model_to_json(model) -> str:
-    """Serialise a fitted risk model without pickle (GBM, scorecard or EBM)."""
+def model_to_json(model: "RiskModel") -> str:
+    """Serialise a fitted risk model without pickle (GBM, scorecard or EBM).
+
+    Parameters
+    ----------
+    model : GBMRiskModel, PointsScorecard or EBMRiskModel
+        A fitted needsid risk model.
+
+    Returns
+    -------
+    str
+        The model's ``to_json()`` document.
+
+    Raises
+    ------
+    TypeError
+        If the model has no JSON form.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from needsid.models import GBMRiskModel
+    >>> from needsid.tracking import model_to_json
+    >>> X, y = make_classification(n_samples=300, n_features=4, random_state=0)
+    >>> text = model_to_json(GBMRiskModel(n_estimators=10).fit(X, y))
+    >>> text.startswith('{"format": "needsid.GBMRiskModel"')
+    True
+    """
     if not hasattr(model, "to_json"):
         raise TypeError(
             f"{type(model).__name__} has no JSON form; the flagging model packages "
@@ -66,31 +96,143 @@ def model_to_json(model) -> str:
     return model.to_json()
 
 
-def model_from_json(text: str):
-    """Rebuild a risk model saved by :func:`model_to_json`."""
+def model_from_json(text: str) -> "RiskModel":
+    """Rebuild a risk model saved by :func:`model_to_json`.
+
+    Parameters
+    ----------
+    text : str
+        The JSON document; its ``format`` names the model class.
+
+    Returns
+    -------
+    GBMRiskModel, PointsScorecard or EBMRiskModel
+        Fitted; predicts exactly as the saved model did.
+
+    Raises
+    ------
+    ValueError
+        If the document's format is not one of needsid's risk models.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from needsid.models import GBMRiskModel
+    >>> from needsid.tracking import model_from_json, model_to_json
+    >>> X, y = make_classification(n_samples=300, n_features=4, random_state=0)
+    >>> model = GBMRiskModel(n_estimators=10).fit(X, y)
+    >>> loaded = model_from_json(model_to_json(model))
+    >>> type(loaded).__name__, bool((loaded.predict_proba(X) == model.predict_proba(X)).all())
+    ('GBMRiskModel', True)
+    """
     fmt = json.loads(text).get("format")
     if fmt not in _LOADERS:
         raise ValueError(f"Unknown risk model format {fmt!r}; expected one of {list(_LOADERS)}.")
     return _LOADERS[fmt].from_json(text)
 
 
-class FlaggingModel(mlflow.pyfunc.PythonModel):
+class FlaggingModel(PythonModel):
     """Score households and give their band, flag (score >= threshold) and top reasons.
 
     The threshold is the score at the training run's capacity on its test households,
     so a single request can be flagged without seeing the rest of the population;
     ``needsid flag`` instead flags the top of the whole population at a capacity.
+    :func:`train` logs and registers it; MLflow loads it with its artifacts
+    (``risk_model``, the JSON of :func:`model_to_json`, and ``settings``).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> from types import SimpleNamespace
+    >>> from needsid.tracking import model_to_json
+    >>> import pandas as pd
+    >>> from sklearn.datasets import make_classification
+    >>> from needsid.models import GBMRiskModel
+    >>> from needsid.tracking import FlaggingModel
+    >>> X, y = make_classification(n_samples=300, n_features=3, n_redundant=0,
+    ...                            random_state=0)
+    >>> X = pd.DataFrame(X, columns=["income_ratio", "n_elderly", "hh_size"])
+    >>> rows = X.head(2).assign(household_id=["H1", "H2"])
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> risk = model_to_json(GBMRiskModel(n_estimators=20).fit(X, y))
+    >>> _ = (folder / "risk_model.json").write_text(risk)
+    >>> settings = {"features": list(X.columns), "threshold": 0.5,
+    ...             "bands": {"low": 0.0, "high": 0.5}, "top_reasons": 1}
+    >>> _ = (folder / "settings.json").write_text(json.dumps(settings))
+    >>> model = FlaggingModel()
+    >>> model.load_context(SimpleNamespace(artifacts={
+    ...     "risk_model": folder / "risk_model.json", "settings": folder / "settings.json"}))
+    >>> print(model.predict(None, rows).to_string(index=False))
+    household_id    score risk_band  flag                  reasons
+              H1 1.000000      high  True income_ratio (+21.5 pts)
+              H2 0.928571      high  True income_ratio (+14.1 pts)
     """
 
-    def load_context(self, context):
-        """Load the risk model and settings from the model's artifacts."""
+    def load_context(self, context: PythonModelContext) -> None:
+        """Load the risk model and settings from the model's artifacts.
+
+        Parameters
+        ----------
+        context : mlflow.pyfunc.PythonModelContext
+            Its ``artifacts`` map ``risk_model`` and ``settings`` to local files.
+
+        Examples
+        --------
+        See :class:`FlaggingModel`: MLflow calls this when it loads the model.
+
+        >>> from needsid.tracking import FlaggingModel
+        >>> hasattr(FlaggingModel(), "risk_model")  # set by load_context
+        False
+        """
         art = self.artifacts = dict(context.artifacts)
         self.risk_model = model_from_json(Path(art["risk_model"]).read_text("utf-8"))
         self.settings = json.loads(Path(art["settings"]).read_text("utf-8"))
         self.features = list(self.settings["features"])
 
-    def frame(self, model_input) -> tuple[pd.DataFrame, np.ndarray]:
-        """Return the feature frame (float64, in training order) and the ids."""
+    def frame(self, model_input: pd.DataFrame | Any) -> tuple[pd.DataFrame, np.ndarray]:
+        """Return the feature frame (float64, in training order) and the ids.
+
+        Parameters
+        ----------
+        model_input : pandas.DataFrame or dict of columns
+            ``household_id`` and the model's features.
+
+        Returns
+        -------
+        tuple of (pandas.DataFrame, ndarray of str)
+            The features as float64 in the training order, and the household ids.
+
+        Raises
+        ------
+        mlflow.exceptions.MlflowException
+            A bad request (answered with HTTP 400, or 413 for too many rows): a
+            missing column, no rows, a repeated household, a value that is not a
+            finite number or null.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn.datasets import make_classification
+        >>> from needsid.models import GBMRiskModel
+        >>> from needsid.tracking import FlaggingModel
+        >>> X, y = make_classification(n_samples=300, n_features=3, n_redundant=0,
+        ...                            random_state=0)
+        >>> X = pd.DataFrame(X, columns=["income_ratio", "n_elderly", "hh_size"])
+        >>> rows = X.head(2).assign(household_id=["H1", "H2"])
+        >>> model = FlaggingModel()  # what load_context sets, here by hand
+        >>> model.risk_model = GBMRiskModel(n_estimators=20).fit(X, y)
+        >>> model.features = list(X.columns)
+        >>> model.settings = {"threshold": 0.5, "bands": {"low": 0.0, "high": 0.5},
+        ...                   "top_reasons": 1}
+        >>> features, ids = model.frame(rows)
+        >>> features.columns.tolist(), ids.tolist()
+        (['income_ratio', 'n_elderly', 'hh_size'], ['H1', 'H2'])
+        >>> model.frame(rows.drop(columns="hh_size"))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        needsid...BadRequest: The input lacks 1 columns the model needs, e.g. ['hh_size']; ...
+        """
         df = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         missing = [c for c in [ID_COLUMN, *self.features] if c not in df.columns]
         if missing:
@@ -127,8 +269,53 @@ class FlaggingModel(mlflow.pyfunc.PythonModel):
             )
         return X, ids.to_numpy()
 
-    def predict(self, context, model_input: pd.DataFrame, params=None):
-        """Return ``household_id, score, risk_band, flag, reasons`` per input row."""
+    def predict(
+        self,
+        context: PythonModelContext | None,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        """Return ``household_id, score, risk_band, flag, reasons`` per input row.
+
+        Parameters
+        ----------
+        context : mlflow.pyfunc.PythonModelContext or None
+            Unused (the artifacts were read by :meth:`load_context`).
+        model_input : pandas.DataFrame
+            ``household_id`` and the model's features, as :meth:`frame` checks them.
+        params : dict, optional
+            ``{"reasons": False}`` skips the reasons (faster); default gives them.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``OUTPUT_COLUMNS``, one row per input row in its order; ``flag`` is
+            ``score >= threshold``.
+
+        Raises
+        ------
+        mlflow.exceptions.MlflowException
+            A bad request, see :meth:`frame`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn.datasets import make_classification
+        >>> from needsid.models import GBMRiskModel
+        >>> from needsid.tracking import FlaggingModel
+        >>> X, y = make_classification(n_samples=300, n_features=3, n_redundant=0,
+        ...                            random_state=0)
+        >>> X = pd.DataFrame(X, columns=["income_ratio", "n_elderly", "hh_size"])
+        >>> rows = X.head(2).assign(household_id=["H1", "H2"])
+        >>> model = FlaggingModel()  # what load_context sets, here by hand
+        >>> model.risk_model = GBMRiskModel(n_estimators=20).fit(X, y)
+        >>> model.features = list(X.columns)
+        >>> model.settings = {"threshold": 0.5, "bands": {"low": 0.0, "high": 0.5},
+        ...                   "top_reasons": 1}
+        >>> out = model.predict(None, rows, params={"reasons": False})
+        >>> out[["household_id", "risk_band", "flag", "reasons"]].values.tolist()
+        [['H1', 'high', True, None], ['H2', 'high', True, None]]
+        """
         params = params or {}
         X, ids = self.frame(model_input)
         score = self.risk_model.predict_proba(X)[:, 1]

@@ -20,7 +20,9 @@ NO_PREVIOUS = "none"
 class PromoteResult:
     """An alias pointed at a model version: who did it, when, why, and what it replaced.
 
-    Attributes
+    Made by :func:`promote`; the fields are also attributes.
+
+    Parameters
     ----------
     name : str
         Registered model name.
@@ -31,10 +33,20 @@ class PromoteResult:
     previous_version : str or None
         The version the alias pointed at before; None if it pointed at none.
     promoted_by : str
+        Who promoted it (a login name unless given).
     promoted_at : datetime.datetime
         UTC, to the second.
     reason : str
         Empty if none was given.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> from needsid.tracking import PromoteResult
+    >>> done = PromoteResult("needsid-risk", "3", "champion", "2", "analyst",
+    ...                      dt.datetime(2025, 7, 1, 9, 30, tzinfo=dt.UTC), "better recall")
+    >>> done.model_uri
+    'models:/needsid-risk/3'
     """
 
     name: str
@@ -55,6 +67,21 @@ class PromoteResult:
 
         ``previous_version`` is ``"none"`` where the alias pointed at no version, and
         ``promoted_at`` is ISO 8601 (``2025-07-01T09:30:00+00:00``).
+
+        Returns
+        -------
+        dict of str to str
+            ``name, version, alias, previous_version, promoted_by, promoted_at, reason``.
+
+        Examples
+        --------
+        >>> import datetime as dt
+        >>> from needsid.tracking import PromoteResult
+        >>> done = PromoteResult("needsid-risk", "1", "champion", None, "analyst",
+        ...                      dt.datetime(2025, 7, 1, 9, 30, tzinfo=dt.UTC), "")
+        >>> record = done.to_dict()
+        >>> record["previous_version"], record["promoted_at"]
+        ('none', '2025-07-01T09:30:00+00:00')
         """
         return {
             "name": self.name,
@@ -69,7 +96,7 @@ class PromoteResult:
 
 def promote(
     name: str,
-    version,
+    version: str | int,
     alias: str = "champion",
     *,
     reason: str | None = None,
@@ -89,6 +116,7 @@ def promote(
     version : str or int
         The version to promote.
     alias : str, default="champion"
+        The alias to point at the version, e.g. ``"challenger"``.
     reason : str, optional
         Why; kept in the version's tags.
     who : str, optional
@@ -104,7 +132,7 @@ def promote(
     Raises
     ------
     ValueError
-        The registry holds no such version of ``name``.
+        If the registry holds no such version of ``name``.
 
     Examples
     --------
@@ -165,17 +193,20 @@ def resolve_model(model_uri: str, tracking_uri: str | None = None) -> tuple[str 
     Parameters
     ----------
     model_uri : str
+        ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or any other MLflow model URI.
     tracking_uri : str, optional
         Default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``.
 
     Returns
     -------
     tuple of (str or None, str, str)
+        The registered name (None for other URIs), the version and the URI pinned to
+        that version.
 
     Raises
     ------
     ValueError
-        The alias or model is not in the registry.
+        If the alias or model is not in the registry.
 
     Examples
     --------
@@ -185,6 +216,20 @@ def resolve_model(model_uri: str, tracking_uri: str | None = None) -> tuple[str 
     ('needsid-risk', '3', 'models:/needsid-risk/3')
     >>> resolve_model("runs:/0123/flagging_model")
     (None, 'runs:/0123/flagging_model', 'runs:/0123/flagging_model')
+
+    An alias is looked up in the registry:
+
+    >>> import tempfile
+    >>> from mlflow import MlflowClient
+    >>> from needsid.tracking import promote
+    >>> folder = tempfile.mkdtemp()
+    >>> store = f"sqlite:///{folder}/mlflow.db"
+    >>> client = MlflowClient(tracking_uri=store, registry_uri=store)
+    >>> _ = client.create_registered_model("demo")
+    >>> _ = client.create_model_version("demo", source=f"{folder}/model")
+    >>> _ = promote("demo", 1, who="analyst", tracking_uri=store)
+    >>> resolve_model("models:/demo@champion", tracking_uri=store)
+    ('demo', '1', 'models:/demo/1')
     """
     if not model_uri.startswith("models:/"):
         return None, model_uri, model_uri

@@ -15,11 +15,14 @@ import hashlib
 import io
 import json
 import logging
+import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -59,6 +62,11 @@ from ._store import (
     _run,
 )
 
+if TYPE_CHECKING:
+    from mlflow.pyfunc import PyFuncModel
+
+    from ..evaluate import Comparison
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -80,7 +88,20 @@ _CODE = Path(__file__).with_name("_flagging_model_code.py")
 
 
 class TrackingError(RuntimeError):
-    """The tracking store could not record a run; local outputs are already written."""
+    """The tracking store could not record a run; local outputs are already written.
+
+    Raised by :func:`flag_households` when the table is written but the run could not be
+    logged; the message says where the table is and why logging failed.
+
+    Examples
+    --------
+    >>> from needsid.tracking import TrackingError
+    >>> try:
+    ...     raise TrackingError("The flag table is written to flags.parquet, but ...")
+    ... except RuntimeError as err:
+    ...     print(type(err).__name__)
+    TrackingError
+    """
 
 
 def _git_commit() -> tuple[str, str]:
@@ -94,8 +115,11 @@ def _git_commit() -> tuple[str, str]:
             return "unknown", "unknown"
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here, capture_output=True, text=True, timeout=10,
-        )  # fmt: skip
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return commit.stdout.strip(), str(bool(dirty.stdout.strip())).lower()
     except (OSError, subprocess.SubprocessError):
         return "unknown", "unknown"
@@ -127,9 +151,10 @@ def _rules_path(rules: str) -> Path:
 
 def _signature(features: list[str]):
     from mlflow.models.signature import ModelSignature
-    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
+    from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
-    inputs = Schema([ColSpec("string", ID_COLUMN)] + [ColSpec("double", f) for f in features])
+    columns: list[ColSpec | TensorSpec] = [ColSpec("string", ID_COLUMN)]
+    inputs = Schema(columns + [ColSpec("double", f) for f in features])
     outputs = Schema(
         [
             ColSpec("string", "household_id"),
@@ -165,15 +190,42 @@ def _coverage_png(comparison, y, path: Path) -> None:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What :func:`train` produced and where it is recorded."""
+    """What :func:`train` produced and where it is recorded.
+
+    The fields are also attributes.
+
+    Parameters
+    ----------
+    run_id : str
+        The MLflow run of the training.
+    model_name, model_version : str
+        The registered model and the new version.
+    threshold : float
+        The lowest test score flagged at the configured capacity: the flagging model
+        flags a household whose score reaches it.
+    comparison : needsid.evaluate.Comparison
+        The model against the status quo (and rules only) on the test households.
+    data_fingerprint : str
+        :meth:`needsid.data.HouseholdData.fingerprint` of the data trained on.
+    labels : dict, default={}
+        The label source, the share of training households it labels, its base rate
+        and a ``warning`` when that rate is implausible.
+
+    Examples
+    --------
+    >>> from needsid.tracking import TrainResult
+    >>> done = TrainResult("0123", "needsid-risk", "3", 0.42, None, "ab" * 32)
+    >>> done.model_uri
+    'models:/needsid-risk/3'
+    """
 
     run_id: str
     model_name: str
     model_version: str
     threshold: float
-    comparison: object  # needsid.evaluate.Comparison
+    comparison: Comparison
     data_fingerprint: str
-    labels: dict = dataclasses.field(default_factory=dict)
+    labels: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def model_uri(self) -> str:
@@ -182,11 +234,11 @@ class TrainResult:
 
 
 def train(
-    data,
-    as_of,
+    data: HouseholdData | str | os.PathLike[str],
+    as_of: dt.date | str,
     *,
     horizon_months: int | None = None,
-    config=None,
+    config: TrainConfig | str | os.PathLike[str] | None = None,
     name: str = DEFAULT_MODEL_NAME,
     tracking_uri: str | None = None,
     labels: str | None = None,
@@ -225,14 +277,43 @@ def train(
     Returns
     -------
     TrainResult
+        The run, the registered version, its flag threshold and the comparison.
 
     Raises
     ------
     needsid.DataValidationError
-        The data breaks the contract (every problem named); nothing is trained or logged.
+        If the data breaks the contract (every problem named); nothing is trained or
+        logged.
     ValueError
-        Dates the data cannot describe, labels the data cannot give, or the training
-        experiment is deleted in the store.
+        For dates the data cannot describe, labels the data cannot give, or a training
+        experiment deleted in the store.
+
+    Examples
+    --------
+    A throw-away store in a temporary folder (its experiments keep their artifacts
+    there too):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from mlflow import MlflowClient
+    >>> import needsid as ni
+    >>> from needsid import tracking
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> store = f"sqlite:///{folder}/mlflow.db"
+    >>> client = MlflowClient(tracking_uri=store, registry_uri=store)
+    >>> for name in ("needsid-train", "needsid-flag"):  # artifacts in the folder too
+    ...     _ = client.create_experiment(name, artifact_location=(folder / name).as_uri())
+    >>> pop = ni.simulate(n_households=300, months=24, seed=0)
+    >>> cfg = tracking.load_train_config(
+    ...     model={"kind": "gbm", "params": {"n_estimators": 10, "n_jobs": 1}},
+    ...     n_boot=0, train_origins=1)
+    >>> result = tracking.train(pop.bundle, "2024-01-01", config=cfg, tracking_uri=store)
+    >>> result.model_name, result.model_version, result.model_uri
+    ('needsid-risk', '1', 'models:/needsid-risk/1')
+    >>> result.comparison.to_frame().index.tolist()
+    ['gbm', 'status quo', 'rules only']
+    >>> client.get_run(result.run_id).data.tags["data.fingerprint"] == pop.bundle.fingerprint()
+    True
     """
     from mlflow.entities import Metric, Param, RunTag
 
@@ -254,19 +335,30 @@ def train(
     train_dates, test_date = _dates(as_of, cfg)
     check_dates(bundle, as_of, earliest=train_dates[0])
     split = temporal_split(
-        bundle, train_dates, test_date, horizon_months=cfg.horizon_months,
-        test_size=cfg.test_size, seed=cfg.seed, spec=spec,
-        label_source=label_source, label_line=cfg.label_line,
-    )  # fmt: skip
+        bundle,
+        train_dates,
+        test_date,
+        horizon_months=cfg.horizon_months,
+        test_size=cfg.test_size,
+        seed=cfg.seed,
+        spec=spec,
+        label_source=label_source,
+        label_line=cfg.label_line,
+    )
     label_info = _label_summary(split, bundle, label_source)
     flags = None
     if rule_set is not None:
         step(f"evaluating {len(rule_set.ids)} rules at {test_date.isoformat()}")
         flags = rule_flags(rule_set.evaluate(bundle, test_date, suppress=False), split)
     comparison = compare(
-        {cfg.model.kind: estimator}, split, capacity=cfg.capacity,
-        bundle=bundle, rule_flags=flags, n_boot=cfg.n_boot, seed=cfg.seed,
-    )  # fmt: skip
+        {cfg.model.kind: estimator},
+        split,
+        capacity=cfg.capacity,
+        bundle=bundle,
+        rule_flags=flags,
+        n_boot=cfg.n_boot,
+        seed=cfg.seed,
+    )
     fitted = comparison.fitted[cfg.model.kind]
     test_score = comparison.scores[cfg.model.kind].to_numpy()
     top = select_top(test_score, cfg.capacity)
@@ -286,8 +378,8 @@ def train(
     }
     step("logging the run and registering the model in MLflow")
     client, uri = _client(tracking_uri)
-    with _quiet_mlflow(), tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with _quiet_mlflow(), tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
         experiment_id = _experiment_id(client, TRAIN_EXPERIMENT, uri)
         _reap_stale_runs(client, experiment_id)
         with _run(client, experiment_id) as run:
@@ -329,11 +421,15 @@ def train(
                 json.dumps(settings, indent=2, sort_keys=True), "utf-8"
             )
             artifacts["features"].write_text(yaml.safe_dump(spec.model_dump(mode="json")), "utf-8")
-            if rule_set is not None:
+            if rule_set is not None and cfg.rules is not None:
                 artifacts["rules"] = tmp / "rules.yaml"
                 artifacts["rules"].write_bytes(_rules_path(cfg.rules).read_bytes())
             logged = _log_model(
-                client, experiment_id, run_id, tmp, params,
+                client,
+                experiment_id,
+                run_id,
+                tmp,
+                params,
                 python_model=str(_CODE),
                 artifacts={k: str(v) for k, v in artifacts.items()},
                 signature=_signature(features),
@@ -342,7 +438,7 @@ def train(
                     {ID_COLUMN: ["example"], **{f: [0.0] for f in features}}
                 ),
                 pip_requirements=[f"needsid=={_installed_version()}"],
-            )  # fmt: skip
+            )
             table = comparison.table
             now = int(time.time() * 1000)
             metrics = []
@@ -413,10 +509,15 @@ def _flag_table(
         hits = load_rules(rules_path).evaluate(bundle, as_of)
     invis = "invisibility_score" if "invisibility_score" in scores.columns else None
     common = dict(
-        as_of=as_of, groups=groups, invisibility=invis,
+        as_of=as_of,
+        groups=groups,
+        invisibility=invis,
         invisibility_threshold=settings["invisibility_threshold"],
-        model_name=name, model_version=version, bands=settings["bands"], quotas=quotas,
-    )  # fmt: skip
+        model_name=name,
+        model_version=version,
+        bands=settings["bands"],
+        quotas=quotas,
+    )
     table = flag(scores, hits, capacity, **common)
     flagged = table.filter(pl.col("flag") & pl.col("score").is_not_null())["household_id"]
     if flagged.is_empty():  # nothing to explain: the table is written with zero flags
@@ -440,7 +541,32 @@ def _write_atomic(path: Path, payload: bytes) -> None:
 
 @dataclass(frozen=True)
 class FlagResult:
-    """The flag table, where it was written, its SHA-256, and the run that logged it."""
+    """The flag table, where it was written, its SHA-256, and the run that logged it.
+
+    Made by :func:`flag_households`; the fields are also attributes.
+
+    Parameters
+    ----------
+    table : polars.DataFrame
+        The flag table (:data:`needsid.flagging.FLAG_COLUMNS`).
+    path : pathlib.Path or None
+        The Parquet file written; None when no ``out`` was given.
+    sha256 : str
+        SHA-256 of the table's Parquet bytes.
+    run_id : str or None
+        The MLflow run that logged it.
+    usage : pandas.DataFrame or None, default=None
+        Visits per group and route against the capacity and quotas
+        (:func:`needsid.flagging.capacity_usage`).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from needsid.tracking import FlagResult
+    >>> done = FlagResult(pl.DataFrame({"household_id": ["H1"]}), None, "ab" * 32, None)
+    >>> done.table.height, done.path
+    (1, None)
+    """
 
     table: pl.DataFrame
     path: Path | None
@@ -451,17 +577,17 @@ class FlagResult:
 
 
 def flag_households(
-    data,
-    as_of,
+    data: HouseholdData | str | os.PathLike[str],
+    as_of: dt.date | str,
     model: str = f"models:/{DEFAULT_MODEL_NAME}@champion",
-    capacity=0.05,
-    out=None,
+    capacity: float = 0.05,
+    out: str | os.PathLike[str] | None = None,
     *,
     groups: str | None = None,
-    quotas=None,
-    salt=None,
+    quotas: Mapping[str, float] | None = None,
+    salt: str | bytes | None = None,
     tracking_uri: str | None = None,
-    loaded_model=None,
+    loaded_model: PyFuncModel | None = None,
 ) -> FlagResult:
     """Flag households with a registered model and its rule set; write and log the table.
 
@@ -473,19 +599,21 @@ def flag_households(
     Parameters
     ----------
     data : HouseholdData or path
+        The bundle, or its folder.
     as_of : date or str
-    model : str, default "models:/needsid-risk@champion"
+        The date to flag at; only records known before it are read.
+    model : str, default="models:/needsid-risk@champion"
         Registered model URI; an alias is resolved to its version once, at the start.
     capacity : float or int, default=0.05
         A share of households or a count (per group with ``groups``).
-    out : path, optional
+    out : str or os.PathLike, optional
         Parquet file to write. Running twice on the same inputs writes the same bytes.
     groups : str, optional
         A ``households`` column (e.g. ``region_id``) within which capacity applies.
     quotas : mapping of str to float, optional
         The most outreach and review may take, as a share of the capacity (default
         :data:`needsid.flagging.QUOTAS`); see :func:`needsid.flagging.flag`.
-    salt : str, optional
+    salt : str or bytes, optional
         Pseudonymisation salt; default ``NEEDSID_SALT``. Never logged.
     tracking_uri : str, optional
         Default: ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``. MLflow's global
@@ -497,17 +625,47 @@ def flag_households(
     Returns
     -------
     FlagResult
+        The table, its file and SHA-256, the run and the use of capacity per route.
 
     Raises
     ------
     needsid.DataValidationError
-        The data breaks the contract (every problem named); nothing is written.
+        If the data breaks the contract (every problem named); nothing is written.
     ValueError
-        The model is not in the registry, a date the data cannot describe, a bad salt.
+        If the model is not in the registry, the data cannot describe the date, or the
+        salt is bad.
     needsid.tracking._integrity.ModelIntegrityError
-        The registered version is not needsid's flagging model, or was changed.
+        If the registered version is not needsid's flagging model, or was changed.
     TrackingError
-        The table is written but the run could not be logged.
+        If the table is written but the run could not be logged.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from mlflow import MlflowClient
+    >>> import needsid as ni
+    >>> from needsid import tracking
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> store = f"sqlite:///{folder}/mlflow.db"
+    >>> client = MlflowClient(tracking_uri=store, registry_uri=store)
+    >>> for name in ("needsid-train", "needsid-flag"):  # artifacts in the folder too
+    ...     _ = client.create_experiment(name, artifact_location=(folder / name).as_uri())
+    >>> pop = ni.simulate(n_households=300, months=24, seed=0)
+    >>> cfg = tracking.load_train_config(
+    ...     model={"kind": "gbm", "params": {"n_estimators": 10, "n_jobs": 1}},
+    ...     n_boot=0, train_origins=1)
+    >>> result = tracking.train(pop.bundle, "2024-01-01", config=cfg, tracking_uri=store)
+    >>> flagged = tracking.flag_households(
+    ...     pop.bundle, "2024-01-01", model=result.model_uri, out=folder / "flags.parquet",
+    ...     salt="a-secret-of-16-chars", tracking_uri=store)
+    >>> flagged.path.name, int(flagged.table["flag"].sum())
+    ('flags.parquet', 15)
+    >>> flagged.usage[["route", "households", "capacity"]].values.tolist()
+    [['trigger', 2, 15], ['model', 9, 15], ['outreach', 3, 15], ['review', 1, 15]]
+    >>> tags = client.get_run(flagged.run_id).data.tags
+    >>> tags["flag_table.sha256"] == flagged.sha256
+    True
     """
     import mlflow.pyfunc
 
@@ -524,15 +682,37 @@ def flag_households(
                 local = verified_copy(pinned, name, version, Path(workdir), tracking_uri=uri)
             pyfunc_model = mlflow.pyfunc.load_model(str(local))
         return _flag_and_log(
-            pyfunc_model, data, as_of, capacity, out, groups, quotas, salt, client, uri, name,
-            version, pinned,
-        )  # fmt: skip
+            pyfunc_model,
+            data,
+            as_of,
+            capacity,
+            out,
+            groups,
+            quotas,
+            salt,
+            client,
+            uri,
+            name,
+            version,
+            pinned,
+        )
 
 
 def _flag_and_log(
-    pyfunc_model, data, as_of, capacity, out, groups, quotas, salt, client, uri, name, version,
+    pyfunc_model,
+    data,
+    as_of,
+    capacity,
+    out,
+    groups,
+    quotas,
+    salt,
+    client,
+    uri,
+    name,
+    version,
     pinned,
-) -> FlagResult:  # fmt: skip
+) -> FlagResult:
     from mlflow.entities import Metric, Param, RunTag
 
     quotas = check_quotas(quotas)
@@ -612,7 +792,26 @@ def _flag_and_log(
 
 @dataclass(frozen=True)
 class RescoreResult:
-    """A re-run of a flagging run: the table, its SHA-256, and whether it matches."""
+    """A re-run of a flagging run: the table, its SHA-256, and whether it matches.
+
+    Made by :func:`rescore`; the fields are also attributes.
+
+    Parameters
+    ----------
+    table : polars.DataFrame
+        The flag table re-made from the run's record.
+    sha256 : str
+        SHA-256 of its Parquet bytes.
+    expected_sha256 : str
+        The SHA-256 the original run recorded.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from needsid.tracking import RescoreResult
+    >>> RescoreResult(pl.DataFrame(), "ab" * 32, "ab" * 32).matches
+    True
+    """
 
     table: pl.DataFrame
     sha256: str
@@ -624,7 +823,12 @@ class RescoreResult:
         return self.sha256 == self.expected_sha256
 
 
-def rescore(run_id: str, data=None, *, tracking_uri: str | None = None) -> RescoreResult:
+def rescore(
+    run_id: str,
+    data: HouseholdData | str | os.PathLike[str] | None = None,
+    *,
+    tracking_uri: str | None = None,
+) -> RescoreResult:
     """Re-run a flagging run from its record and compare the table bit for bit.
 
     Parameters
@@ -645,9 +849,34 @@ def rescore(run_id: str, data=None, *, tracking_uri: str | None = None) -> Resco
     Raises
     ------
     ValueError
-        The run is not a flagging run, or the data's fingerprint differs from the run's.
+        If the run is not a flagging run, or the data's fingerprint differs from the
+        run's.
     needsid.tracking._integrity.ModelIntegrityError
-        The run's model version is not needsid's flagging model, or was changed.
+        If the run's model version is not needsid's flagging model, or was changed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from mlflow import MlflowClient
+    >>> import needsid as ni
+    >>> from needsid import tracking
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> store = f"sqlite:///{folder}/mlflow.db"
+    >>> client = MlflowClient(tracking_uri=store, registry_uri=store)
+    >>> for name in ("needsid-train", "needsid-flag"):  # artifacts in the folder too
+    ...     _ = client.create_experiment(name, artifact_location=(folder / name).as_uri())
+    >>> pop = ni.simulate(n_households=300, months=24, seed=0)
+    >>> cfg = tracking.load_train_config(
+    ...     model={"kind": "gbm", "params": {"n_estimators": 10, "n_jobs": 1}},
+    ...     n_boot=0, train_origins=1)
+    >>> result = tracking.train(pop.bundle, "2024-01-01", config=cfg, tracking_uri=store)
+    >>> flagged = tracking.flag_households(
+    ...     pop.bundle, "2024-01-01", model=result.model_uri, out=folder / "flags.parquet",
+    ...     salt="a-secret-of-16-chars", tracking_uri=store)
+    >>> again = tracking.rescore(flagged.run_id, data=pop.bundle, tracking_uri=store)
+    >>> again.matches, again.sha256 == flagged.sha256
+    (True, True)
     """
     client, uri = _client(tracking_uri)
     with _quiet_mlflow():
@@ -679,8 +908,14 @@ def _rescore(client, uri: str, run_id: str, data) -> RescoreResult:
         )
         model = mlflow.pyfunc.load_model(str(local))
         table = _flag_table(
-            model, bundle, as_date(p["as_of"]), cap, groups, name, p["model_version"],
+            model,
+            bundle,
+            as_date(p["as_of"]),
+            cap,
+            groups,
+            name,
+            p["model_version"],
             quotas or None,
-        )  # fmt: skip
+        )
     sha = hashlib.sha256(_parquet_bytes(table)).hexdigest()
     return RescoreResult(table, sha, tags["flag_table.sha256"])

@@ -8,8 +8,10 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,23 @@ def request_body(rows: pd.DataFrame) -> bytes:
     """Return the JSON body MLflow's ``/invocations`` takes for ``rows`` (dataframe_split).
 
     NaN becomes null (JSON has no NaN); the server reads null as a missing value.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        ``household_id`` and the model's features, one row per household.
+
+    Returns
+    -------
+    bytes
+        UTF-8 JSON: ``{"dataframe_split": {"columns": [...], "data": [[...], ...]}}``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from needsid.tracking import request_body
+    >>> request_body(pd.DataFrame({"household_id": ["H1", "H2"], "x": [1.0, None]}))
+    b'{"dataframe_split": {"columns": ["household_id", "x"], "data": [["H1", 1.0], ["H2", null]]}}'
     """
     clean = rows.astype(object).where(rows.notna(), None)
     payload = {
@@ -81,7 +100,9 @@ def _check_answer(content: bytes, columns, n_rows: int | None) -> str | None:
 class LoadTestResult:
     """What a load test of a served model measured.
 
-    Attributes
+    Made by :func:`load_test`; the fields are also attributes.
+
+    Parameters
     ----------
     n_requests : int
         Requests sent.
@@ -99,6 +120,16 @@ class LoadTestResult:
         Requests over the wall-clock time of the whole test.
     first_error : str or None
         The first error's status and the start of its body.
+
+    Examples
+    --------
+    >>> from needsid.tracking import LoadTestResult
+    >>> result = LoadTestResult(n_requests=10, concurrency=2, n_ok=9, errors=1,
+    ...                         statuses={200: 9, 503: 1}, p50_ms=4.0, p90_ms=6.0,
+    ...                         p99_ms=9.5, max_ms=10.0, requests_per_s=400.0,
+    ...                         first_error="503: b'busy'")
+    >>> result.n_ok / result.n_requests
+    0.9
     """
 
     n_requests: int
@@ -113,8 +144,22 @@ class LoadTestResult:
     requests_per_s: float
     first_error: str | None
 
-    def to_dict(self) -> dict:
-        """Return the figures as a plain dict (JSON-ready: status codes become strings)."""
+    def to_dict(self) -> dict[str, Any]:
+        """Return the figures as a plain dict (JSON-ready: status codes become strings).
+
+        Returns
+        -------
+        dict
+            Field name -> value; ``statuses`` keyed by the status code as a string.
+
+        Examples
+        --------
+        >>> import json
+        >>> from needsid.tracking import LoadTestResult
+        >>> result = LoadTestResult(10, 2, 10, 0, {200: 10}, 4.0, 6.0, 9.5, 10.0, 400.0, None)
+        >>> json.dumps(result.to_dict()["statuses"])
+        '{"200": 10}'
+        """
         out = dataclasses.asdict(self)
         out["statuses"] = {str(k): v for k, v in self.statuses.items()}
         return out
@@ -127,7 +172,7 @@ def load_test(
     concurrency: int = 8,
     timeout: float = 30.0,
     *,
-    columns=OUTPUT_COLUMNS,
+    columns: Sequence[str] | None = OUTPUT_COLUMNS,
 ) -> LoadTestResult:
     """Send ``n_requests`` POSTs (cycling through ``bodies``), ``concurrency`` at a time.
 
@@ -141,8 +186,11 @@ def load_test(
         The ``/invocations`` endpoint, e.g. ``http://127.0.0.1:5001/invocations``.
     bodies : list of bytes
         Request bodies, e.g. from :func:`request_body`.
-    n_requests, concurrency : int
-    timeout : float
+    n_requests : int, default=2000
+        Requests to send in all.
+    concurrency : int, default=8
+        Requests in flight at once (threads).
+    timeout : float, default=30.0
         Seconds per request.
     columns : sequence of str or None, default=OUTPUT_COLUMNS
         The columns every answer must hold; None accepts any 200 answer.
@@ -150,11 +198,12 @@ def load_test(
     Returns
     -------
     LoadTestResult
+        Counts, statuses and latency percentiles.
 
     Raises
     ------
     ValueError
-        No bodies, or ``n_requests`` or ``concurrency`` below 1.
+        If there are no bodies, or ``n_requests`` or ``concurrency`` is below 1.
 
     Examples
     --------

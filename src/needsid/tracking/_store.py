@@ -208,16 +208,21 @@ def _log_model(client, experiment_id: str, run_id: str, workdir: Path, params, *
     from mlflow.tracking.context.registry import resolve_tags
 
     model = client.create_logged_model(
-        experiment_id, name="flagging_model", source_run_id=run_id, tags=resolve_tags(),
+        experiment_id,
+        name="flagging_model",
+        source_run_id=run_id,
+        tags=resolve_tags(),
         params={k: str(v) for k, v in params.items()},
-    )  # fmt: skip
+    )
     try:
         client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
         local = Path(workdir) / "flagging_model"
         meta = Model(
-            artifact_path=model.artifact_location, run_id=run_id, model_uuid=model.model_id,
+            artifact_path=model.artifact_location,
+            run_id=run_id,
+            model_uuid=model.model_id,
             model_id=model.model_id,
-        )  # fmt: skip
+        )
         mlflow.pyfunc.save_model(str(local), mlflow_model=meta, **save_kwargs)
         for cache in list(local.rglob("__pycache__")):  # save_model imports the code file
             shutil.rmtree(cache, ignore_errors=True)
@@ -278,8 +283,9 @@ def _global_uris(uri: str):
             mlflow.set_registry_uri(uri)
             yield
         finally:
-            mlflow.set_tracking_uri(tracking)
-            mlflow.set_registry_uri(registry)
+            # None unsets them, as before the call (MLflow's annotations say str)
+            mlflow.set_tracking_uri(tracking)  # type: ignore[arg-type]
+            mlflow.set_registry_uri(registry)  # type: ignore[arg-type]
             for key, value in env.items():
                 if value is None:
                     os.environ.pop(key, None)
