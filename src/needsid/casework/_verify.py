@@ -228,11 +228,17 @@ def verification_report(
     sources = source_of_kind(records)
     checks = [
         *rule_checks(
-            rule_set, hits, records=records, held=held, own=own, as_of=as_of,
-            alive=alive, sources=sources,
+            rule_set,
+            hits,
+            records=records,
+            held=held,
+            own=own,
+            as_of=as_of,
+            alive=alive,
+            sources=sources,
         ),
         *department_checks(held, as_of, list(record_vocabulary())),
-    ]  # fmt: skip
+    ]
     return VerificationReport(
         household_id=household_id,
         as_of=as_of,
