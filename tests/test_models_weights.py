@@ -45,6 +45,7 @@ def _make(variant):
 def test_no_weights_and_unit_weights_are_the_unweighted_fit(train, test_rows, variant):
     X, y = train
     expected = _make(variant).fit(X, y).predict_proba(test_rows)
+    # a second fit gives the same bytes (reproducible: the comparison below is exact)
     got = _make(variant).fit(X, y, sample_weight=None).predict_proba(test_rows)
     assert got.tobytes() == expected.tobytes()
     # weights of 1 take the weighted code paths of every library, with the same result
