@@ -16,10 +16,10 @@ from sklearn.base import clone
 from sklearn.model_selection import GroupShuffleSplit
 
 from .._compat import pandas4_warnings_ignored
+from .._deprecate import renamed_keywords
 from ..evaluate import select_top
 from ..evaluate._metrics import _capacity_count
 from ._counts import group_counts, rates
-from ._deprecate import renamed_keywords
 from ._sensitive import group_keys, sensitive_frame
 
 __all__ = [

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._deprecate import renamed_keywords
+from .._deprecate import renamed_keywords
 from ._inputs import (
     TOLERANCE,
     align_subgroups,

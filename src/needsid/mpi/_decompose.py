@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._deprecate import renamed_keywords
+from .._deprecate import renamed_keywords
 from ._inputs import align_subgroups
 
 if TYPE_CHECKING:

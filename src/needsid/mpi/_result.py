@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._deprecate import renamed_keywords
+from .._deprecate import renamed_keywords
 
 if TYPE_CHECKING:
     from ._alkire_foster import Measures, Prepared

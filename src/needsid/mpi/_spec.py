@@ -18,10 +18,10 @@ from pydantic import (
     model_validator,
 )
 
+from .._deprecate import renamed_keywords
 from .._errors import ConfigError
 from .._yaml import safe_load
 from ._alkire_foster import alkire_foster
-from ._deprecate import renamed_keywords
 from ._result import MPIResult
 
 __all__ = ["IndicatorSpec", "MPISpec", "alkire_foster_from_spec", "load_spec"]
