@@ -19,6 +19,7 @@ from .._dates import as_date, months_after
 from ..evaluate import as_capacity
 from ..evaluate._metrics import _capacity_count
 from ..flagging import EXIT_REVIEW, reason_text
+from ..flagging._flag import _scores_frame as _check_scores
 
 __all__ = ["EXIT_ROUTE", "SCHEDULE_COLUMNS", "THRESHOLD", "phase_out"]
 
@@ -32,35 +33,10 @@ SCHEDULE_COLUMNS = ("household_id", "exit_score", "route", "review_by", "earlies
 
 
 def _scores_frame(scores: Any) -> pl.DataFrame:
-    if isinstance(scores, pd.Series):
-        scores = scores.rename("score").rename_axis("household_id").reset_index()
-    if isinstance(scores, pd.DataFrame):
-        scores = pl.from_pandas(scores)
-    if not isinstance(scores, pl.DataFrame):
-        raise TypeError(
-            f"Got scores of type {type(scores).__name__}; expected a DataFrame with "
-            "household_id and score columns (pandas or polars), or a pandas Series of exit "
-            "scores indexed by household_id."
-        )
-    missing = [c for c in ("household_id", "score") if c not in scores.columns]
-    if missing:
-        raise ValueError(
-            f"scores has no column {missing!r}; it has {scores.columns!r}. Pass one row per "
-            "current recipient with household_id and score (ExitModel.predict_proba[:, 1])."
-        )
-    problems = []
-    ids = scores["household_id"]
-    if ids.null_count():
-        problems.append(f"{ids.null_count()} rows have no household_id")
-    if ids.is_duplicated().any():
-        problems.append(f"{int(ids.is_duplicated().sum())} rows repeat a household_id")
-    s = scores["score"].cast(pl.Float64, strict=False)
-    bad = s.is_null() | s.is_nan() | (s < 0) | (s > 1)
-    if bad.any():
-        problems.append(f"{int(bad.sum())} scores are missing or outside [0, 1]")
-    if problems:
-        raise ValueError("scores: " + "; ".join(problems) + ".")
-    return scores.select(pl.col("household_id").cast(pl.String), pl.col("score").cast(pl.Float64))
+    checked = _check_scores(
+        scores, "exit scores", " (ExitModel.predict_proba[:, 1]) of current recipients"
+    )
+    return checked.select("household_id", "score")
 
 
 def _months(name: str, value: Any, low: int) -> int:

@@ -97,7 +97,15 @@ def risk_band(scores: ArrayLike, bands: Mapping[str, float] | None = None) -> np
     return np.asarray(names, dtype=object)[np.clip(idx, 0, len(names) - 1)].astype(str)
 
 
-def _scores_frame(scores: pd.DataFrame | pd.Series | pl.DataFrame) -> pl.DataFrame:
+def _scores_frame(
+    scores: pd.DataFrame | pd.Series | pl.DataFrame, what: str = "scores", source: str = ""
+) -> pl.DataFrame:
+    """Check a score table (flag's and phase_out's): one row per household in [0, 1].
+
+    ``what`` names the scores in the messages ("scores" or "exit scores"); ``source`` says
+    where they come from (appended to the missing-column hint). Columns besides
+    ``household_id`` and ``score`` are kept.
+    """
     if isinstance(scores, pd.Series):
         scores = scores.rename("score").rename_axis("household_id").reset_index()
     if isinstance(scores, pd.DataFrame):
@@ -106,20 +114,20 @@ def _scores_frame(scores: pd.DataFrame | pd.Series | pl.DataFrame) -> pl.DataFra
         raise TypeError(
             f"Got scores of type {type(scores).__name__}; expected a DataFrame with "
             "household_id and score columns (pandas or polars), or a pandas Series of "
-            "scores indexed by household_id."
+            f"{what} indexed by household_id."
         )
     missing = [c for c in ("household_id", "score") if c not in scores.columns]
     if missing:
         raise ValueError(
             f"scores has no column {missing!r}; it has {scores.columns!r}. Pass one row "
-            "per household with household_id and score."
+            f"per household with household_id and score{source}."
         )
     problems = []
-    dup = scores["household_id"].is_duplicated()
-    if dup.any():
-        problems.append(f"{int(dup.sum())} rows repeat a household_id")
-    if scores["household_id"].null_count():
-        problems.append(f"{scores['household_id'].null_count()} rows have no household_id")
+    ids = scores["household_id"]
+    if ids.null_count():
+        problems.append(f"{ids.null_count()} rows have no household_id")
+    if ids.is_duplicated().any():
+        problems.append(f"{int(ids.is_duplicated().sum())} rows repeat a household_id")
     s = scores["score"].cast(pl.Float64, strict=False)
     bad = s.is_null() | s.is_nan() | (s < 0) | (s > 1)
     if bad.any():
