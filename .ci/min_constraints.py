@@ -28,7 +28,7 @@ ERA = {
     "click": "<8.2",
     # scikit-learn 1.6 passes L-BFGS-B options (iprint) that scipy 1.16 deprecates
     "scipy": "<1.16",
-    # mlflow 2.16 imports sqlalchemy.pool.FallbackAsyncAdaptedQueuePool, gone in 2.1
+    # mlflow 3.0-3.7's tracking server does not start with SQLAlchemy 2.1
     "sqlalchemy": "<2.1",
 }
 

@@ -36,3 +36,18 @@ def parse_args(parser: argparse.ArgumentParser, name: str) -> argparse.Namespace
         defaults[action.dest] = value
     parser.set_defaults(**defaults)
     return parser.parse_args()
+
+
+def markdown(frame: object, digits: int = 3) -> str:
+    """Render a pandas or polars frame as a Markdown table (floats to ``digits``)."""
+    import pandas as pd
+
+    df = frame if isinstance(frame, pd.DataFrame) else frame.to_pandas()  # type: ignore[attr-defined]
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * df.shape[1]]
+    for row in df.itertuples(index=False):
+        cells = [
+            f"{v:.{digits}f}" if isinstance(v, float) else ("" if v is None else str(v))
+            for v in row
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

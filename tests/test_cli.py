@@ -55,7 +55,7 @@ def plain(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-@pytest.mark.parametrize("command", ["features", "rules", "compare", "audit"])
+@pytest.mark.parametrize("command", ["features", "rules", "compare", "audit", "monitor"])
 def test_help_exits_0(command):
     code, out = run(command, "--help")
     assert code == 0, out
@@ -493,3 +493,33 @@ def test_piped_tables_do_not_wrap_at_80_columns():
     names = ni.features.describe()["name"].tolist()
     assert len(rows) == len(names)  # no row continues on a second line
     assert all(line.split("│")[1].strip() == name for line, name in zip(rows, names, strict=True))
+
+
+# -- monitor ------------------------------------------------------------------------------
+
+
+def test_monitor_without_a_model_writes_levels_alerts_drift(folder, tmp_path):
+    out = tmp_path / "mon"
+    code, text = run("monitor", "--data", folder, "--start", "2024-10-01", "--end",
+                     "2024-11-01", "--out", out)  # fmt: skip
+    assert code == 0, text
+    assert "2 months" in plain(text)
+    levels = pl.read_parquet(out / "levels.parquet")
+    assert levels["month"].n_unique() == 2 and set(levels["level"]) <= {
+        "red", "orange", "yellow", "none"
+    }  # fmt: skip
+    assert pl.read_parquet(out / "performance.parquet").is_empty()  # no model
+    assert "<img" in (out / "monitoring.html").read_text("utf-8")
+    # a second run into the same folder is refused, and nothing is touched
+    before = (out / "alerts.parquet").read_bytes()
+    code, text = run("monitor", "--data", folder, "--start", "2024-10-01", "--end",
+                     "2024-11-01", "--out", out)  # fmt: skip
+    assert code == 1 and "--overwrite" in plain(text)
+    assert (out / "alerts.parquet").read_bytes() == before
+
+
+def test_monitor_bad_months_fail_before_any_work(folder, tmp_path):
+    code, text = run("monitor", "--data", folder, "--start", "2024-11-01", "--end",
+                     "2024-10-01", "--out", tmp_path / "m")  # fmt: skip
+    assert code == 1 and "before start=2024-11-01" in plain(text)
+    assert not (tmp_path / "m").exists()

@@ -64,8 +64,9 @@ def test_record_kinds_is_the_vocabulary_as_a_frame():
         nullable_value_kinds()
     )
     assert set(kinds.loc[kinds["payment"], "kind"]) == {
-        "benefit_dibao", "benefit_tekun", "benefit_temporary", "disability_living_subsidy",
-        "disability_care_subsidy", "wage", "pension",
+        "benefit_dibao", "benefit_tekun", "benefit_temporary", "benefit_housing",
+        "benefit_medical", "disability_living_subsidy", "disability_care_subsidy", "wage",
+        "pension",
     }  # fmt: skip
     custom = record_kinds({"police": {"check": {"values": ["pass"], "amount": "fine, yuan"}}})
     assert custom.to_dict("records") == [

@@ -27,12 +27,12 @@ def test_flags_per_kind_are_the_hits(setup):
     _, hits, attrs, y = setup
     ra = audit_rules(hits, attrs, sensitive_features="urban", y_true=y, n_boot=20)
     frame = hits.to_frame()
-    assert set(ra.audits) == {"trigger", "cross_check", "exit", "outreach", "any"}
+    assert set(ra.audits) == {"trigger", "cross_check", "exit", "outreach", "process", "any"}
     for kind in ("trigger", "exit", "outreach"):
         ids = set(frame.filter(pl.col("kind") == kind)["household_id"])
         expected = attrs["household_id"].is_in(list(ids)).to_numpy()
         np.testing.assert_array_equal(ra.flags[kind].to_numpy(), expected)
-    kinds = ra.flags[["trigger", "cross_check", "exit", "outreach"]].any(axis=1)
+    kinds = ra.flags[["trigger", "cross_check", "exit", "outreach", "process"]].any(axis=1)
     np.testing.assert_array_equal(ra.flags["any"].to_numpy(), kinds.to_numpy())
     assert ra.flags["any"].any() and not ra.flags["any"].all()
 

@@ -102,6 +102,7 @@ def test_the_wheel_ships_the_package_data(tmp_path):
         "needsid/data/record_kinds.yaml",
         "needsid/features/default.yaml",
         "needsid/rules/default.yaml",
+        "needsid/indicators/default.yaml",
         "needsid/mpi/specs/global_mpi.yaml",
     ):
         assert needed in names, needed

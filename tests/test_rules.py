@@ -76,9 +76,9 @@ def hits_of(rs: RuleSet, bundle, as_of, **kw) -> list[tuple]:
 
 def test_default_rule_set_loads_and_covers_the_issue():
     rs = load(DEFAULT)
-    assert (rs.id, rs.version) == ("default", "2026.1")
+    assert (rs.id, rs.version) == ("default", "2026.2")
     kinds = {r.kind for r in rs.rules}
-    assert kinds == {"trigger", "cross_check", "exit", "outreach"}
+    assert kinds == {"trigger", "cross_check", "exit", "outreach", "process"}
     assert len(set(rs.ids)) == len(rs.ids)
     templates = {r.template for r in rs.rules}
     assert {
@@ -93,6 +93,10 @@ def test_default_rule_set_loads_and_covers_the_issue():
         "exit_income",
         "exit_employment",
         "outreach",
+        "late_decision",
+        "overdue_review",
+        "payment_without_approval",
+        "paid_after_exit",
     } <= templates
 
 
@@ -129,7 +133,7 @@ def test_default_numeric_thresholds_carry_a_comment():
         (
             {"kind": "trigga"},
             "rule 'r', field 'kind': Got kind='trigga'; expected one of trigger, "
-            "cross_check, exit, outreach.",
+            "cross_check, exit, outreach, process.",
         ),
         (
             {"template": "regex"},

@@ -764,3 +764,15 @@ def test_every_model_with_a_json_form_round_trips_through_the_registry_format():
         loaded = model_from_json(model_to_json(model))
         assert type(loaded) is type(model)
         np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_monitor_with_the_registered_model(store, tmp_path):
+    res = store["runner"].invoke(app, ["monitor", "--data", "data", "--start", "2025-04-01",
+                                       "--end", "2025-05-01", "--model",
+                                       "models:/needsid-risk@champion", "--out",
+                                       str(tmp_path / "m")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    perf = pl.read_parquet(tmp_path / "m" / "performance.parquet")
+    assert perf.height == 2 and perf["estimated_precision"].is_between(0, 1).all()
+    alerts = pl.read_parquet(tmp_path / "m" / "alerts.parquet")
+    assert "model" in set(alerts["source"])

@@ -362,7 +362,8 @@ def test_bad_arguments(tiny_bundle):
 # --- casework outcomes: closed value sets and verifications answering applications -------
 
 VERIFICATION_VALUES = (
-    "['approved_dibao', 'approved_tekun', 'approved_low_income', 'declined', 'withdrawn']"
+    "['approved_dibao', 'approved_tekun', 'approved_low_income', 'approved_housing', "
+    "'approved_medical', 'declined', 'withdrawn']"
 )
 
 
@@ -403,7 +404,8 @@ def casework_bundle() -> HouseholdData:
 def test_record_values_come_from_the_vocabulary():
     assert record_values() == {
         "verification": (
-            "approved_dibao", "approved_tekun", "approved_low_income", "declined", "withdrawn"
+            "approved_dibao", "approved_tekun", "approved_low_income", "approved_housing",
+            "approved_medical", "declined", "withdrawn",
         ),
         "review": ("continue", "reduce", "exit"),
         "home_visit": ("hardship_confirmed", "no_hardship", "not_found"),

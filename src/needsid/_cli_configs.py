@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
 
 import yaml
 from pydantic import (
@@ -27,6 +29,14 @@ from ._dates import months_after
 from ._errors import ConfigError, from_validation
 from ._errors import describe as _describe
 from ._yaml import safe_load
+
+if TYPE_CHECKING:
+    from .features import FeatureSpec
+    from .models._base import RiskModel
+    from .simulation import SimulationConfig
+
+#: A command's config class (what :func:`load_config` validates against and returns).
+_Config = TypeVar("_Config", bound=BaseModel)
 
 QuotaRoute = Literal["outreach", "review"]
 #: the defaults of needsid.flagging.QUOTAS (not imported: configs load without pandas)
@@ -54,10 +64,11 @@ _BASELINES = ("status quo", "rules only", "oracle")
 AUDIT_COLUMNS = ("region_id", "urban", "minority", "head_sex")
 
 
-def _estimator_class(kind: str):
+def _estimator_class(kind: str) -> type[RiskModel]:
     from . import models
 
-    return getattr(models, MODEL_KINDS[kind])
+    cls: type[RiskModel] = getattr(models, MODEL_KINDS[kind])
+    return cls
 
 
 class ModelEntry(BaseModel):
@@ -87,7 +98,7 @@ class ModelEntry(BaseModel):
             raise ValueError(str(exc)[:300]) from None
         return self
 
-    def estimator(self):
+    def estimator(self) -> RiskModel:
         """Return the unfitted estimator."""
         return _estimator_class(self.kind)(**self.params)
 
@@ -195,10 +206,12 @@ class FlagConfig(BaseModel):
 
     @field_validator("quotas")
     @classmethod
-    def _shares(cls, v: dict) -> dict:
+    def _shares(cls, v: dict[QuotaRoute, float]) -> dict[QuotaRoute, float]:
         from .flagging._capacity import check_quotas
 
-        check_quotas(v)  # the check flag() makes, here before any work
+        # the check flag() makes, here before any work (route names are str: a Mapping's
+        # key type is invariant, so dict[QuotaRoute, float] is not a Mapping[str, float])
+        check_quotas(cast("dict[str, float]", v))
         return v
 
 
@@ -215,7 +228,7 @@ class ServeConfig(BaseModel):
     max_rows: int = Field(10_000, ge=1, le=1_000_000)
 
 
-def _merge(base: dict, update: dict) -> dict:
+def _merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in update.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
@@ -248,14 +261,14 @@ class SimulateConfig(BaseModel):
             raise ValueError("; ".join(_describe(e) for e in exc.errors())) from None
         return v
 
-    def simulation_config(self):
+    def simulation_config(self) -> SimulationConfig:
         """Return the calibrated defaults with ``parameters`` applied."""
         from .simulation import SimulationConfig, default_config
 
         return SimulationConfig(**_merge(default_config().model_dump(), self.parameters))
 
 
-def _read_yaml(path, what: str) -> dict:
+def _read_yaml(path: str | os.PathLike[str], what: str) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{what} {str(p)!r} not found.")
@@ -268,14 +281,16 @@ def _read_yaml(path, what: str) -> dict:
     return raw
 
 
-def _validate(cls: type[BaseModel], raw: dict, where: str):
+def _validate(cls: type[_Config], raw: Mapping[str, Any], where: str) -> _Config:
     try:
         return cls(**raw)
     except ValidationError as exc:
         raise from_validation(exc, where) from None
 
 
-def load_config(cls: type[BaseModel], path=None, **overrides):
+def load_config(
+    cls: type[_Config], path: str | os.PathLike[str] | None = None, **overrides: Any
+) -> _Config:
     """Read a YAML config (or the defaults), apply overrides, validate.
 
     Parameters
@@ -306,7 +321,7 @@ def load_config(cls: type[BaseModel], path=None, **overrides):
     return _validate(cls, raw, str(path) if path is not None else "defaults")
 
 
-def load_feature_spec(path=None):
+def load_feature_spec(path: str | os.PathLike[str] | None = None) -> FeatureSpec:
     """Read a feature spec YAML (None: the packaged default), errors as :class:`ConfigError`."""
     from .features import FeatureSpec, load_spec
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -20,6 +21,11 @@ from sklearn.metrics import roc_auc_score
 from . import features, labels
 from .data import validate
 from .simulation import simulate
+
+if TYPE_CHECKING:
+    from lightgbm import LGBMClassifier
+
+    from .simulation import SimulatedPopulation
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -89,9 +95,9 @@ class DemoResult:
         return "\n".join(lines)
 
 
-def _frame(pop, as_of: str) -> pl.DataFrame:
+def _frame(pop: SimulatedPopulation, as_of: str) -> pl.DataFrame:
     """Features at ``as_of`` with the true label and the bundle's own (pu) label."""
-    X = features.build(pop.bundle, as_of=as_of)
+    X: pl.DataFrame = features.build(pop.bundle, as_of=as_of)  # the bundle's type: polars
     y = labels.make(pop, as_of=as_of, horizon_months=HORIZON, source="truth")
     pu = labels.make(
         pop.bundle, as_of=as_of, horizon_months=HORIZON, source="pu", features=X
@@ -99,7 +105,7 @@ def _frame(pop, as_of: str) -> pl.DataFrame:
     return X.join(y, on="household_id", how="inner").join(pu, on="household_id", how="left")
 
 
-def _lightgbm(seed: int):
+def _lightgbm(seed: int) -> LGBMClassifier:
     import lightgbm as lgb
 
     return lgb.LGBMClassifier(
@@ -146,17 +152,20 @@ def run_demo(n_households: int = 50_000, seed: int = 0) -> DemoResult:
     test = _frame(pop, TEST_AS_OF).join(
         pop.truth.households.select("household_id", "invisible"), on="household_id"
     )
-    X_train, X_test = train.select(names).to_numpy(), test.select(names).to_numpy()
+    # named frames in and out: LightGBM 4.6 with scikit-learn 1.7 warns when a model
+    # fitted on an array is asked about another array (it names the columns itself)
+    X_train, X_test = train.select(names).to_pandas(), test.select(names).to_pandas()
     model = _lightgbm(seed).fit(X_train, train["in_need"].to_numpy())
-    score = model.predict_proba(X_test)[:, 1]
+    # an array for dense input (LightGBM's annotation also allows lists and sparse matrices)
+    score = np.asarray(model.predict_proba(X_test))[:, 1]
     # the bundle's own labels: households pu leaves out (weight 0 or no row) do not count
     known = train["weight"].fill_null(0.0).to_numpy() > 0
     own = _lightgbm(seed).fit(
-        X_train[known],
+        X_train[known].reset_index(drop=True),
         train["pu_in_need"].fill_null(False).to_numpy()[known].astype(int),
         sample_weight=train["weight"].to_numpy()[known],
     )
-    score_bundle = own.predict_proba(X_test)[:, 1]
+    score_bundle = np.asarray(own.predict_proba(X_test))[:, 1]
     need = test["in_need"].to_numpy()
     oracle = test["p_need"].to_numpy()
     visible = ~test["invisible"].to_numpy()

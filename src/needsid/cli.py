@@ -5,12 +5,27 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars as pl
+    from pydantic import BaseModel
+    from rich.progress import Progress
+
+    from .data import HouseholdData
+    from .fairness import FairnessAudit
+    from .features import FeatureSpec
+
+#: A command's config class (``needsid._cli_configs``).
+_Config = TypeVar("_Config", bound="BaseModel")
 
 app = typer.Typer(
     help="needsid: find the households that need help in administrative records.",
@@ -48,7 +63,7 @@ def _main(
 
 
 @contextmanager
-def _progress(first_step: str | None):
+def _progress(first_step: str | None) -> Iterator[Progress]:
     """Show the library's steps (``needsid._progress``) as progress bars in the block."""
     from ._progress import show_progress
 
@@ -69,7 +84,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _config(cls, path, **overrides):
+def _config(cls: type[_Config], path: Path | None, **overrides: Any) -> _Config:
     """Load a command's config (``needsid._cli_configs``); a bad one ends the command."""
     from ._cli_configs import ConfigError, load_config
 
@@ -268,11 +283,13 @@ def flag(
     from .tracking import TrackingError, flag_households
 
     cfg = _config(FlagConfig, config, model=model, capacity=capacity, by=by)
+    # route names are str (a Mapping's key type is invariant: no Literal keys for str ones)
+    quotas = cast("dict[str, float]", cfg.quotas)
     _check_out(out, overwrite)
     try:
         with _progress("loading the model and reading the data"):
             result = flag_households(
-                data, as_of, cfg.model, cfg.capacity, out, groups=cfg.by, quotas=cfg.quotas
+                data, as_of, cfg.model, cfg.capacity, out, groups=cfg.by, quotas=quotas
             )
     except (TrackingError, FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
@@ -379,7 +396,7 @@ def _check_out(out: Path | None, overwrite: bool) -> None:
         raise _fail(f"--out {str(out)!r}: cannot write in {str(parent)!r}.")
 
 
-def _write_atomic(path: Path, write) -> None:
+def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
     from ._io import umask_mode, write_atomic
 
@@ -387,7 +404,7 @@ def _write_atomic(path: Path, write) -> None:
     write_atomic(path, write, mode=umask_mode())  # mkstemp makes it 0600; the usual mode
 
 
-def _print_frame(frame, title: str, *, digits: int = 3) -> None:
+def _print_frame(frame: pd.DataFrame | pl.DataFrame, title: str, *, digits: int = 3) -> None:
     """Print a pandas or polars frame as a rich table (floats rounded)."""
     import pandas as pd
 
@@ -402,7 +419,7 @@ def _print_frame(frame, title: str, *, digits: int = 3) -> None:
             no_wrap=i == 0,  # the row's name (model, rule id, feature) stays on one line
         )
 
-    def cell(v) -> str:
+    def cell(v: object) -> str:
         if v is None or (not isinstance(v, str | list | tuple) and pd.isna(v)):
             return ""
         return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
@@ -412,13 +429,13 @@ def _print_frame(frame, title: str, *, digits: int = 3) -> None:
     console.print(table)
 
 
-def _need(**options) -> None:
+def _need(**options: object) -> None:
     missing = [f"--{k.replace('_', '-')}" for k, v in options.items() if v is None]
     if missing:
         raise _fail(f"missing option(s) {', '.join(missing)}; see --help.")
 
 
-def _read_bundle(data: Path):
+def _read_bundle(data: Path) -> HouseholdData:
     """Read and validate a bundle folder; any problem ends the command, every one named."""
     from .data import HouseholdData, validate
 
@@ -495,7 +512,9 @@ def features(
     console.print(f"wrote {height:,} households x {width} features to {out}")
 
 
-def _features_duckdb(data: Path, as_of: str, spec, out: Path, memory_limit: str | None):
+def _features_duckdb(
+    data: Path, as_of: str, spec: FeatureSpec, out: Path, memory_limit: str | None
+) -> tuple[int, int]:
     """Build features inside DuckDB on the Parquet files in place; return the output shape."""
     import tempfile
 
@@ -638,9 +657,118 @@ def verify(
     except ValueError as exc:
         raise _fail(escape(str(exc))) from None
     text = report.to_html() if out.suffix.lower() == ".html" else report.to_json()
-    _write_atomic(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    _write_atomic(out, write)
     counts = ", ".join(f"{n} {s}" for s, n in report.status_counts().items())
     console.print(f"wrote {escape(str(out))}: {len(report.checks)} checks ({counts})")
+
+
+@app.command()
+def monitor(
+    data: Path = typer.Option(..., help="HouseholdData folder."),
+    start: str = typer.Option(..., help="First month (the first of a month), e.g. 2025-01-01."),
+    end: str = typer.Option(..., help="Last month (the first of a month)."),
+    out: Path = typer.Option(
+        ...,
+        help="Folder for levels, alerts, drift and performance (Parquet) and monitoring.html.",
+    ),
+    model: str = typer.Option(
+        None,
+        help="Registered model URI, e.g. models:/needsid-risk@champion: model alerts, the "
+        "score's drift and the estimated precision (none without a model).",
+    ),
+    register: str = typer.Option(
+        "default", help="Indicator register YAML, or 'default' for the packaged one."
+    ),
+    rules: str = typer.Option("default", help="Rule set YAML, or 'default'."),
+    capacity: float = typer.Option(
+        0.05, help="Share (e.g. 0.05) or count the model flags each month."
+    ),
+    reference_months: int = typer.Option(1, help="Months pooled as the drift reference."),
+    reference: str = typer.Option(
+        "rolling",
+        help="Drift reference: rolling (the months before each month), fixed (before "
+        "--start) or seasonal (a year before).",
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the files of an earlier run in --out."
+    ),
+) -> None:
+    """Run the monthly monitoring from --start to --end and write its tables and page.
+
+    Each month reads only the records known before it: warning levels and indicator
+    alerts from the register, rule alerts, the model's alerts at the capacity, drift of
+    every feature and of the score against the reference months (PSI with a critical value
+    from the sample sizes), and the estimated precision next to the observed one.
+
+    Example: needsid monitor --data data/sim --start 2025-01-01 --end 2025-06-01
+    --model models:/needsid-risk@champion --out monitoring/
+    """
+    import tempfile
+
+    import mlflow.pyfunc
+
+    from ._errors import ConfigError
+    from .indicators import load as load_register
+    from .monitoring import run
+    from .rules import RuleSetError, household_attributes
+    from .rules import load as load_rules
+    from .tracking import resolve_model
+    from .tracking._integrity import verified_copy
+
+    names = ("levels.parquet", "alerts.parquet", "drift.parquet", "performance.parquet")
+    if out.exists() and not out.is_dir():
+        raise _fail(f"--out {str(out)!r} is a file; give a folder for the run's files.")
+    taken = [n for n in (*names, "monitoring.html") if (out / n).exists()]
+    if taken and not overwrite:
+        raise _fail(
+            f"--out {str(out)!r} already holds {', '.join(taken)}; give another folder, or "
+            "--overwrite to replace them."
+        )
+    try:
+        rule_set = load_rules(rules)
+        indicators = load_register(None if register == "default" else register)
+    except (RuleSetError, ConfigError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    bundle = _read_bundle(data)
+    with tempfile.TemporaryDirectory(prefix="needsid-") as workdir:
+        loaded = None
+        if model is not None:
+            try:
+                with _progress("loading the model"):
+                    name, version, pinned = resolve_model(model)
+                    local = verified_copy(pinned, name, version, Path(workdir))
+                    loaded = mlflow.pyfunc.load_model(str(local))
+            except ValueError as exc:
+                raise _fail(str(exc)) from None
+        try:
+            with _progress("monitoring"):
+                result = run(
+                    bundle,
+                    start,
+                    end,
+                    model=loaded,
+                    register=indicators,
+                    rules=rule_set,
+                    capacity=capacity,
+                    reference_months=reference_months,
+                    reference=reference,
+                )
+        except (TypeError, ValueError) as exc:
+            raise _fail(str(exc)) from None
+    attrs = household_attributes(bundle.to_polars(), result.months[-1])
+    paths = result.write(out, attrs=attrs.select("household_id", "region_id"))
+    drifted = int(result.drift["drifted"].sum())
+    new = int((result.alerts["status"] == "new").sum())
+    console.print(
+        f"{len(result.months)} months: {new:,} new alerts, {drifted:,} of "
+        f"{result.drift.height:,} drift tests beyond their critical value; wrote "
+        + ", ".join(p.name for p in paths)
+        + f" to {out}"
+    )
 
 
 @app.command()
@@ -734,7 +862,7 @@ def compare(
         console.print(f"wrote {cfg.report}")
 
 
-def _audit_table(result, by: list[str]):
+def _audit_table(result: FairnessAudit, by: list[str]) -> pd.DataFrame:
     """One row per group: size, share flagged, ratio to the reference with its interval."""
     table = result.by_group.reset_index()[[*by, "n", "selection_rate", "small"]]
     d = result.disparities

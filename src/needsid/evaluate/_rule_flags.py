@@ -27,7 +27,7 @@ __all__ = ["FLAG_KINDS", "rule_flags"]
 
 #: Rule kinds whose hits mean "this household may need help" (see the module docstring).
 FLAG_KINDS = ("trigger", "outreach")
-_ALL_KINDS = ("trigger", "cross_check", "exit", "outreach")
+_ALL_KINDS = ("trigger", "cross_check", "exit", "outreach", "process")
 
 
 def rule_flags(

@@ -141,17 +141,19 @@ class ExitModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
     @property
     def classes_(self) -> np.ndarray:
         """Class labels of the fitted estimator; ``classes_[1]`` is the event."""
-        return self.estimator_.classes_
+        classes: np.ndarray = self.estimator_.classes_
+        return classes
 
     @property
     def n_features_in_(self) -> int:
         """Number of features seen in ``fit``."""
-        return self.estimator_.n_features_in_
+        return int(self.estimator_.n_features_in_)
 
     @property
     def feature_names_in_(self) -> np.ndarray:
         """Feature names seen in ``fit`` (absent when ``X`` had none)."""
-        return self.estimator_.feature_names_in_
+        names: np.ndarray = self.estimator_.feature_names_in_
+        return names
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Return class probabilities; column 1 is the chance of should-exit.
@@ -186,7 +188,8 @@ class ExitModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         self._refuse_non_recipients(X)
-        return self.estimator_.predict_proba(X)
+        proba: np.ndarray = self.estimator_.predict_proba(X)
+        return proba
 
     def predict(self, X: Any) -> np.ndarray:
         """Return the more likely class of each row (the event above a 0.5 chance).
@@ -219,7 +222,8 @@ class ExitModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
         (3,)
         """
         proba = self.predict_proba(X)  # first: it checks that the model is fitted
-        return self.classes_[np.argmax(proba, axis=1)]
+        labels: np.ndarray = self.classes_[np.argmax(proba, axis=1)]
+        return labels
 
     def explain(self, X: Any, top: int | None = 3, **kwargs: Any) -> pd.DataFrame:
         """Reason codes of the exit scores, from the inner estimator's ``explain``.

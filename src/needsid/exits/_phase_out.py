@@ -55,7 +55,8 @@ def _reasons(reasons: Any) -> dict[str, str]:
     if {"household_id", "reasons"} <= set(reasons.columns):
         ids, text = reasons["household_id"].astype(str), reasons["reasons"].astype(str)
         return dict(zip(ids, text, strict=True))
-    return reason_text(reasons).to_dict()
+    out: dict[str, str] = reason_text(reasons).to_dict()
+    return out
 
 
 def phase_out(

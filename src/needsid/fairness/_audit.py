@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from fairlearn.metrics import (
     MetricFrame,
@@ -19,27 +21,28 @@ from sklearn.metrics import precision_score
 
 from ..evaluate import reliability_table, select_top
 from ._counts import LABELLED, UNLABELLED, group_counts, rates
-from ._sensitive import group_label, sensitive_frame
+from ._sensitive import SensitiveFeatures, group_label, sensitive_frame
 
 __all__ = ["FairnessAudit", "audit"]
 
 
-def _base_rate(y_true, y_pred):
+def _base_rate(y_true: npt.NDArray[np.bool_], y_pred: npt.NDArray[np.bool_]) -> float:
     return float(np.mean(y_true)) if len(y_true) else np.nan
 
 
-def _precision(y_true, y_pred):
-    return precision_score(y_true, y_pred, zero_division=np.nan)
+def _precision(y_true: npt.NDArray[np.bool_], y_pred: npt.NDArray[np.bool_]) -> float:
+    precision: float = precision_score(y_true, y_pred, zero_division=np.nan)
+    return precision
 
 
-def _false_omission_rate(y_true, y_pred):
+def _false_omission_rate(y_true: npt.NDArray[np.bool_], y_pred: npt.NDArray[np.bool_]) -> float:
     t, p = np.asarray(y_true, bool), np.asarray(y_pred, bool)
     neg = (~p).sum()
     return float((t & ~p).sum() / neg) if neg else np.nan
 
 
-def _confusion(name):
-    def f(y_true, y_pred):
+def _confusion(name: str) -> Callable[[npt.NDArray[np.bool_], npt.NDArray[np.bool_]], int]:
+    def f(y_true: npt.NDArray[np.bool_], y_pred: npt.NDArray[np.bool_]) -> int:
         t, p = np.asarray(y_true, bool), np.asarray(y_pred, bool)
         return int({"tp": t & p, "fp": ~t & p, "fn": t & ~p, "tn": ~t & ~p}[name].sum())
 
@@ -173,14 +176,14 @@ class FairnessAudit:
 
 
 def audit(
-    y_true,
-    y_pred=None,
+    y_true: npt.ArrayLike | None,
+    y_pred: npt.ArrayLike | None = None,
     *,
-    sensitive_features,
-    reference=None,
-    scores=None,
-    capacity=None,
-    capacity_groups=None,
+    sensitive_features: SensitiveFeatures,
+    reference: str | tuple[str, ...] | None = None,
+    scores: npt.ArrayLike | None = None,
+    capacity: float | None = None,
+    capacity_groups: npt.ArrayLike | None = None,
     min_group_size: int = 30,
     band: tuple[float, float] = (0.8, 1.25),
     difference_tolerance: float = DIFFERENCE_TOLERANCE,
@@ -266,10 +269,11 @@ def audit(
     y_pred = np.asarray(y_pred).astype(bool)
     n = len(y_pred)
     labelled = y_true is not None
+    truth: npt.NDArray[np.bool_] | None = None
     if labelled:
-        y_true = np.asarray(y_true).astype(bool)
-        if len(y_true) != n:
-            raise ValueError(f"Got {len(y_true)} labels for {n} predictions.")
+        truth = np.asarray(y_true).astype(bool)
+        if len(truth) != n:
+            raise ValueError(f"Got {len(truth)} labels for {n} predictions.")
     if difference_tolerance < 0:
         raise ValueError(
             f"Got difference_tolerance={difference_tolerance!r}; expected a difference in "
@@ -290,7 +294,7 @@ def audit(
             "precision": _precision,
             "false_omission_rate": _false_omission_rate,
         }
-    yt = y_true if labelled else np.zeros(n, dtype=bool)
+    yt = truth if truth is not None else np.zeros(n, dtype=bool)
     mf = MetricFrame(metrics=metrics, y_true=yt, y_pred=y_pred, sensitive_features=sf)
     by_group = mf.by_group.copy()
     for c in ("n", "tp", "fp", "fn", "tn"):
@@ -312,7 +316,7 @@ def audit(
         sf,
         by_group,
         reference,
-        y_true if labelled else None,
+        truth,
         y_pred,
         names,
         band,
@@ -321,8 +325,8 @@ def audit(
         seed,
     )
     calibration = None
-    if scores is not None and labelled:
-        calibration = _calibration(sf, y_true, np.asarray(scores, dtype=float))
+    if scores is not None and truth is not None:
+        calibration = _calibration(sf, truth, np.asarray(scores, dtype=float))
     ref = reference if isinstance(reference, tuple) else (reference,)
     return FairnessAudit(
         by_group,
@@ -335,7 +339,15 @@ def audit(
     )
 
 
-def fails(ratio, ratio_lo, ratio_hi, difference_lo, difference_hi, band, tolerance):
+def fails(
+    ratio: npt.ArrayLike,
+    ratio_lo: npt.ArrayLike,
+    ratio_hi: npt.ArrayLike,
+    difference_lo: npt.ArrayLike,
+    difference_hi: npt.ArrayLike,
+    band: tuple[float, float],
+    tolerance: float,
+) -> npt.NDArray[np.bool_]:
     """Apply the pass/fail rule of :func:`audit` elementwise; NaN never fails."""
     ratio, ratio_lo, ratio_hi = (np.asarray(v, float) for v in (ratio, ratio_lo, ratio_hi))
     d_lo, d_hi = np.asarray(difference_lo, float), np.asarray(difference_hi, float)
@@ -344,10 +356,22 @@ def fails(ratio, ratio_lo, ratio_hi, difference_lo, difference_hi, band, toleran
         outside = np.isfinite(ratio) & ((ratio < band[0]) | (ratio > band[1]))
         ratio_sure = (ratio_lo > 1) | (ratio_hi < 1)
         difference_sure = (d_lo > tolerance) | (d_hi < -tolerance)
-    return infinite | (outside & ratio_sure) | difference_sure
+    failing: npt.NDArray[np.bool_] = infinite | (outside & ratio_sure) | difference_sure
+    return failing
 
 
-def _disparities(sf, by_group, reference, y_true, y_pred, names, band, tolerance, n_boot, seed):
+def _disparities(
+    sf: pd.DataFrame,
+    by_group: pd.DataFrame,
+    reference: Hashable,
+    y_true: npt.NDArray[np.bool_] | None,
+    y_pred: npt.NDArray[np.bool_],
+    names: tuple[str, ...],
+    band: tuple[float, float],
+    tolerance: float,
+    n_boot: int,
+    seed: int,
+) -> pd.DataFrame:
     keys = list(by_group.index)
     key_of_row = pd.MultiIndex.from_frame(sf) if sf.shape[1] > 1 else pd.Index(sf.iloc[:, 0])
     codes = pd.Index(keys).get_indexer(key_of_row)
@@ -398,7 +422,9 @@ def _disparities(sf, by_group, reference, y_true, y_pred, names, band, tolerance
     return pd.concat(parts, ignore_index=True)
 
 
-def _ci(samples: np.ndarray):
+def _ci(
+    samples: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     finite = np.where(np.isfinite(samples), samples, np.nan)
     with np.errstate(all="ignore"):
         import warnings
@@ -408,7 +434,9 @@ def _ci(samples: np.ndarray):
             return np.nanpercentile(finite, 2.5, axis=0), np.nanpercentile(finite, 97.5, axis=0)
 
 
-def _calibration(sf, y_true, scores) -> pd.DataFrame:
+def _calibration(
+    sf: pd.DataFrame, y_true: npt.NDArray[np.bool_], scores: npt.NDArray[np.float64]
+) -> pd.DataFrame | None:
     parts = []
     group = sf.astype(str).agg(" & ".join, axis=1)
     for key in sorted(group.unique()):

@@ -8,19 +8,27 @@ with one paired bootstrap, in the long shape of :func:`needsid.evaluate.compare`
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GroupShuffleSplit
 
 from .._compat import pandas4_warnings_ignored
 from .._deprecate import renamed_keywords
 from ..evaluate import select_top
 from ..evaluate._metrics import _capacity_count
-from ._counts import group_counts, rates
-from ._sensitive import group_keys, sensitive_frame
+from ._counts import group_counts, rates, weighted_bincount
+from ._sensitive import SensitiveFeatures, group_keys, sensitive_frame
+
+if TYPE_CHECKING:
+    from lightgbm import LGBMClassifier
+
+    from ..evaluate import TemporalSplit
 
 __all__ = [
     "MITIGATIONS",
@@ -130,7 +138,14 @@ class MitigationComparison:
 
 
 @renamed_keywords(groups="sensitive_features")
-def allocate_top(scores, capacity, *, sensitive_features, by: str = "need", capacity_groups=None):
+def allocate_top(
+    scores: npt.ArrayLike,
+    capacity: float,
+    *,
+    sensitive_features: SensitiveFeatures,
+    by: str = "need",
+    capacity_groups: npt.ArrayLike | None = None,
+) -> npt.NDArray[np.bool_]:
     """Flag the top scores within each sensitive group, capacity shared by need or size.
 
     Parameters
@@ -181,7 +196,7 @@ def allocate_top(scores, capacity, *, sensitive_features, by: str = "need", capa
         k = _capacity_count(capacity, len(idx))
         keys, codes = np.unique(g[idx], return_inverse=True)
         size = np.bincount(codes, minlength=len(keys)).astype(float)
-        weight = np.bincount(codes, weights=s[idx], minlength=len(keys)) if by == "need" else size
+        weight = weighted_bincount(codes, s[idx], len(keys)) if by == "need" else size
         quota = _largest_remainder(k, weight, size)
         for j in range(len(keys)):
             members = idx[codes == j]
@@ -190,7 +205,13 @@ def allocate_top(scores, capacity, *, sensitive_features, by: str = "need", capa
 
 
 @renamed_keywords(groups="capacity_groups")
-def reserve_outreach(scores, pool, capacity, share, capacity_groups=None) -> np.ndarray:
+def reserve_outreach(
+    scores: npt.ArrayLike,
+    pool: npt.ArrayLike,
+    capacity: float,
+    share: float,
+    capacity_groups: npt.ArrayLike | None = None,
+) -> npt.NDArray[np.bool_]:
     """Flag the capacity with a slice reserved for an outreach pool, the rest by score.
 
     Routing via coverage: households with thin records (e.g. a high
@@ -254,7 +275,9 @@ def reserve_outreach(scores, pool, capacity, share, capacity_groups=None) -> np.
     return flag
 
 
-def _largest_remainder(k: int, weight: np.ndarray, size: np.ndarray) -> np.ndarray:
+def _largest_remainder(
+    k: int, weight: npt.NDArray[np.float64], size: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int_]:
     """Split ``k`` whole places in proportion to ``weight``, at most ``size`` each."""
     quota = np.zeros(len(weight), dtype=int)
     size = size.astype(int)
@@ -278,7 +301,17 @@ def _largest_remainder(k: int, weight: np.ndarray, size: np.ndarray) -> np.ndarr
     return quota
 
 
-def _fit_threshold_optimizer(model, constraint, objective, X, y, sf, X_test, sf_test, seed):
+def _fit_threshold_optimizer(
+    model: BaseEstimator,
+    constraint: str,
+    objective: str,
+    X: pd.DataFrame,
+    y: npt.NDArray[np.int_],
+    sf: pd.Series,
+    X_test: pd.DataFrame,
+    sf_test: pd.Series,
+    seed: int,
+) -> npt.NDArray[np.bool_]:
     from fairlearn.postprocessing import ThresholdOptimizer
 
     to = ThresholdOptimizer(
@@ -293,7 +326,18 @@ def _fit_threshold_optimizer(model, constraint, objective, X, y, sf, X_test, sf_
     return np.asarray(to.predict(X_test, sensitive_features=sf_test, random_state=seed), bool)
 
 
-def _fit_exponentiated_gradient(base, constraint, eps, max_iter, X, y, sf, X_test, sf_test, seed):
+def _fit_exponentiated_gradient(
+    base: BaseEstimator,
+    constraint: str,
+    eps: float,
+    max_iter: int,
+    X: pd.DataFrame,
+    y: npt.NDArray[np.int_],
+    sf: pd.Series,
+    X_test: pd.DataFrame,
+    sf_test: pd.Series,
+    seed: int,
+) -> npt.NDArray[np.bool_]:
     from fairlearn.reductions import EqualizedOdds, ExponentiatedGradient, TruePositiveRateParity
 
     moment = TruePositiveRateParity() if constraint == CONSTRAINTS[0] else EqualizedOdds()
@@ -303,7 +347,7 @@ def _fit_exponentiated_gradient(base, constraint, eps, max_iter, X, y, sf, X_tes
     return np.asarray(eg.predict(X_test, random_state=seed), bool)
 
 
-def _default_eg_estimator(seed: int, n_jobs):
+def _default_eg_estimator(seed: int, n_jobs: int | None) -> LGBMClassifier:
     from lightgbm import LGBMClassifier
 
     # ExponentiatedGradient refits with new row weights every iteration; a plain booster
@@ -322,7 +366,7 @@ def _default_eg_estimator(seed: int, n_jobs):
     )
 
 
-def _sensitive(frame: pd.DataFrame, columns, where: str) -> pd.Series:
+def _sensitive(frame: pd.DataFrame, columns: Sequence[str], where: str) -> pd.Series:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(
@@ -335,22 +379,22 @@ def _sensitive(frame: pd.DataFrame, columns, where: str) -> pd.Series:
 
 @renamed_keywords(sensitive="sensitive_features")
 def compare_mitigations(
-    estimator,
-    split,
+    estimator: BaseEstimator,
+    split: TemporalSplit,
     *,
-    sensitive_features,
-    capacity=0.05,
-    capacity_groups=None,
-    methods=MITIGATIONS,
+    sensitive_features: str | Sequence[str],
+    capacity: float = 0.05,
+    capacity_groups: str | npt.ArrayLike | None = None,
+    methods: Sequence[str] = MITIGATIONS,
     constraint: str = "true_positive_rate_parity",
     allocation: str = "need",
     objective: str = "balanced_accuracy_score",
-    eg_estimator=None,
+    eg_estimator: BaseEstimator | None = None,
     eps: float = 0.01,
     max_iter: int = 50,
-    outreach_pool=None,
+    outreach_pool: str | npt.ArrayLike | None = None,
     outreach_share: float = 0.2,
-    features=None,
+    features: Sequence[str] | None = None,
     label: str = "in_need",
     postprocess_size: float = 0.25,
     n_boot: int = 200,
@@ -526,7 +570,7 @@ def compare_mitigations(
     scores = model.predict_proba(X_test)[:, 1]
     sf = sf_test.to_numpy()
 
-    def top_k(name, idx):
+    def top_k(name: str, idx: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
         cg = None if cap_groups is None else cap_groups[idx]
         if name == "none":
             return select_top(scores[idx], capacity, cg)
@@ -538,9 +582,10 @@ def compare_mitigations(
                 by=allocation,
                 capacity_groups=cg,
             )
+        assert pool is not None  # checked above: "outreach" is one of the methods
         return reserve_outreach(scores[idx], pool[idx], capacity, outreach_share, cg)
 
-    flags = {}
+    flags: dict[str, npt.NDArray[np.bool_]] = {}
     for m in methods:
         if m in _TOP_K:
             flags[m] = top_k(m, np.arange(len(y)))
@@ -577,7 +622,12 @@ def compare_mitigations(
     )
 
 
-def _metrics(y, flag, codes, keys) -> dict[str, float]:
+def _metrics(
+    y: npt.NDArray[np.bool_],
+    flag: npt.NDArray[np.bool_],
+    codes: npt.NDArray[np.intp],
+    keys: npt.NDArray[Any],
+) -> dict[str, float]:
     c = group_counts(codes, len(keys), y, flag)
     r = rates(c)
     tp, fp, fn = c["tp"].sum(), c["fp"].sum(), c["fn"].sum()
@@ -597,14 +647,24 @@ def _metrics(y, flag, codes, keys) -> dict[str, float]:
     return out
 
 
-def _bootstrap_table(flags, top_k, y, codes, keys, n_boot, seed) -> pd.DataFrame:
+def _bootstrap_table(
+    flags: Mapping[str, npt.NDArray[np.bool_]],
+    top_k: Callable[[str, npt.NDArray[np.intp]], npt.NDArray[np.bool_]],
+    y: npt.NDArray[np.bool_],
+    codes: npt.NDArray[np.intp],
+    keys: npt.NDArray[Any],
+    n_boot: int,
+    seed: int,
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = len(y)
     boots = [rng.integers(0, n, n) for _ in range(n_boot)]
     rows = []
     for name, flag in flags.items():
 
-        def flags_of(idx, name=name, flag=flag):
+        def flags_of(
+            idx: npt.NDArray[np.intp], name: str = name, flag: npt.NDArray[np.bool_] = flag
+        ) -> npt.NDArray[np.bool_]:
             # fixed-count methods re-select within the resample, as evaluate.compare does
             return top_k(name, idx) if name in _TOP_K else flag[idx]
 

@@ -5,15 +5,24 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from .._io import write_atomic
-from ._sensitive import group_label, sensitive_frame
+from ._sensitive import SensitiveFeatures, group_label, sensitive_frame
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ._audit import FairnessAudit
 
 
-def plot_metric(audit, metric: str = "fnr", ax=None):
+def plot_metric(audit: FairnessAudit, metric: str = "fnr", ax: Axes | None = None) -> Axes:
     """Plot one metric by group, each with its own 95% bootstrap interval.
 
     Each group's point is its rate; its bar is the group's own bootstrap interval
@@ -81,15 +90,21 @@ def plot_metric(audit, metric: str = "fnr", ax=None):
         f"{metric} (95% bootstrap interval per group)\n"
         f"dashed: reference group {group_label(names, _key(audit.reference))}"
     )
-    ax.figure.tight_layout()
+    _figure(ax).tight_layout()
     return ax
 
 
-def _key(reference: tuple):
+def _key(reference: tuple[str, ...]) -> str | tuple[str, ...]:
     return reference[0] if len(reference) == 1 else reference
 
 
-def plot_roc(y_true, scores, *, sensitive_features, ax=None):
+def plot_roc(
+    y_true: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    *,
+    sensitive_features: SensitiveFeatures,
+    ax: Axes | None = None,
+) -> Axes:
     """Plot one ROC curve per group (scikit-learn's ``RocCurveDisplay``), AUC in the legend.
 
     Parameters
@@ -151,20 +166,25 @@ def plot_roc(y_true, scores, *, sensitive_features, ax=None):
         RocCurveDisplay.from_predictions(y[m], s[m], name=label, ax=ax)
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
     ax.set_title("ROC by group" + (f" (one class only: {'; '.join(skipped)})" if skipped else ""))
-    ax.figure.tight_layout()
+    _figure(ax).tight_layout()
     return ax
 
 
-def _png(ax) -> str:
+def _figure(ax: Axes) -> Figure:
+    # the figure of axes drawn on a Figure (a SubFigure has no tight_layout or savefig)
+    return cast("Figure", ax.figure)
+
+
+def _png(ax: Axes) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    ax.figure.savefig(buf, format="png", dpi=90)
-    plt.close(ax.figure)
+    _figure(ax).savefig(buf, format="png", dpi=90)
+    plt.close(_figure(ax))
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def write_html(audit, path) -> None:
+def write_html(audit: FairnessAudit, path: str | os.PathLike[str]) -> None:
     """Write the report to ``path`` through a temporary file and a rename."""
     path = Path(path)
     metrics = list(dict.fromkeys(audit.disparities["metric"]))
@@ -178,7 +198,7 @@ def write_html(audit, path) -> None:
     reference = group_label(audit.by_group.index.names, _key(audit.reference))
     tolerance = audit.difference_tolerance
 
-    def fmt(x):
+    def fmt(x: float) -> str:
         return f"{x:.3f}"
 
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>Fairness audit</title>

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from ._audit import DIFFERENCE_TOLERANCE, FairnessAudit, audit
 
@@ -32,8 +32,8 @@ class RuleAudit:
     Parameters
     ----------
     audits : dict of str to FairnessAudit
-        Keyed by rule kind (``trigger``, ``cross_check``, ``exit``, ``outreach``: those
-        of the rule set) and ``"any"``.
+        Keyed by rule kind (``trigger``, ``cross_check``, ``exit``, ``outreach``,
+        ``process``: those of the rule set) and ``"any"``.
     flags : pandas.DataFrame
         ``household_id`` and one boolean column per key of ``audits``: the household
         was hit by at least one rule of that kind.
@@ -48,7 +48,7 @@ class RuleAudit:
     >>> attrs = household_attributes(pop.bundle, "2023-12-01")
     >>> ra = audit_rules(hits, attrs, sensitive_features="urban", n_boot=20)
     >>> ra.flags.columns.tolist()
-    ['household_id', 'trigger', 'cross_check', 'exit', 'outreach', 'any']
+    ['household_id', 'trigger', 'cross_check', 'exit', 'outreach', 'process', 'any']
     >>> int(ra.by_group.loc[("any", "True"), "n"])
     191
     """
@@ -83,14 +83,14 @@ class RuleAudit:
         >>> frame.columns[:4].tolist()
         ['kind', 'group', 'metric', 'value']
         >>> frame["kind"].unique().tolist()
-        ['trigger', 'cross_check', 'exit', 'outreach', 'any']
+        ['trigger', 'cross_check', 'exit', 'outreach', 'process', 'any']
         """
         parts = [a.disparities.assign(kind=k) for k, a in self.audits.items()]
         out = pd.concat(parts, ignore_index=True)
         return out[["kind", *[c for c in out.columns if c != "kind"]]]
 
 
-def _pandas(frame, name: str) -> pd.DataFrame:
+def _pandas(frame: pd.DataFrame | pl.DataFrame, name: str) -> pd.DataFrame:
     if isinstance(frame, pd.DataFrame):
         return frame
     if hasattr(frame, "to_pandas"):
@@ -169,7 +169,7 @@ def audit_rules(
     >>> attrs = household_attributes(pop.bundle, "2023-12-01")
     >>> ra = audit_rules(hits, attrs, sensitive_features="urban", n_boot=20)
     >>> sorted(ra.audits)
-    ['any', 'cross_check', 'exit', 'outreach', 'trigger']
+    ['any', 'cross_check', 'exit', 'outreach', 'process', 'trigger']
     >>> ra.audits["any"].by_group.index.tolist()
     ['False', 'True']
     """
@@ -220,7 +220,9 @@ def audit_rules(
     return RuleAudit(audits, flags)
 
 
-def _labels(y_true, hh: pd.DataFrame, label: str):
+def _labels(
+    y_true: ArrayLike | pd.DataFrame | pl.DataFrame | None, hh: pd.DataFrame, label: str
+) -> NDArray[np.bool_] | None:
     if y_true is None:
         return None
     if not isinstance(y_true, pd.DataFrame) and hasattr(y_true, "to_pandas"):
@@ -244,7 +246,8 @@ def _labels(y_true, hh: pd.DataFrame, label: str):
                 f"(e.g. households row {int(np.flatnonzero(absent)[0])}); label the same "
                 "population (labels.make at hits.as_of) or drop those rows from households."
             )
-        return merged[label].to_numpy().astype(bool)
+        labels: NDArray[np.bool_] = merged[label].to_numpy().astype(bool)
+        return labels
     y = np.asarray(y_true)
     if len(y) != len(hh):
         raise ValueError(f"Got {len(y)} labels for {len(hh)} households.")

@@ -7,20 +7,34 @@ Names follow fairlearn's ``MetricFrame``: a column without a (string) name is ca
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: Label of a missing sensitive value: a group of its own, never dropped.
 MISSING = "<missing>"
 #: Prefix of the names given to unnamed sensitive features (fairlearn's).
 UNNAMED = "sensitive_feature_"
 
+#: Sensitive features in the forms ``audit`` accepts: one label per row, or one column
+#: per attribute.
+SensitiveFeatures: TypeAlias = (
+    "npt.ArrayLike | pd.Series | pd.DataFrame | Mapping[Hashable, npt.ArrayLike] "
+    "| pl.Series | pl.DataFrame"
+)
 
-def _name(name, i: int) -> str:
+
+def _name(name: Hashable, i: int) -> str:
     return name if isinstance(name, str) and name else f"{UNNAMED}{i}"
 
 
-def _native(sf):
+def _native(sf: SensitiveFeatures) -> SensitiveFeatures:
     """Polars (and other narwhals-supported) frames and series, as pandas."""
     if isinstance(sf, pd.Series | pd.DataFrame | np.ndarray | list | tuple | dict):
         return sf
@@ -32,7 +46,9 @@ def _native(sf):
     return sf
 
 
-def sensitive_frame(sensitive_features, n: int, what: str = "predictions") -> pd.DataFrame:
+def sensitive_frame(
+    sensitive_features: SensitiveFeatures, n: int, what: str = "predictions"
+) -> pd.DataFrame:
     """Return the sensitive features as ``n`` rows of string labels, one column each.
 
     Accepts a 1-D or 2-D array, a list, a named or unnamed Series, a DataFrame (one
@@ -44,6 +60,7 @@ def sensitive_frame(sensitive_features, n: int, what: str = "predictions") -> pd
             "Got sensitive_features=None; pass one group label per row (array, list or "
             "Series) or one column per attribute (DataFrame)."
         )
+    columns: dict[str, npt.NDArray[np.object_]]
     if isinstance(sf, pd.Series):
         columns = {_name(sf.name, 0): sf.to_numpy(dtype=object)}
     elif isinstance(sf, pd.DataFrame | dict):
@@ -79,15 +96,16 @@ def sensitive_frame(sensitive_features, n: int, what: str = "predictions") -> pd
     return frame.where(frame.notna(), MISSING).astype(str)
 
 
-def group_keys(frame: pd.DataFrame) -> np.ndarray:
+def group_keys(frame: pd.DataFrame) -> npt.NDArray[np.object_]:
     """One label per row: the attributes' labels joined by ``" & "`` (intersections)."""
     key = frame.iloc[:, 0]
     if frame.shape[1] > 1:
         key = key.str.cat([frame.iloc[:, i] for i in range(1, frame.shape[1])], sep=" & ")
-    return key.to_numpy(dtype=object)
+    keys: npt.NDArray[np.object_] = key.to_numpy(dtype=object)
+    return keys
 
 
-def group_label(names, key) -> str:
+def group_label(names: Sequence[Hashable], key: Hashable) -> str:
     """``"region=north, urban=True"``: a group key with the names of its attributes."""
     values = key if isinstance(key, tuple) else (key,)
     return ", ".join(f"{name}={value}" for name, value in zip(names, values, strict=True))

@@ -54,6 +54,7 @@ _RULE_ROUTE = {
     "outreach": "outreach",
     "exit": "review",
     "cross_check": "review",
+    "process": "review",
 }
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from numbers import Integral
-from typing import TYPE_CHECKING, Any, Self, TypeAlias
+from typing import TYPE_CHECKING, Any, Self, TypeAlias, TypeVar
 
 import narwhals as nw
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -39,8 +40,11 @@ XLike: TypeAlias = "ArrayLike | pd.DataFrame | pl.DataFrame | pl.LazyFrame"
 #: A column (or index) with this name identifies rows in ``explain`` and is not a feature.
 ID_COLUMN = "household_id"
 
+#: A value of a per-feature parameter (``monotone``, ``monotone_constraints``).
+T = TypeVar("T")
 
-def _split_ids(X: Any) -> tuple[Any, np.ndarray | None]:
+
+def _split_ids(X: XLike) -> tuple[ArrayLike | pd.DataFrame, npt.NDArray[Any] | None]:
     """Return ``(X without the id, ids or None)``; non-pandas frames become pandas."""
     if not isinstance(X, pd.DataFrame):
         frame = nw.from_native(X, pass_through=True)
@@ -58,6 +62,33 @@ def _split_ids(X: Any) -> tuple[Any, np.ndarray | None]:
 
 class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
     """Base class of the needsid risk models (binary classifiers with reason codes)."""
+
+    # fitted in ``fit`` (or restored by ``from_json``), as in scikit-learn
+    classes_: npt.NDArray[Any]
+    n_features_in_: int
+    feature_names_in_: npt.NDArray[np.object_]
+
+    if TYPE_CHECKING:  # implemented by each model
+
+        def _fit(
+            self,
+            X: npt.NDArray[np.float64],
+            y: npt.NDArray[np.int64],
+            sample_weight: npt.NDArray[np.float64] | None,
+        ) -> None:
+            """Fit on validated features, 0/1 labels and None or positive weights."""
+
+        def _log_odds(
+            self, X: npt.NDArray[np.float64], *, contributions: bool
+        ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64], float | None]:
+            """Return ``(phi, eta, eta_base)`` on the additive scale.
+
+            ``eta`` is each row's total; with ``contributions``, ``phi`` (n x p) holds the
+            per-feature contributions and ``eta_base`` the base value, else both are None.
+            """
+
+        def _link(self, eta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            """Map the additive scale to the probability of ``classes_[1]``."""
 
     def fit(self, X: XLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Self:
         """Fit the model.
@@ -133,7 +164,7 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
         self._fit(X, y01, sample_weight)
         return self
 
-    def predict_proba(self, X: XLike) -> np.ndarray:
+    def predict_proba(self, X: XLike) -> npt.NDArray[np.float64]:
         """Return class probabilities; column 1 is the event.
 
         Parameters
@@ -167,7 +198,7 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
         p = self._link(self._log_odds(X, contributions=False)[1])
         return np.column_stack([1.0 - p, p])
 
-    def predict(self, X: XLike) -> np.ndarray:
+    def predict(self, X: XLike) -> npt.NDArray[Any]:
         """Return the more likely class of each row.
 
         Parameters
@@ -196,7 +227,8 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
         ([0, 1, 0], [0, 1, 0])
         """
         proba = self.predict_proba(X)  # first: it checks that the model is fitted
-        return self.classes_[np.argmax(proba, axis=1)]
+        labels: npt.NDArray[Any] = self.classes_[np.argmax(proba, axis=1)]
+        return labels
 
     def explain(
         self,
@@ -274,6 +306,7 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
         X, ids = self._check_X(X)
         names = self._feature_names()
         phi, eta, eta_base = self._log_odds(X, contributions=True)
+        assert phi is not None and eta_base is not None  # contributions=True returns both
         p, p_base = self._link(eta), float(self._link(np.array([eta_base]))[0])
         h = 1e-4  # the link's slope at the base value, for rows with sum(phi) ~ 0
         slope = float(np.diff(self._link(np.array([eta_base - h, eta_base + h])))[0]) / (2 * h)
@@ -289,7 +322,7 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
 
     # -- helpers for subclasses -------------------------------------------------------
 
-    def _check_X(self, X: XLike) -> tuple[np.ndarray, np.ndarray | None]:
+    def _check_X(self, X: XLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[Any] | None]:
         X, ids = _split_ids(X)
         return validate_data(self, X, reset=False), ids
 
@@ -298,7 +331,7 @@ class RiskModel(BinaryClassifierTagsMixin, ClassifierMixin, BaseEstimator):
             return [str(n) for n in self.feature_names_in_]
         return [f"x{i}" for i in range(self.n_features_in_)]
 
-    def _per_feature(self, param: str, allowed: tuple, default) -> list:
+    def _per_feature(self, param: str, allowed: tuple[T, ...], default: T) -> list[T]:
         """Resolve a ``{feature name: value}`` parameter to one value per feature."""
         mapping = getattr(self, param) or {}
         names = self._feature_names()

@@ -5,14 +5,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from interpret.glassbox import ExplainableBoostingClassifier
 from scipy.special import expit
 from sklearn.utils.validation import check_random_state
 
 from ._base import RiskModel
-from ._ebm_io import EBMJSONMixin
+from ._ebm_io import EBMJSONMixin, _TermTables
 from ._sklearn_compat import Interval
 
 __all__ = ["EBMRiskModel"]
@@ -68,7 +70,7 @@ class EBMRiskModel(EBMJSONMixin, RiskModel):
     (3, 2)
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: dict[str, list[Any]] = {
         "interactions": [Interval(Integral, 0, None, closed="left")],
         "outer_bags": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -79,17 +81,19 @@ class EBMRiskModel(EBMJSONMixin, RiskModel):
         "n_jobs": [Integral, None],
     }
 
+    estimator_: ExplainableBoostingClassifier | _TermTables
+
     def __init__(
         self,
-        interactions=0,
-        outer_bags=4,
-        learning_rate=0.05,
-        max_rounds=2000,
-        max_bins=256,
-        monotone_constraints=None,
-        random_state=0,
-        n_jobs=None,
-    ):
+        interactions: int = 0,
+        outer_bags: int = 4,
+        learning_rate: float = 0.05,
+        max_rounds: int = 2000,
+        max_bins: int = 256,
+        monotone_constraints: Mapping[str, int] | None = None,
+        random_state: int | np.random.RandomState | None = 0,
+        n_jobs: int | None = None,
+    ) -> None:
         self.interactions = interactions
         self.outer_bags = outer_bags
         self.learning_rate = learning_rate
@@ -99,7 +103,12 @@ class EBMRiskModel(EBMJSONMixin, RiskModel):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _fit(self, X, y, sample_weight):
+    def _fit(
+        self,
+        X: npt.NDArray[np.float64],
+        y: npt.NDArray[np.int64],
+        sample_weight: npt.NDArray[np.float64] | None,
+    ) -> None:
         names = self._feature_names()
         monotone = self._per_feature("monotone_constraints", MONOTONE_VALUES, 0)
         seed = self.random_state
@@ -127,10 +136,13 @@ class EBMRiskModel(EBMJSONMixin, RiskModel):
             warnings.filterwarnings("ignore", "Missing values detected", UserWarning)
             self.estimator_ = ebm.fit(X, y, sample_weight=sample_weight)
 
-    def _link(self, eta):
-        return expit(eta)
+    def _link(self, eta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        p: npt.NDArray[np.float64] = expit(eta)
+        return p
 
-    def _log_odds(self, X, *, contributions):
+    def _log_odds(
+        self, X: npt.NDArray[np.float64], *, contributions: bool
+    ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64], float | None]:
         terms = self.estimator_.eval_terms(X)
         base = float(np.ravel(self.estimator_.intercept_)[0])
         eta = base + terms.sum(axis=1)

@@ -10,9 +10,10 @@ as interpret does: a NaN falls in bin 0, a value ``x`` in bin ``1 + #{cuts <= x}
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.utils.validation import check_is_fitted
 
 from ._json import header, read_document, restore_header
@@ -35,18 +36,25 @@ class _TermTables:
     ``link_`` and evaluates the terms the way interpret's ``eval_terms`` does.
     """
 
-    def __init__(self, bins, term_features, term_scores, intercept: float, link: str):
+    def __init__(
+        self,
+        bins: list[list[npt.NDArray[np.float64]]],
+        term_features: list[tuple[int, ...]],
+        term_scores: list[npt.NDArray[np.float64]],
+        intercept: float,
+        link: str,
+    ) -> None:
         self.bins_ = bins
         self.term_features_ = term_features
         self.term_scores_ = term_scores
         self.intercept_ = np.array([intercept])
         self.link_ = link
 
-    def eval_terms(self, X: np.ndarray) -> np.ndarray:
+    def eval_terms(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Each row's score of each term, shape (n_samples, n_terms)."""
         # Fortran order like interpret's, so that summing over terms adds in its order
         out = np.empty((X.shape[0], len(self.term_features_)), np.float64, order="F")
-        binned: dict[tuple[int, int], np.ndarray] = {}
+        binned: dict[tuple[int, int], npt.NDArray[np.intp]] = {}
         for t, features in enumerate(self.term_features_):
             index = []
             for j in features:
@@ -61,8 +69,10 @@ class _TermTables:
         return out
 
 
-def _floats(a) -> list:
-    return np.asarray(a, dtype=np.float64).tolist()
+def _floats(a: npt.ArrayLike) -> list[Any]:
+    # nested lists for a pair term's 2-D score table
+    floats: list[Any] = np.asarray(a, dtype=np.float64).tolist()
+    return floats
 
 
 class EBMJSONMixin(_Estimator):

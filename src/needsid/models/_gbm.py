@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from numbers import Integral, Real
+from typing import Any, cast
 
 import numpy as np
+import numpy.typing as npt
 from lightgbm import LGBMClassifier
 from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
@@ -13,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedShuffleSplit
 
 from ._base import RiskModel
-from ._gbm_io import GBMJSONMixin
+from ._gbm_io import GBMJSONMixin, _BoosterHolder
 from ._sklearn_compat import Interval, StrOptions
 
 __all__ = ["GBMRiskModel"]
@@ -99,7 +101,7 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
     ['row_id', 'feature', 'value', 'contribution', 'dimension']
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: dict[str, list[Any]] = {
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "num_leaves": [Interval(Integral, 2, None, closed="left")],
@@ -116,24 +118,28 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         "n_jobs": [Integral, None],
     }
 
+    estimator_: LGBMClassifier | _BoosterHolder
+    calibrator_: IsotonicRegression | LogisticRegression | None
+    feature_importances_: npt.NDArray[np.float64]
+
     def __init__(
         self,
-        n_estimators=300,
-        learning_rate=0.05,
-        num_leaves=31,
-        min_child_samples=50,
-        max_depth=None,
-        monotone_constraints=None,
-        calibration="isotonic",
-        random_state=0,
-        n_jobs=None,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_child_samples: int = 50,
+        max_depth: int | None = None,
+        monotone_constraints: Mapping[str, int] | None = None,
+        calibration: str | None = "isotonic",
+        random_state: int | np.random.RandomState | None = 0,
+        n_jobs: int | None = None,
         *,
-        subsample=0.8,
-        subsample_freq=1,
-        colsample_bytree=0.8,
-        reg_lambda=1.0,
-        monotone_constraints_method="intermediate",
-    ):
+        subsample: float = 0.8,
+        subsample_freq: int = 1,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        monotone_constraints_method: str = "intermediate",
+    ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -149,9 +155,14 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         self.reg_lambda = reg_lambda
         self.monotone_constraints_method = monotone_constraints_method
 
-    def _fit(self, X, y, sample_weight):
+    def _fit(
+        self,
+        X: npt.NDArray[np.float64],
+        y: npt.NDArray[np.int64],
+        sample_weight: npt.NDArray[np.float64] | None,
+    ) -> None:
         monotone = self._per_feature("monotone_constraints", MONOTONE_VALUES, 0)
-        params = dict(
+        params: dict[str, Any] = dict(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
             num_leaves=self.num_leaves,
@@ -193,27 +204,37 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         total = gain.sum()
         self.feature_importances_ = gain / total if total > 0 else np.zeros(len(gain))
 
-    def _raw(self, X):
-        return self.estimator_.booster_.predict(X, raw_score=True)
+    def _raw(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        # a dense X gives a dense result (LightGBM returns sparse ones for sparse input)
+        return cast("npt.NDArray[np.float64]", self.estimator_.booster_.predict(X, raw_score=True))
 
-    def _link(self, eta):
+    def _link(self, eta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         eta = np.asarray(eta, dtype=np.float64)
+        p: npt.NDArray[np.float64]
         if self.calibrator_ is None:
-            return expit(eta)
-        if isinstance(self.calibrator_, IsotonicRegression):
-            return self.calibrator_.predict(eta)
-        return self.calibrator_.predict_proba(eta[:, None])[:, 1]
+            p = expit(eta)
+        elif isinstance(self.calibrator_, IsotonicRegression):
+            p = self.calibrator_.predict(eta)
+        else:
+            p = self.calibrator_.predict_proba(eta[:, None])[:, 1]
+        return p
 
-    def _log_odds(self, X, *, contributions):
+    def _log_odds(
+        self, X: npt.NDArray[np.float64], *, contributions: bool
+    ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64], float | None]:
         eta = self._raw(X)
         if not contributions:
             return None, eta, None
         # LightGBM's pred_contrib is TreeSHAP (path-dependent, as shap.TreeExplainer on
         # the booster computes it) run natively on all threads, and avoids importing
         # shap and matplotlib; tests check the two agree.
-        shap = self.estimator_.booster_.predict(X, pred_contrib=True)
+        shap = cast(
+            "npt.NDArray[np.float64]", self.estimator_.booster_.predict(X, pred_contrib=True)
+        )
         return shap[:, :-1], eta, float(shap[0, -1])
 
 
-def _rows(sample_weight, rows):
+def _rows(
+    sample_weight: npt.NDArray[np.float64] | None, rows: npt.NDArray[np.intp]
+) -> npt.NDArray[np.float64] | None:
     return None if sample_weight is None else sample_weight[rows]

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Self
 
 import numpy as np
+import numpy.typing as npt
 from lightgbm import Booster
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -27,11 +28,11 @@ VERSION = 1
 class _BoosterHolder:
     """Stands in for the fitted LGBMClassifier: the model only reads ``booster_``."""
 
-    def __init__(self, booster: Booster):
+    def __init__(self, booster: Booster) -> None:
         self.booster_ = booster
 
 
-def _floats(a) -> list[float]:
+def _floats(a: npt.ArrayLike) -> list[float]:
     return [float(v) for v in np.asarray(a, dtype=np.float64).ravel()]
 
 

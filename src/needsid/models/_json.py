@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ._base import RiskModel
 
 __all__ = ["header", "read_document", "restore_header"]
 
 
-def header(model, fmt: str, version: int, params: dict) -> dict:
+#: The model class a document is restored into.
+M = TypeVar("M", bound="RiskModel")
+
+
+def header(model: RiskModel, fmt: str, version: int, params: dict[str, Any]) -> dict[str, Any]:
     """Format, version, parameters and the fitted shape of ``model``, as JSON values."""
     names = getattr(model, "feature_names_in_", None)
     return {
@@ -22,7 +30,7 @@ def header(model, fmt: str, version: int, params: dict) -> dict:
     }
 
 
-def read_document(text: str, fmt: str, version: int, writer: str) -> dict:
+def read_document(text: str, fmt: str, version: int, writer: str) -> dict[str, Any]:
     """Parse ``text`` and check it is a ``fmt`` document of ``version``.
 
     Examples
@@ -45,7 +53,7 @@ def read_document(text: str, fmt: str, version: int, writer: str) -> dict:
     return doc
 
 
-def restore_header(cls, doc: dict):
+def restore_header(cls: type[M], doc: dict[str, Any]) -> M:
     """Return a ``cls`` with the saved parameters and fitted shape; the caller adds the rest."""
     model = cls(**doc["params"])
     model.classes_ = np.asarray(doc["classes"])

@@ -10,8 +10,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from numbers import Integral, Real
+from typing import Any, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
@@ -19,7 +21,7 @@ from sklearn.svm import l1_min_c
 from sklearn.utils.validation import check_is_fitted, check_random_state
 
 from .._compat import pandas4_warnings_ignored
-from ._base import RiskModel
+from ._base import RiskModel, XLike
 from ._scorecard_io import ScorecardJSONMixin
 from ._sklearn_compat import Interval, l1_penalty
 
@@ -33,6 +35,25 @@ PATH_MAX_ROWS = 100_000
 #: Total weight of the rows binned with fractional ``sample_weight`` (``_binning_weights``).
 BINNING_TOTAL_WEIGHT = 1e6
 MISSING = "missing"
+
+
+class _Binning(TypedDict):
+    """One feature's optimal binning: split points, risk WoE per bin, information value."""
+
+    splits: npt.NDArray[np.float64]
+    #: per bin, then the missing bin; larger is riskier
+    woe: npt.NDArray[np.float64]
+    iv: float
+    integer: bool
+
+
+class _CardFeature(TypedDict):
+    """A feature on the card: its column of X, bins and points per bin (missing last)."""
+
+    column: int
+    splits: npt.NDArray[np.float64]
+    integer: bool
+    points: npt.NDArray[np.int64]
 
 
 class PointsScorecard(ScorecardJSONMixin, RiskModel):
@@ -112,7 +133,7 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
     True
     """
 
-    _parameter_constraints = {
+    _parameter_constraints: dict[str, list[Any]] = {
         "max_features": [Interval(Integral, 1, None, closed="left")],
         "max_points": [Interval(Integral, 1, None, closed="left")],
         "monotone": [Mapping, None],
@@ -122,16 +143,25 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
         "random_state": ["random_state"],
     }
 
+    information_values_: pd.Series
+    features_: list[_CardFeature]
+    selected_features_: list[str]
+    card_: pd.DataFrame
+    mean_points_: npt.NDArray[np.float64]
+    risk_intercept_: float
+    risk_slope_: float
+    risk_table_: pd.DataFrame
+
     def __init__(
         self,
-        max_features=10,
-        max_points=100,
-        monotone=None,
-        min_bin_size=0.05,
-        max_bins=6,
-        C=1.0,
-        random_state=0,
-    ):
+        max_features: int = 10,
+        max_points: int = 100,
+        monotone: Mapping[str, str] | None = None,
+        min_bin_size: float = 0.05,
+        max_bins: int = 6,
+        C: float = 1.0,
+        random_state: int | np.random.RandomState | None = 0,
+    ) -> None:
         self.max_features = max_features
         self.max_points = max_points
         self.monotone = monotone
@@ -142,7 +172,12 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
 
     # -- fit ---------------------------------------------------------------------------
 
-    def _fit(self, X, y, sample_weight):
+    def _fit(
+        self,
+        X: npt.NDArray[np.float64],
+        y: npt.NDArray[np.int64],
+        sample_weight: npt.NDArray[np.float64] | None,
+    ) -> None:
         names = self._feature_names()
         trends = self._per_feature("monotone", TRENDS, "auto")
         bins = [
@@ -155,7 +190,7 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
         floor = [lg.min() for lg in logits]
         ranges = np.array([lg.max() - lo for lg, lo in zip(logits, floor, strict=True)])
         alloc = _largest_remainder(ranges, self.max_points)
-        features = []
+        features: list[_CardFeature] = []
         for i, j in enumerate(chosen):
             rel = (logits[i] - floor[i]) / ranges[i] if ranges[i] > 0 else 0 * logits[i]
             points = np.rint(rel * alloc[i]).astype(np.int64)
@@ -181,7 +216,14 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
         self.risk_slope_ = float(risk.coef_[0, 0]) / scale
         self.risk_table_ = self._risk_table(totals, y, sample_weight)
 
-    def _bin(self, x, y, sample_weight, name, trend):
+    def _bin(
+        self,
+        x: npt.NDArray[np.float64],
+        y: npt.NDArray[np.int64],
+        sample_weight: npt.NDArray[np.float64] | None,
+        name: str,
+        trend: str,
+    ) -> _Binning:
         finite = x[~np.isnan(x)]
         if np.unique(finite).size < 2:  # nothing to split (constant or all missing)
             return dict(splits=np.array([]), woe=np.zeros(2), iv=0.0, integer=True)
@@ -217,7 +259,13 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
             integer=bool(np.all(finite == np.round(finite))),
         )
 
-    def _select(self, X, y, sample_weight, bins):
+    def _select(
+        self,
+        X: npt.NDArray[np.float64],
+        y: npt.NDArray[np.int64],
+        sample_weight: npt.NDArray[np.float64] | None,
+        bins: list[_Binning],
+    ) -> tuple[list[int], npt.NDArray[np.float64]]:
         candidates = [j for j, b in enumerate(bins) if b["iv"] >= MIN_IV]
         candidates.sort(key=lambda j: -bins[j]["iv"])
         if not candidates:
@@ -236,7 +284,14 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
                 chosen.append(rest.pop(0))
         return [], np.array([])
 
-    def _path_order(self, W, y, sample_weight, candidates, bins):
+    def _path_order(
+        self,
+        W: npt.NDArray[np.float64],
+        y: npt.NDArray[np.int64],
+        sample_weight: npt.NDArray[np.float64] | None,
+        candidates: list[int],
+        bins: list[_Binning],
+    ) -> list[int]:
         """Candidate positions in the order they enter an L1 path (ties: higher IV)."""
         rng = check_random_state(self.random_state)
         if len(y) > PATH_MAX_ROWS:
@@ -255,7 +310,12 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
         entered = [k for k in range(len(candidates)) if np.isfinite(entry[k])]
         return sorted(entered, key=lambda k: (entry[k], -bins[candidates[k]]["iv"]))
 
-    def _risk_table(self, totals, y, sample_weight):
+    def _risk_table(
+        self,
+        totals: npt.NDArray[np.int64],
+        y: npt.NDArray[np.int64],
+        sample_weight: npt.NDArray[np.float64] | None,
+    ) -> pd.DataFrame:
         top = max(int(self.card_["points"].groupby(self.card_["feature"]).max().sum()), 0)
         width = max(1, int(np.ceil((top + 1) / 10)))
         rows = []
@@ -275,7 +335,7 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
 
     # -- apply -------------------------------------------------------------------------
 
-    def _set_features(self, features):
+    def _set_features(self, features: list[_CardFeature]) -> None:
         """Store the card (from ``fit`` or ``from_json``) as fitted attributes."""
         names = self._feature_names()
         self.features_ = features
@@ -287,22 +347,29 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
                 rows.append((names[f["column"]], label, int(pts)))
         self.card_ = pd.DataFrame(rows, columns=["feature", "bin", "points"])
 
-    def _bin_points(self, X):
+    def _bin_points(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         out = np.zeros((len(X), len(self.features_)), dtype=np.int64)
         for i, f in enumerate(self.features_):
             out[:, i] = f["points"][_bin_index(X[:, f["column"]], f["splits"])]
         return out
 
-    def _total_points(self, X):
-        return self._bin_points(X).sum(axis=1)
+    def _total_points(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+        totals: npt.NDArray[np.int64] = self._bin_points(X).sum(axis=1)
+        return totals
 
-    def _risk(self, total):
-        return expit(self.risk_intercept_ + self.risk_slope_ * np.asarray(total, np.float64))
+    def _risk(self, total: float) -> float:
+        risk: float = expit(
+            self.risk_intercept_ + self.risk_slope_ * np.asarray(total, np.float64)
+        )
+        return risk
 
-    def _link(self, eta):
-        return expit(eta)
+    def _link(self, eta: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        p: npt.NDArray[np.float64] = expit(eta)
+        return p
 
-    def _log_odds(self, X, *, contributions):
+    def _log_odds(
+        self, X: npt.NDArray[np.float64], *, contributions: bool
+    ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64], float | None]:
         pts = self._bin_points(X)
         eta = self.risk_intercept_ + self.risk_slope_ * pts.sum(axis=1)
         if not contributions:
@@ -314,7 +381,7 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
         full[:, [f["column"] for f in self.features_]] = phi
         return full, eta, base
 
-    def points(self, X) -> np.ndarray:
+    def points(self, X: XLike) -> npt.NDArray[np.int64]:
         """Return each row's total points, what a caseworker adds up from ``card_``.
 
         Parameters
@@ -390,7 +457,9 @@ class PointsScorecard(ScorecardJSONMixin, RiskModel):
         )
 
 
-def _binning_weights(sample_weight):
+def _binning_weights(
+    sample_weight: npt.NDArray[np.float64] | None,
+) -> npt.NDArray[np.float64] | None:
     """Weights for optbinning, whose bins keep weighted counts as int64 (1.0 truncates).
 
     Integer weights pass as they are (exact, like repeated rows); others are scaled to
@@ -399,10 +468,15 @@ def _binning_weights(sample_weight):
     """
     if sample_weight is None or np.array_equal(sample_weight, np.round(sample_weight)):
         return sample_weight
-    return sample_weight * (BINNING_TOTAL_WEIGHT / sample_weight.sum())
+    scaled: npt.NDArray[np.float64] = sample_weight * (BINNING_TOTAL_WEIGHT / sample_weight.sum())
+    return scaled
 
 
-def _l1_min_c(W, y, sample_weight):
+def _l1_min_c(
+    W: npt.NDArray[np.float64],
+    y: npt.NDArray[np.int64],
+    sample_weight: npt.NDArray[np.float64] | None,
+) -> float:
     """Smallest C at which an L1 logistic fit has a non-zero coefficient.
 
     scikit-learn's ``l1_min_c`` has no ``sample_weight``; liblinear scales each row's
@@ -410,29 +484,37 @@ def _l1_min_c(W, y, sample_weight):
     intercept column of ones), which is ``l1_min_c`` when all weights are 1.
     """
     if sample_weight is None:
-        return l1_min_c(W, y, loss="log")
+        unweighted: float = l1_min_c(W, y, loss="log")
+        return unweighted
     signed = sample_weight * np.where(y == 1, 1.0, -1.0)
-    return 2.0 / max(np.abs(signed @ W).max(), abs(signed.sum()))
+    weighted: float = 2.0 / max(np.abs(signed @ W).max(), abs(signed.sum()))
+    return weighted
 
 
-def _mean(y, sample_weight, rows):
+def _mean(
+    y: npt.NDArray[np.int64],
+    sample_weight: npt.NDArray[np.float64] | None,
+    rows: npt.NDArray[np.bool_],
+) -> float:
     if sample_weight is None:
         return float(y[rows].mean())
     return float(np.average(y[rows], weights=sample_weight[rows]))
 
 
-def _woe_of(x, b):
+def _woe_of(x: npt.NDArray[np.float64], b: _Binning) -> npt.NDArray[np.float64]:
     return b["woe"][_bin_index(x, b["splits"])]
 
 
-def _bin_index(x, splits):
+def _bin_index(
+    x: npt.NDArray[np.float64], splits: npt.NDArray[np.float64]
+) -> npt.NDArray[np.intp]:
     """Bin of each value: ``x < s_0`` -> 0, ..., ``x >= s_last`` -> len(splits); NaN last."""
     idx = np.searchsorted(splits, x, side="right")
     idx[np.isnan(x)] = len(splits) + 1
     return idx
 
 
-def _round_splits(splits):
+def _round_splits(splits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     for digits in range(3, 18):
         rounded = np.array([float(f"{s:.{digits}g}") for s in splits])
         if np.all(np.diff(rounded) > 0):
@@ -440,21 +522,21 @@ def _round_splits(splits):
     return splits
 
 
-def _largest_remainder(weights, total):
+def _largest_remainder(weights: npt.NDArray[np.float64], total: int) -> npt.NDArray[np.int64]:
     """Integers proportional to ``weights`` summing to ``total`` (Hamilton's method)."""
     if len(weights) == 0 or weights.sum() <= 0:
         return np.zeros(len(weights), dtype=np.int64)
     exact = weights / weights.sum() * total
-    out = np.floor(exact).astype(np.int64)
+    out: npt.NDArray[np.int64] = np.floor(exact).astype(np.int64)
     out[np.argsort(-(exact - out), kind="stable")[: total - out.sum()]] += 1
     return out
 
 
-def _fmt(v):
+def _fmt(v: float) -> str:
     return np.format_float_positional(v, trim="-")
 
 
-def _bin_labels(splits, integer):
+def _bin_labels(splits: npt.NDArray[np.float64], integer: bool) -> list[str]:
     """Human-readable bins matching ``_bin_index``: ``< a``, ``a to < b``, ``>= b``."""
     if len(splits) == 0:
         return ["any value"]

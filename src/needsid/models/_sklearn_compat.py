@@ -7,7 +7,10 @@ from here, so a scikit-learn upgrade that moves these names is fixed in this fil
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, overload
+
 import numpy as np
+import numpy.typing as npt
 import sklearn
 from sklearn.base import _fit_context  # private: validates parameters once per fit
 from sklearn.utils._param_validation import (  # private: parameter constraints
@@ -18,6 +21,15 @@ from sklearn.utils._param_validation import (  # private: parameter constraints
 )
 from sklearn.utils.fixes import parse_version
 from sklearn.utils.validation import _check_sample_weight  # private: weight conversion
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
+    # the tags mixin extends the tags of the estimator it is mixed into
+    from sklearn.base import BaseEstimator as _Estimator
+    from sklearn.utils import Tags
+else:
+    _Estimator = object
 
 __all__ = [
     "BinaryClassifierTagsMixin",
@@ -51,7 +63,7 @@ def l1_penalty() -> dict[str, object]:
     return {"l1_ratio": 1.0} if SKLEARN_GE_1_8 else {"penalty": "l1"}
 
 
-def validate_params(estimator) -> None:
+def validate_params(estimator: BaseEstimator) -> None:
     """Check ``estimator.get_params()`` against its ``_parameter_constraints``."""
     validate_parameter_constraints(
         estimator._parameter_constraints,
@@ -66,7 +78,7 @@ if SKLEARN_GE_1_6:
     _FINITE = "ensure_all_finite"
 else:  # pragma: no cover - scikit-learn 1.4 and 1.5
 
-    def _validate_data(estimator, *args, **kwargs):
+    def _validate_data(estimator: BaseEstimator, *args: Any, **kwargs: Any) -> Any:
         return estimator._validate_data(*args, **kwargs)
 
     _FINITE = "force_all_finite"
@@ -76,7 +88,31 @@ else:  # pragma: no cover - scikit-learn 1.4 and 1.5
 fit_context = _fit_context
 
 
-def validate_data(estimator, X, y="no_validation", *, reset: bool, allow_nan: bool = True):
+@overload
+def validate_data(
+    estimator: BaseEstimator, X: npt.ArrayLike, *, reset: bool, allow_nan: bool = True
+) -> npt.NDArray[np.float64]: ...
+
+
+@overload
+def validate_data(
+    estimator: BaseEstimator,
+    X: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    reset: bool,
+    allow_nan: bool = True,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[Any]]: ...
+
+
+def validate_data(
+    estimator: BaseEstimator,
+    X: npt.ArrayLike,
+    y: npt.ArrayLike = "no_validation",
+    *,
+    reset: bool,
+    allow_nan: bool = True,
+) -> npt.NDArray[np.float64] | tuple[npt.NDArray[np.float64], npt.NDArray[Any]]:
     """Validate ``X`` (and ``y``) as float64 and record or check the feature names.
 
     Parameters
@@ -119,11 +155,15 @@ def validate_data(estimator, X, y="no_validation", *, reset: bool, allow_nan: bo
     ...
     ValueError: Input X contains NaN...
     """
-    finite = {_FINITE: "allow-nan" if allow_nan else True}
-    return _validate_data(estimator, X, y, reset=reset, dtype=np.float64, **finite)
+    finite: dict[str, str | bool] = {_FINITE: "allow-nan" if allow_nan else True}
+    validated: npt.NDArray[np.float64] | tuple[npt.NDArray[np.float64], npt.NDArray[Any]]
+    validated = _validate_data(estimator, X, y, reset=reset, dtype=np.float64, **finite)
+    return validated
 
 
-def check_sample_weight(sample_weight, X) -> np.ndarray:
+def check_sample_weight(
+    sample_weight: npt.ArrayLike, X: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """Return ``sample_weight`` as float64 of shape (n_samples,), or raise a ValueError.
 
     The checks and their wording (what is wrong, how to fix it) are ours; the conversion
@@ -164,10 +204,13 @@ def check_sample_weight(sample_weight, X) -> np.ndarray:
             "learn from. Give the rows to learn from a positive weight, or pass "
             "sample_weight=None to weigh all rows equally."
         )
-    return _check_sample_weight(weights, X, dtype=np.float64)
+    checked: npt.NDArray[np.float64] = _check_sample_weight(weights, X, dtype=np.float64)
+    return checked
 
 
-def fill_empty_columns(X: np.ndarray, min_values: int = 20, value: float = 0.0) -> np.ndarray:
+def fill_empty_columns(
+    X: npt.NDArray[np.float64], min_values: int = 20, value: float = 0.0
+) -> npt.NDArray[np.float64]:
     """Return ``X`` with every column of fewer than ``min_values`` values set to ``value``.
 
     scikit-learn 1.9's ``HistGradientBoosting*.fit`` fails to bin a column that holds no
@@ -192,12 +235,12 @@ def fill_empty_columns(X: np.ndarray, min_values: int = 20, value: float = 0.0) 
     return X
 
 
-class BinaryClassifierTagsMixin:
+class BinaryClassifierTagsMixin(_Estimator):
     """Declare a binary-only classifier that accepts missing values (NaN)."""
 
     if SKLEARN_GE_1_6:
 
-        def __sklearn_tags__(self):
+        def __sklearn_tags__(self) -> Tags:
             tags = super().__sklearn_tags__()
             tags.classifier_tags.multi_class = False
             tags.input_tags.allow_nan = True
@@ -205,5 +248,5 @@ class BinaryClassifierTagsMixin:
 
     else:  # pragma: no cover - scikit-learn 1.4 and 1.5
 
-        def _more_tags(self):
+        def _more_tags(self) -> dict[str, bool]:
             return {"binary_only": True, "allow_nan": True}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from numpy.typing import ArrayLike
 
 from . import _sections
@@ -34,12 +35,22 @@ SECTIONS = {
 }
 
 
-def _expect(value, name: str, attrs: tuple[str, ...], what: str) -> None:
+def _expect(value: object, name: str, attrs: tuple[str, ...], what: str) -> None:
     if value is not None and not all(hasattr(value, a) for a in attrs):
         raise TypeError(f"Got {name} of type {type(value).__name__}; expected {what} or None.")
 
 
-def _check_inputs(comparison, y_true, audit, scorecard, rule_hits, title, meta, top_rules):
+def _check_inputs(
+    comparison: Comparison | None,
+    y_true: ArrayLike | None,
+    audit: FairnessAudit | None,
+    scorecard: PointsScorecard | None,
+    rule_hits: RuleHits | None,
+    title: str,
+    meta: Mapping[str, Any] | None,
+    top_rules: int,
+) -> npt.NDArray[np.bool_] | None:
+    """Check the inputs' types and values; return the test labels as bools, if any."""
     _expect(
         comparison,
         "comparison",

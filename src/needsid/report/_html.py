@@ -39,12 +39,12 @@ window.addEventListener("load", function () {
 </script>"""
 
 
-def esc(value) -> str:
+def esc(value: object) -> str:
     """Escape any value as HTML text (quotes included)."""
     return html.escape(str(value), quote=True)
 
 
-def fmt_number(value, digits: int = 3) -> str:
+def fmt_number(value: object, digits: int = 3) -> str:
     """Format a number for a table cell: integers as is, floats rounded, NaN as a dash."""
     if value is None:
         return "-"
@@ -59,7 +59,9 @@ def fmt_number(value, digits: int = 3) -> str:
     return str(value)
 
 
-def fmt_interval(estimate, lo, hi, digits: int = 3) -> str:
+def fmt_interval(
+    estimate: float | None, lo: float | None, hi: float | None, digits: int = 3
+) -> str:
     """Format ``estimate (lo to hi)``; the interval is left out when it is missing."""
     point = fmt_number(estimate, digits)
     if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (lo, hi)):

@@ -4,27 +4,35 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from ..evaluate import coverage_curve, reliability_table
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ..evaluate import Comparison
+    from ..fairness import FairnessAudit
 
 #: Fixed resolution and no "Software" tag: the same figure gives the same PNG bytes.
 DPI = 90
 
 
-def _pyplot():
+def _use_agg() -> None:
+    """Draw without a display (the caller imports ``matplotlib.pyplot`` after this)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+
+
+def png_base64(fig: Figure) -> str:
+    """Encode a figure as base64 PNG text and close it."""
+    _use_agg()
     import matplotlib.pyplot as plt
 
-    return plt
-
-
-def png_base64(fig) -> str:
-    """Encode a figure as base64 PNG text and close it."""
-    plt = _pyplot()
     buf = io.BytesIO()
     try:
         fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
@@ -39,14 +47,14 @@ def is_flag_column(values: np.ndarray) -> bool:
     return bool(finite.size) and bool(np.isin(finite, (0.0, 1.0)).all())
 
 
-def capacity_share(capacity, n: int) -> float:
+def capacity_share(capacity: float, n: int) -> float:
     """Return a capacity as a share of ``n`` households (a count is divided by n)."""
     if isinstance(capacity, int | np.integer) and not isinstance(capacity, bool):
         return min(float(capacity) / max(n, 1), 1.0)
     return float(capacity)
 
 
-def fixed_columns(comparison) -> list[str]:
+def fixed_columns(comparison: Comparison) -> list[str]:
     """Return the score columns that are fixed 0/1 flags (status quo, rules only).
 
     Uses ``comparison.fixed`` when the comparison records it; otherwise a column holding
@@ -62,9 +70,11 @@ def fixed_columns(comparison) -> list[str]:
     ]
 
 
-def coverage_figure(y_true: np.ndarray, comparison) -> str:
+def coverage_figure(y_true: npt.NDArray[np.bool_], comparison: Comparison) -> str:
     """Plot recall against capacity for every scored model; fixed-flag baselines as points."""
-    plt = _pyplot()
+    _use_agg()
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(7, 4.5))
     caps = np.linspace(0.01, 1.0, 100)
     fixed = fixed_columns(comparison)
@@ -92,9 +102,13 @@ def coverage_figure(y_true: np.ndarray, comparison) -> str:
     return png_base64(fig)
 
 
-def calibration_figure(y_true: np.ndarray, comparison, n_bins: int = 10) -> str:
+def calibration_figure(
+    y_true: npt.NDArray[np.bool_], comparison: Comparison, n_bins: int = 10
+) -> str:
     """Plot observed rate against mean predicted score per band, one line per model."""
-    plt = _pyplot()
+    _use_agg()
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(5.5, 5))
     fixed = fixed_columns(comparison)
     for name in comparison.scores.columns:
@@ -113,8 +127,9 @@ def calibration_figure(y_true: np.ndarray, comparison, n_bins: int = 10) -> str:
     return png_base64(fig)
 
 
-def fairness_figure(audit, metric: str) -> str:
+def fairness_figure(audit: FairnessAudit, metric: str) -> str:
     """Plot one metric by group with its interval (``needsid.fairness.plot_metric``)."""
     from ..fairness import plot_metric
 
-    return png_base64(plot_metric(audit, metric).figure)
+    # without an ``ax``, plot_metric draws on a figure of its own: a Figure, not a SubFigure
+    return png_base64(cast("Figure", plot_metric(audit, metric).figure))

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ._html import fmt_interval, fmt_number, image, missing, note, table
 from ._plots import calibration_figure, capacity_share, coverage_figure, fairness_figure
+
+if TYPE_CHECKING:
+    from ..evaluate import Comparison
+    from ..fairness import FairnessAudit
+    from ..models import PointsScorecard
+    from ..rules import RuleHits
 
 METRIC_LABELS = {
     "exclusion_error": "exclusion error",
@@ -21,7 +29,12 @@ METRIC_LABELS = {
 }
 
 
-def summary(meta: Mapping | None, comparison, y_true, provided: dict[str, bool]) -> str:
+def summary(
+    meta: Mapping[str, Any] | None,
+    comparison: Comparison | None,
+    y_true: npt.NDArray[np.bool_] | None,
+    provided: dict[str, bool],
+) -> str:
     rows = [(str(k), fmt_number(v)) for k, v in (meta or {}).items()]
     if comparison is not None:
         n = len(comparison.scores)
@@ -43,7 +56,7 @@ def summary(meta: Mapping | None, comparison, y_true, provided: dict[str, bool])
     return "\n".join(parts)
 
 
-def comparison(comp) -> str:
+def comparison(comp: Comparison | None) -> str:
     if comp is None:
         return missing("model comparison (comparison=needsid.evaluate.compare(...))")
     t = comp.table
@@ -72,18 +85,16 @@ def comparison(comp) -> str:
     )
 
 
-def _needs_labels(comp, y_true, what: str) -> str | None:
+def _needs_labels(comp: Comparison | None, what: str) -> str:
+    """Say what a section drawn from the test labels lacks: the comparison, else the labels."""
     if comp is None:
         return missing(f"{what} (needs comparison=... and y_true=...)")
-    if y_true is None:
-        return missing(f"{what} (needs the test labels, y_true=...)")
-    return None
+    return missing(f"{what} (needs the test labels, y_true=...)")
 
 
-def coverage(comp, y_true) -> str:
-    gap = _needs_labels(comp, y_true, "coverage curves")
-    if gap:
-        return gap
+def coverage(comp: Comparison | None, y_true: npt.NDArray[np.bool_] | None) -> str:
+    if comp is None or y_true is None:
+        return _needs_labels(comp, "coverage curves")
     return "\n".join(
         [
             note(
@@ -96,10 +107,9 @@ def coverage(comp, y_true) -> str:
     )
 
 
-def calibration(comp, y_true) -> str:
-    gap = _needs_labels(comp, y_true, "calibration curves")
-    if gap:
-        return gap
+def calibration(comp: Comparison | None, y_true: npt.NDArray[np.bool_] | None) -> str:
+    if comp is None or y_true is None:
+        return _needs_labels(comp, "calibration curves")
     return "\n".join(
         [
             note(
@@ -112,7 +122,7 @@ def calibration(comp, y_true) -> str:
     )
 
 
-def _status(audit) -> list[str]:
+def _status(audit: FairnessAudit) -> list[str]:
     # A gap in base rates describes the population, not the flags: shown as context.
     failing = set(audit.failing().index)
     d = audit.disparities
@@ -126,7 +136,7 @@ def _status(audit) -> list[str]:
     ]
 
 
-def fairness(audit) -> str:
+def fairness(audit: FairnessAudit | None) -> str:
     if audit is None:
         return missing("fairness audit (audit=needsid.fairness.audit(...))")
     by_group = audit.by_group.reset_index()
@@ -184,7 +194,7 @@ def fairness(audit) -> str:
     )
 
 
-def scorecard(card) -> str:
+def scorecard(card: PointsScorecard | None) -> str:
     if card is None:
         return missing("points scorecard (scorecard=a fitted needsid.models.PointsScorecard)")
     rows = card.card_.copy()
@@ -207,7 +217,7 @@ def scorecard(card) -> str:
     )
 
 
-def rules(hits, top: int) -> str:
+def rules(hits: RuleHits | None, top: int) -> str:
     if hits is None:
         return missing("rule hits (rule_hits=RuleSet.evaluate(...))")
     s = hits.summary()

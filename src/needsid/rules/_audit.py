@@ -76,8 +76,11 @@ def household_attributes(
 
 
 def group_hit_rates(
-    hits: pl.DataFrame, rule_ids: Sequence[str], attributes, columns: Sequence[str]
-):
+    hits: pl.DataFrame,
+    rule_ids: Sequence[str],
+    attributes: pd.DataFrame | pl.DataFrame,
+    columns: Sequence[str] | str,
+) -> pd.DataFrame | pl.DataFrame:
     """Hit rates by group; see :meth:`needsid.rules.RuleHits.by_group`."""
     is_pandas = isinstance(attributes, pd.DataFrame)
     attrs = pl.from_pandas(attributes) if is_pandas else attributes

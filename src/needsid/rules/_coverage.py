@@ -48,7 +48,7 @@ def _current(ctx: Context, as_of: dt.date) -> pl.DataFrame:
     )
 
 
-def _coverage(ctx: Context, as_of: dt.date, lookback: int, current: pl.DataFrame):
+def _coverage(ctx: Context, as_of: dt.date, lookback: int, current: pl.DataFrame) -> pl.DataFrame:
     """``household_id, n_core``: core departments with a record in the look-back."""
     core = core_sources()
     rec = (

@@ -7,7 +7,8 @@ Definitions every template follows:
   state (a death, an imprisonment, an asset) count whenever they happened.
 - Household of a hit: the one named on the evidence record (the household that was
   paid, or where the event was recorded). Triggers, exits and outreach only report
-  households alive at ``as_of``; cross-checks also report dissolved ones.
+  households alive at ``as_of``; cross-checks and process rules also report dissolved
+  ones.
 - Suppression: a hit for household h at ``as_of`` is dropped when the same rule,
   evaluated at any of the monthly dates ``as_of`` - 1 .. ``suppress_months`` months on
   the records known by then, would have fired for h (for any of its people). A
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 
 class RuleSet(BaseModel):
-    """A versioned set of trigger, cross-check, exit and outreach rules.
+    """A versioned set of trigger, cross-check, exit, outreach and process rules.
 
     Build one with :func:`load` (a YAML file) or :meth:`from_dict`, which report every
     problem at once with the rule id and field. The fields are also attributes.
@@ -60,7 +61,7 @@ class RuleSet(BaseModel):
     >>> from needsid.rules import load
     >>> rules = load()
     >>> rules.id, rules.version, len(rules.rules)
-    ('default', '2026.1', 18)
+    ('default', '2026.2', 22)
     >>> rules.ids[:2]
     ['death_working_age', 'hospital_oop_absolute']
     """
@@ -206,8 +207,9 @@ class RuleSet(BaseModel):
         -------
         RuleHits
             One row per hit (:meth:`RuleHits.to_frame`). Hits of triggers, exits and
-            outreach are limited to households alive at ``as_of``; cross-checks also
-            report dissolved households (payments to them are still overpayments).
+            outreach are limited to households alive at ``as_of``; cross-checks and
+            process rules also report dissolved households (payments to them are still
+            overpayments).
 
         Raises
         ------
@@ -274,7 +276,7 @@ def _fire(ctx: Context, rule: Rule, as_of: dt.date) -> pl.DataFrame:
     """Hits of one rule at one date, before suppression."""
     template = TEMPLATES[rule.template]
     hits = template.run(ctx, rule.params, rule.reads, rule.window_months, as_of)
-    if rule.kind != "cross_check":
+    if rule.kind not in ("cross_check", "process"):
         hits = ctx.alive(hits, as_of)
     return hits if hits.height else EMPTY_HITS
 
@@ -311,7 +313,7 @@ def load(path: str | os.PathLike[str] = "default") -> RuleSet:
     >>> from needsid.rules import load
     >>> rules = load("configs/rules/default.yaml")
     >>> rules.id, rules.version
-    ('default', '2026.1')
+    ('default', '2026.2')
     >>> rules.rule("death_working_age").kind
     'trigger'
     >>> load("default").version == rules.version

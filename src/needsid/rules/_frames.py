@@ -80,7 +80,7 @@ class Context:
 
     def __init__(self, bundle: HouseholdData, as_of: dt.date) -> None:
         self.as_of = as_of
-        self._records = bundle.records
+        self._records: pl.DataFrame | None = bundle.records
         self._by_kind: dict[str, pl.DataFrame] = {}
         # restricted contexts: a filter on household or person
         self._keep: pl.Expr | None = None
@@ -91,8 +91,8 @@ class Context:
             "low_income_multiplier",
             "disposable_income_prev_year",
         )
-        self.households = bundle.households.join(regions, on="region_id", how="left")
-        self.members = bundle.members.select(
+        self.households: pl.DataFrame = bundle.households.join(regions, on="region_id", how="left")
+        self.members: pl.DataFrame = bundle.members.select(
             "person_id",
             "household_id",
             "relation",
@@ -126,6 +126,10 @@ class Context:
         child._parent = self
         return child
 
+    def root(self) -> Context:
+        """Return the unrestricted context this one was restricted from (or itself)."""
+        return self if self._parent is None else self._parent.root()
+
     def raw_records(self) -> pl.DataFrame:
         """Return the records table (restricted contexts: their households' records)."""
         if self._records is None:
@@ -154,6 +158,7 @@ class Context:
             assert self._keep is not None  # a restricted context always has its filter
             out = self._parent._kind(kind).filter(self._keep)
         else:
+            assert self._records is not None  # only restricted contexts drop their records
             # equality on the (often categorical) kind column is much faster than is_in
             out = self._records.filter(
                 (pl.col("kind") == kind) & (pl.col("known_date") < self.as_of)

@@ -59,7 +59,7 @@ class RuleHits:
     >>> pop = ni.simulate(n_households=300, months=12, seed=0)
     >>> hits = load().evaluate(pop.bundle, as_of="2024-01-01")
     >>> hits
-    RuleHits(rule_set='default' v2026.1, as_of=2024-01-01, 3 hits, 3 households)
+    RuleHits(rule_set='default' v2026.2, as_of=2024-01-01, 3 hits, 3 households)
     >>> len(hits), hits.n_households, hits.backend
     (3, 3, 'polars')
     """
@@ -141,7 +141,7 @@ class RuleHits:
         >>> hits = load().evaluate(pop.bundle, as_of="2024-01-01")
         >>> summary = hits.summary()
         >>> summary.height, int(summary["n_hits"].sum())
-        (18, 3)
+        (22, 3)
         >>> summary.filter(summary["n_hits"] > 0)["rule_id"].to_list()
         ['disaster_loss', 'wage_fall', 'exit_income_above_line']
         """

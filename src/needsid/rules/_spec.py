@@ -30,10 +30,12 @@ from ._templates_assets import ASSET_TEMPLATES
 from ._templates_checks import CHECK_TEMPLATES
 from ._templates_events import EVENT_TEMPLATES
 from ._templates_exits import EXIT_TEMPLATES
+from ._templates_payments import PAYMENT_TEMPLATES
+from ._templates_process import PROCESS_TEMPLATES
 
 __all__ = ["KINDS", "PROGRAMMES", "SEVERITIES", "TEMPLATES", "Rule", "RuleSetError", "check"]
 
-KINDS = ("trigger", "cross_check", "exit", "outreach")
+KINDS = ("trigger", "cross_check", "exit", "outreach", "process")
 SEVERITIES = ("low", "medium", "high")
 PROGRAMMES = (
     "temporary_assistance",
@@ -48,9 +50,18 @@ PROGRAMMES = (
     "manual_outreach",
     "exit_review",
     "overpayment_recovery",
+    "process_supervision",
 )
 TEMPLATES: dict[str, Template] = {
-    t.name: t for t in (*EVENT_TEMPLATES, *CHECK_TEMPLATES, *ASSET_TEMPLATES, *EXIT_TEMPLATES)
+    t.name: t
+    for t in (
+        *EVENT_TEMPLATES,
+        *CHECK_TEMPLATES,
+        *ASSET_TEMPLATES,
+        *EXIT_TEMPLATES,
+        *PROCESS_TEMPLATES,
+        *PAYMENT_TEMPLATES,
+    )
 }
 MAX_MONTHS = 120
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -113,7 +124,7 @@ def _unknown_kind(name: str) -> str:
     )
 
 
-def _choice(name: str, value: Any, allowed) -> Any:
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"Got {name}={value!r}; expected one of {', '.join(allowed)}.")
     return value
@@ -137,9 +148,11 @@ class Rule(BaseModel):
     ----------
     id : str
         Lower-case identifier, unique in the set.
-    kind : {"trigger", "cross_check", "exit", "outreach"}
+    kind : {"trigger", "cross_check", "exit", "outreach", "process"}
         What a hit asks for (``KINDS``): help after a shock, a check of a benefit
-        against other records, a review for leaving a programme, or a visit.
+        against other records, a review for leaving a programme, a visit, or a look at
+        how the case was handled (process supervision: late decisions, overdue reviews,
+        payments that do not match the casework).
     description : str
         What the rule looks for, in plain language.
     template : str
@@ -307,7 +320,7 @@ class Rule(BaseModel):
         return self._params
 
 
-def _loc(loc: tuple) -> str:
+def _loc(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

@@ -65,7 +65,9 @@ class AssetTestParams(Params):
         return self
 
 
-def _asset_since(ctx: Context, p: AssetTestParams, as_of: dt.date, recipients) -> pl.DataFrame:
+def _asset_since(
+    ctx: Context, p: AssetTestParams, as_of: dt.date, recipients: pl.Series
+) -> pl.DataFrame:
     """Per recipient household: the date from which the asset test fails, and the evidence."""
     assets = (
         ctx.records([ASSET_KINDS[p.asset]], as_of)
@@ -109,7 +111,9 @@ def _asset_since(ctx: Context, p: AssetTestParams, as_of: dt.date, recipients) -
     return agg.select("household_id", "asset_ids", "since", asset_text=text)
 
 
-def _deposit_pays(ctx: Context, p: AssetTestParams, pays: pl.DataFrame, as_of) -> pl.DataFrame:
+def _deposit_pays(
+    ctx: Context, p: AssetTestParams, pays: pl.DataFrame, as_of: dt.date
+) -> pl.DataFrame:
     """Payments whose latest balance (reported in or before their month) is over the limit."""
     dep = ctx.records(["deposit_balance"], as_of).filter(
         pl.col("household_id").is_in(pays["household_id"].unique().implode())
@@ -150,7 +154,9 @@ def _deposit_pays(ctx: Context, p: AssetTestParams, pays: pl.DataFrame, as_of) -
     return matched.filter(bad)
 
 
-def _asset_test(ctx: Context, p: AssetTestParams, reads, window: int, as_of: dt.date):
+def _asset_test(
+    ctx: Context, p: AssetTestParams, reads: tuple[str, ...], window: int, as_of: dt.date
+) -> pl.DataFrame:
     pays = payments(ctx, p.benefit_kinds, as_of, window)
     if p.asset == "deposit":
         bad = _deposit_pays(ctx, p, pays, as_of)

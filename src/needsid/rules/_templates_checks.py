@@ -8,6 +8,7 @@ households dissolved since.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import polars as pl
 from pydantic import Field, model_validator
@@ -46,7 +47,7 @@ def payment_text() -> pl.Expr:
     )
 
 
-def payments(ctx: Context, kinds, as_of: dt.date, window: int) -> pl.DataFrame:
+def payments(ctx: Context, kinds: Iterable[str], as_of: dt.date, window: int) -> pl.DataFrame:
     """Return payments of ``kinds`` in the window, columns renamed ``pay_*``."""
     return (
         ctx.records(kinds, as_of, since=months_before(as_of, window))
@@ -77,7 +78,9 @@ class OverlapParams(Params):
     min_months: int = Field(default=1, ge=1)
 
 
-def _overlap(ctx: Context, p: OverlapParams, reads, window: int, as_of: dt.date):
+def _overlap(
+    ctx: Context, p: OverlapParams, reads: tuple[str, ...], window: int, as_of: dt.date
+) -> pl.DataFrame:
     a = payments(ctx, p.person_kinds, as_of, window).filter(pl.col("person_id").is_not_null())
     b = payments(ctx, p.household_kinds, as_of, window).select(
         "household_id",
@@ -128,7 +131,9 @@ class PaidAfterDeathParams(Params):
     grace_days: int = Field(default=0, ge=0, le=366)
 
 
-def _paid_after_death(ctx: Context, p: PaidAfterDeathParams, reads, window: int, as_of):
+def _paid_after_death(
+    ctx: Context, p: PaidAfterDeathParams, reads: tuple[str, ...], window: int, as_of: dt.date
+) -> pl.DataFrame:
     deaths = (
         ctx.records(["death"], as_of)
         .filter(pl.col("person_id").is_not_null())
@@ -205,7 +210,9 @@ class PaidInPrisonParams(Params):
         return self
 
 
-def _paid_in_prison(ctx: Context, p: PaidInPrisonParams, reads, window: int, as_of):
+def _paid_in_prison(
+    ctx: Context, p: PaidInPrisonParams, reads: tuple[str, ...], window: int, as_of: dt.date
+) -> pl.DataFrame:
     starts = (
         ctx.records(["imprisonment_start"], as_of)
         .filter(pl.col("person_id").is_not_null())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import Field, field_validator
@@ -53,7 +53,9 @@ def record_text(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(text=text)
 
 
-def _group_hits(frame: pl.DataFrame, keys=("household_id", "person_id")) -> pl.DataFrame:
+def _group_hits(
+    frame: pl.DataFrame, keys: tuple[str, ...] = ("household_id", "person_id")
+) -> pl.DataFrame:
     """One row per ``keys`` with the record ids and texts, in event order."""
     return (
         frame.sort("event_date", "record_id")
@@ -87,14 +89,16 @@ class EventParams(Params):
 
     @field_validator("values", mode="before")
     @classmethod
-    def _texts(cls, v):
+    def _texts(cls, v: Any) -> Any:
         # grades written as numbers in YAML (values: [1, 2]) mean the texts "1", "2"
         if isinstance(v, list | tuple):
             return tuple(str(x) if isinstance(x, int | float) else x for x in v)
         return v
 
 
-def _event(ctx: Context, p: EventParams, reads: tuple[str, ...], window: int, as_of: dt.date):
+def _event(
+    ctx: Context, p: EventParams, reads: tuple[str, ...], window: int, as_of: dt.date
+) -> pl.DataFrame:
     rec = ctx.records(reads, as_of, since=months_before(as_of, window))
     if p.min_amount is not None:
         rec = rec.filter(pl.col("amount") >= p.min_amount)
@@ -132,7 +136,7 @@ class EventVsIncomeParams(Params):
 
 def _event_vs_income(
     ctx: Context, p: EventVsIncomeParams, reads: tuple[str, ...], window: int, as_of: dt.date
-):
+) -> pl.DataFrame:
     rec = ctx.records(reads, as_of, since=months_before(as_of, window))
     keys = ["household_id", "person_id"] if p.per == "person" else ["household_id"]
     summed = (
@@ -184,7 +188,9 @@ class OnlyEarnerParams(Params):
     earner_months: int = Field(default=3, ge=1, le=24)
 
 
-def _only_earner(ctx: Context, p: OnlyEarnerParams, reads, window: int, as_of: dt.date):
+def _only_earner(
+    ctx: Context, p: OnlyEarnerParams, reads: tuple[str, ...], window: int, as_of: dt.date
+) -> pl.DataFrame:
     reg = ctx.records(["unemployment_registered"], as_of, since=months_before(as_of, window))
     reg = reg.filter(pl.col("person_id").is_not_null())
     wages = (
@@ -259,7 +265,9 @@ class IncomeDropParams(Params):
     min_baseline_months: int = Field(default=0, ge=0, le=24)
 
 
-def _income_drop(ctx: Context, p: IncomeDropParams, reads, window: int, as_of: dt.date):
+def _income_drop(
+    ctx: Context, p: IncomeDropParams, reads: tuple[str, ...], window: int, as_of: dt.date
+) -> pl.DataFrame:
     hi = month_index(as_of) - p.lag_months
     mid = hi - p.recent_months
     lo = mid - p.baseline_months

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import polars as pl
 from pydantic import Field, field_validator
@@ -25,7 +26,7 @@ from ._frames import (
 __all__ = ["EXIT_TEMPLATES"]
 
 
-def _receiving(ctx: Context, kinds, as_of: dt.date, window: int) -> pl.DataFrame:
+def _receiving(ctx: Context, kinds: Iterable[str], as_of: dt.date, window: int) -> pl.DataFrame:
     """Per household paid one of ``kinds`` in the window: the latest such payment."""
     return (
         ctx.records(kinds, as_of, since=months_before(as_of, window))
@@ -65,7 +66,9 @@ class ExitIncomeParams(Params):
     receiving_kinds: tuple[str, ...] = Field(min_length=1)
 
 
-def _exit_income(ctx: Context, p: ExitIncomeParams, reads, window: int, as_of: dt.date):
+def _exit_income(
+    ctx: Context, p: ExitIncomeParams, reads: tuple[str, ...], window: int, as_of: dt.date
+) -> pl.DataFrame:
     hi = month_index(as_of) - p.lag_months
     lo = hi - p.months
     recv = _receiving(ctx, p.receiving_kinds, as_of, window)
@@ -127,7 +130,9 @@ class ExitEmploymentParams(Params):
     receiving_kinds: tuple[str, ...] = ()
 
 
-def _exit_employment(ctx: Context, p: ExitEmploymentParams, reads, window: int, as_of):
+def _exit_employment(
+    ctx: Context, p: ExitEmploymentParams, reads: tuple[str, ...], window: int, as_of: dt.date
+) -> pl.DataFrame:
     starts = ctx.records(["employment_started"], as_of, since=months_before(as_of, window))
     starts = starts.filter(pl.col("person_id").is_not_null())
     if p.receiving_kinds:
@@ -215,7 +220,9 @@ class OutreachParams(Params):
         return v
 
 
-def _outreach(ctx: Context, p: OutreachParams, reads, window: int, as_of: dt.date):
+def _outreach(
+    ctx: Context, p: OutreachParams, reads: tuple[str, ...], window: int, as_of: dt.date
+) -> pl.DataFrame:
     risk = pl.any_horizontal([pl.col(c) > 0 for c in p.any_of])
     x = outreach_features(ctx, as_of, window, p.any_of).filter(risk)
     # coverage needs every record of the look-back: count it for the households at risk

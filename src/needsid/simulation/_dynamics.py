@@ -5,9 +5,15 @@ transition matrix is fixed per household; falls into poverty come with a cause (
 loss, illness, disaster, a working-age death) that the departments record. Everything
 else (wages, hospital bills, school) is drawn given the chain, so the records carry
 information about need without feeding back into it.
+
+A scenario shock (``SimulationConfig.shocks``) multiplies the job-loss and illness
+hazards of some regions for some months (see ``_shocks.py``). Without a shock no draw
+changes.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -17,9 +23,13 @@ from ._population import REL, Population
 from ._records import RecordBuffer
 from ._traits import ages_at, draw_traits
 
+if TYPE_CHECKING:  # _shocks imports this module
+    from ._shocks import MonthShock
+
 SECURE, VULNERABLE, POOR = 0, 1, 2
 # monthly mortality by age (Gompertz: about 5% a year at 80, 0.15% at 40)
 MORTALITY = np.exp(-10.0 + 0.0877 * np.arange(121)) / 12.0
+BACKGROUND_JOB_LOSS = 0.003  # monthly, per formal earner, besides the falls it causes
 
 
 def _day_in_month(rng: np.random.Generator, month_start: np.datetime64, n: int) -> np.ndarray:
@@ -117,14 +127,24 @@ def kill(
 
 
 def latent_step(
-    pop: Population, alive_hh: np.ndarray, rng: np.random.Generator
+    pop: Population,
+    alive_hh: np.ndarray,
+    rng: np.random.Generator,
+    fall_factor: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Advance the chain one month; return (previous state, new state)."""
+    """Advance the chain one month; return (previous state, new state).
+
+    ``fall_factor`` (per household, a shock's) multiplies the probabilities of falling
+    into the poor state, taking the extra mass from staying put.
+    """
     H = pop.households
     z = H.z[alive_hh].astype(np.int64)
     u = rng.random(len(alive_hh))
     t01, t02, t12 = H.t01[alive_hh], H.t02[alive_hh], H.t12[alive_hh]
     t10, t21, t20 = H.t10[alive_hh], H.t21[alive_hh], H.t20[alive_hh]
+    if fall_factor is not None:
+        t02 = np.minimum(t02 * fall_factor, 1.0 - t01)
+        t12 = np.minimum(t12 * fall_factor, 1.0 - t10)
     new = z.copy()
     s = z == SECURE
     new[s] = np.where(u[s] < t01[s], VULNERABLE, np.where(u[s] < t01[s] + t02[s], POOR, SECURE))
@@ -136,6 +156,25 @@ def latent_step(
     return z, new
 
 
+def _cause_weights(
+    pop: Population, hh: np.ndarray, n_emp: np.ndarray, n_work: np.ndarray, size: np.ndarray
+) -> np.ndarray:
+    """Return the odds of each cause of a fall into poverty of households ``hh``.
+
+    Columns, in this order: job loss, illness, disaster, a working-age death, other.
+    """
+    return np.stack(
+        [
+            3.0 * (n_emp[hh] > 0),
+            np.full(len(hh), 2.0),
+            12.0 * pop.region_disaster[pop.households.region[hh]] / 0.003,
+            0.4 * ((n_work[hh] > 0) & (size[hh] >= 2)),
+            np.full(len(hh), 1.5),
+        ],
+        axis=1,
+    )
+
+
 def step(
     pop: Population,
     t: int,
@@ -143,41 +182,44 @@ def step(
     cfg: SimulationConfig,
     rng: np.random.Generator,
     buf: RecordBuffer,
+    shock: MonthShock | None = None,
 ) -> dict[str, np.ndarray]:
-    """Simulate month ``t``; return per-household arrays for the truth tables."""
+    """Simulate month ``t``; return per-household arrays for the truth tables.
+
+    ``shock`` holds this month's job-loss and illness multipliers by region (None: no
+    shock, and not one draw differs from a run without shocks).
+    """
     P, H = pop.persons, pop.households
     alive_hh = np.flatnonzero(np.isnat(H.dissolved) & (H.formed <= month_start))
-    if t > 0:
-        z_prev, z_new = latent_step(pop, alive_hh, rng)
-    else:
-        z_prev = z_new = H.z[alive_hh].astype(np.int64)
-    fell = (z_new == POOR) & (z_prev != POOR)
-    rose = (z_new != POOR) & (z_prev == POOR)
-    invisible_all = H.invisible
+    # who lives where and works: the chain's step below moves no person
     age = ages_at(pop, month_start)
     live = P.alive & (P.hh >= 0)
     lp = np.flatnonzero(live)
     lp_hh = P.hh[lp]
     lp_age = age[lp]
+    employed = P.formal[lp] & (P.unemp_left[lp] == 0) & (P.prison_until[lp] < 0)
+    n_emp = np.bincount(lp_hh[employed], minlength=H.n)
+    n_work = np.bincount(lp_hh[(lp_age >= 18) & (lp_age < 60)], minlength=H.n)
+    size = np.bincount(lp_hh, minlength=H.n)
+    fall_factor = None
+    if shock is not None:
+        causes = _cause_weights(pop, alive_hh, n_emp, n_work, size)
+        fall_factor = shock.fall_factor(pop, alive_hh, causes)
+    if t > 0:
+        z_prev, z_new = latent_step(pop, alive_hh, rng, fall_factor)
+    else:
+        z_prev = z_new = H.z[alive_hh].astype(np.int64)
+    fell = (z_new == POOR) & (z_prev != POOR)
+    rose = (z_new != POOR) & (z_prev == POOR)
+    invisible_all = H.invisible
     z_of_hh = np.zeros(H.n + 1, dtype=np.int64)  # grows below if households split
     z_of_hh[alive_hh] = z_new
 
     # --- causes of falls into poverty --------------------------------------------------
     fell_hh = alive_hh[fell]
-    employed = P.formal[lp] & (P.unemp_left[lp] == 0) & (P.prison_until[lp] < 0)
-    n_emp = np.bincount(lp_hh[employed], minlength=H.n)
-    n_work = np.bincount(lp_hh[(lp_age >= 18) & (lp_age < 60)], minlength=H.n)
-    size = np.bincount(lp_hh, minlength=H.n)
-    w = np.stack(
-        [
-            3.0 * (n_emp[fell_hh] > 0),
-            np.full(len(fell_hh), 2.0),
-            12.0 * pop.region_disaster[H.region[fell_hh]] / 0.003,
-            0.4 * ((n_work[fell_hh] > 0) & (size[fell_hh] >= 2)),
-            np.full(len(fell_hh), 1.5),
-        ],
-        axis=1,
-    )
+    w = _cause_weights(pop, fell_hh, n_emp, n_work, size)
+    if shock is not None:
+        shock.weigh_causes(pop, fell_hh, w)  # the falls a shock adds have its causes
     w = w / w.sum(axis=1, keepdims=True)
     cause = (rng.random(len(fell_hh))[:, None] > np.cumsum(w, axis=1)).sum(axis=1)
     cause = np.minimum(cause, 4)
@@ -212,6 +254,8 @@ def step(
 
     # hospitalisations: background plus the large bills above
     ph = 0.003 + 0.006 * (lp_age >= 60) + 0.008 * P.chronic[lp] + 0.004 * (z_of_hh[lp_hh] == POOR)
+    if shock is not None:
+        ph = ph * shock.illness[H.region[lp_hh]]
     bg_sick = lp[rare(rng, ph)]
     bg_cost = rng.lognormal(np.log(9_000), 0.7, size=len(bg_sick))
     hosp = np.concatenate([sick, bg_sick])
@@ -280,9 +324,15 @@ def step(
     # employment: background job losses, spells ending, re-employment on recovery
     live = P.alive & (P.hh >= 0)
     emp = np.flatnonzero(live & P.formal & (P.unemp_left == 0) & (P.prison_until < 0))
-    bg_jl = emp[rare(rng, np.full(len(emp), 0.003))]
+    p_jl = np.full(len(emp), BACKGROUND_JOB_LOSS)
+    if shock is not None:  # a shock below 1 thins them; the job losses it adds come next
+        p_jl = p_jl * np.minimum(shock.job_loss[H.region[P.hh[emp]]], 1.0)
+    bg_jl = emp[rare(rng, p_jl)]
     P._cols["unemp_left"][bg_jl] = rng.geometric(1 / 4, size=len(bg_jl))
     jl_all = np.concatenate([jl, bg_jl])
+    if shock is not None:
+        jl_all = np.concatenate([jl_all, shock.added_job_losses(pop, emp, z_of_hh, rng)])
+        z_new = z_of_hh[alive_hh]
     inv = invisible_all[P.hh[jl_all]]
     seen = rng.random(len(jl_all)) < np.where(inv, 0.25, 0.8)
     buf.add(

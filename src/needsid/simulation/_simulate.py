@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -25,8 +26,10 @@ from ._population import (
     make_regions,
     urban_household_share,
 )
+from ._process import check_process, inject
 from ._programmes import URBAN_ENTRY, income_and_benefits
 from ._records import RecordBuffer
+from ._shocks import Window, check_shocks, multipliers
 from ._traits import draw_traits, stationary, transition_matrix
 
 __all__ = ["SimulatedPopulation", "Truth", "simulate"]
@@ -66,7 +69,10 @@ class Truth:
         latent need chain (``t01 t02 t10 t12 t20 t21``, from-state then to-state).
     anomalies : polars.DataFrame
         ``household_id, person_id, anomaly, month``: each injected error or fraud, with the
-        first month it occurred.
+        first month it occurred. With ``config.process_problems`` set, also the process
+        problems (``late_decision``, ``overdue_review``, ``payment_mismatch``,
+        ``payment_without_approval``, ``paid_after_exit``: household-level, no person),
+        with the month they first show in the records.
     outcomes : polars.DataFrame
         The status quo's casework, one row per verification, review or home visit it
         made (also those whose record was not yet known at the extract date):
@@ -76,6 +82,13 @@ class Truth:
         ``net_income_per_capita`` (true), ``assessed_income`` (null for visits and
         withdrawn applications), ``poor`` (true state that month) and ``decision``
         (the record's value). It measures how selective and how wrong the labels are.
+    process_cases : polars.DataFrame or None, default=None
+        With ``config.process_problems`` set, every case at risk of a process problem:
+        ``household_id, programme`` (dibao_tekun, dibao, housing, medical), ``process``
+        (the problem it is at risk of, or ``grant`` for a housing or medical case, which
+        is at risk of a late decision or a missing approval), ``month`` (of the case:
+        the decision, review, exit or first payment of the household-year) and
+        ``anomaly`` (the problem injected, null if none). None without the switch.
 
     Examples
     --------
@@ -91,6 +104,7 @@ class Truth:
     households: pl.DataFrame
     anomalies: pl.DataFrame
     outcomes: pl.DataFrame
+    process_cases: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +126,7 @@ class SimulatedPopulation:
     seed : int
         Seed of the draw.
     config : SimulationConfig
-        Generative parameters of the draw.
+        Generative parameters of the draw, with its scenario shocks (``config.shocks``).
 
     Examples
     --------
@@ -186,6 +200,9 @@ def simulate(
     if not isinstance(months, int | np.integer) or not 1 <= months <= 240:
         raise ValueError(f"Got months={months!r}; expected a whole number of months in 1..240.")
     cfg = default_config() if config is None else config
+    # checked before any draw; without shocks every draw is as it was before they existed
+    shocks = check_shocks(cfg, int(months), _ids("G", np.arange(cfg.n_regions), 2).to_list())
+    process = check_process(cfg)
     main_seed, *shard_seeds = np.random.SeedSequence(seed).spawn(SHARDS + 1)
     rng = np.random.default_rng(main_seed)
     regions = Population(0)
@@ -217,7 +234,7 @@ def simulate(
         k, n, region_idx, shard_seed = job
         # the shard's own urban share keeps the province-wide share of urban households
         share = p_urban * (regions.region_urban & (shard_of == k)).sum() / n_urban / weights[k]
-        return _run_shard(regions, cfg, n, region_idx, share, shard_seed, months)
+        return _run_shard(regions, cfg, n, region_idx, share, shard_seed, months, shocks)
 
     workers = min(len(jobs), n_jobs if n_jobs is not None else (os.cpu_count() or 1))
     if workers > 1:
@@ -234,6 +251,13 @@ def simulate(
     bundle = _bundle(merged, records, vocab)
     del records
     truth = _truth(merged, truth_frame, anomalies, month0)
+    if process is not None:
+        # after the simulation, with a stream of its own: no draw above changes
+        bundle, injected, cases = inject(
+            bundle, truth.anomalies, cfg, process, months=int(months), seed=seed
+        )
+        truth = dataclasses.replace(truth, anomalies=injected, process_cases=cases)
+        cfg = cfg.model_copy(update={"process_problems": process})
     return SimulatedPopulation(bundle, truth, cfg.start, months, seed, cfg)
 
 
@@ -245,6 +269,7 @@ def _run_shard(
     p_urban: float,
     seed: np.random.SeedSequence,
     months: int,
+    shocks: list[Window],
 ) -> Shard:
     """Simulate the households of some regions with their own random stream."""
     rng = np.random.default_rng(seed)
@@ -274,7 +299,8 @@ def _run_shard(
     for t in range(months):
         month_start = (month0 + t).astype("datetime64[D]")
         n_before = pop.households.n
-        out = step(pop, t, month_start, cfg, rng, buf)
+        shock = multipliers(shocks, t, cfg.n_regions)
+        out = step(pop, t, month_start, cfg, rng, buf, shock)
         new = np.arange(n_before, pop.households.n)
         if len(new):
             _stock_records(pop, new, month_start, rng, buf)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -11,6 +12,9 @@ import polars as pl
 from .._dates import months_after
 from ..data import HouseholdData
 from ..evaluate import status_quo
+
+if TYPE_CHECKING:
+    from ..evaluate import TemporalSplit
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +25,9 @@ MAX_MONTHS_PAST_DATA = 3
 SILENT_MONTHS = 12
 
 
-def check_dates(bundle: HouseholdData, as_of: dt.date, *, earliest: dt.date | None = None):
+def check_dates(
+    bundle: HouseholdData, as_of: dt.date, *, earliest: dt.date | None = None
+) -> list[str]:
     """Refuse dates the data cannot describe; warn about departments that fell silent.
 
     ``as_of`` may lie at most ``MAX_MONTHS_PAST_DATA`` months after the latest
@@ -83,7 +89,9 @@ def check_dates(bundle: HouseholdData, as_of: dt.date, *, earliest: dt.date | No
 PLAUSIBLE_RATIO = 3.0
 
 
-def _label_summary(split, bundle: HouseholdData, source: str) -> dict:
+def _label_summary(
+    split: TemporalSplit, bundle: HouseholdData, source: str
+) -> dict[str, str | float]:
     """Summarise the labels: source, share labelled, base rate, plausibility."""
     train = split.train
     y = train["in_need"].to_numpy().astype(bool)
@@ -91,7 +99,7 @@ def _label_summary(split, bundle: HouseholdData, source: str) -> dict:
     base = float((w * y).sum() / w.sum()) if len(y) else float("nan")
     test_ids = split.test["household_id"]
     low = float(status_quo(bundle, test_ids, split.test_as_of).mean()) if len(test_ids) else 0.0
-    info = {
+    info: dict[str, str | float] = {
         "source": source,
         "labelled_share": round(float(split.train_labelled_share), 4),
         "positive_share": round(float(y.mean()) if len(y) else float("nan"), 4),

@@ -30,7 +30,7 @@ class TrainModel(ModelEntry):
 
     @model_validator(mode="before")
     @classmethod
-    def _ranking_calibration(cls, data):
+    def _ranking_calibration(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("kind", "gbm") == "gbm":
             params = dict(data.get("params") or {})
             params.setdefault("calibration", "sigmoid")

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._yaml import safe_load
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 __all__ = ["CODE_FILE", "LOADER", "ModelIntegrityError", "digests", "verified_copy"]
 
@@ -41,11 +45,12 @@ def digests(folder: Path) -> dict[str, str]:
     return out
 
 
-def _download(client, uri: str, name: str, version: str, workdir: Path) -> Path:
+def _download(client: MlflowClient, uri: str, name: str, version: str, workdir: Path) -> Path:
     """Copy a registered version's files from the store at ``uri``, quietly.
 
     The files' location comes from ``client``: MLflow resolves a ``models:/`` URI with a
-    client on its global URIs, whatever ``registry_uri`` it is given.
+    client on its global URIs, whatever ``registry_uri`` it is given. The location is
+    a storage URI, so only the tracking URI (for ``mlflow-artifacts:``) is passed.
     """
     import mlflow.artifacts
 
@@ -55,7 +60,7 @@ def _download(client, uri: str, name: str, version: str, workdir: Path) -> Path:
         location = client.get_model_version_download_uri(name, version)
         return Path(
             mlflow.artifacts.download_artifacts(
-                artifact_uri=location, dst_path=str(workdir), tracking_uri=uri, registry_uri=uri
+                artifact_uri=location, dst_path=str(workdir), tracking_uri=uri
             )
         )
 
@@ -82,7 +87,9 @@ def _meta_problem(folder: Path, name: str, version: str) -> str | None:
     return None
 
 
-def record(client, uri: str, name: str, version: str, workdir: Path) -> dict[str, str]:
+def record(
+    client: MlflowClient, uri: str, name: str, version: str, workdir: Path
+) -> dict[str, str]:
     """Tag a just-registered version with the SHA-256 of each of its files."""
     found = _model_files(_download(client, uri, name, version, workdir))
     for rel, digest in found.items():

@@ -21,6 +21,8 @@ from ..flagging import reason_text, risk_band
 from ..models import ID_COLUMN, EBMRiskModel, GBMRiskModel, PointsScorecard
 
 if TYPE_CHECKING:
+    from mlflow.exceptions import MlflowException
+
     from ..models._base import RiskModel
 
 __all__ = ["FlaggingModel", "OUTPUT_COLUMNS", "model_from_json", "model_to_json"]
@@ -30,7 +32,7 @@ OUTPUT_COLUMNS = ("household_id", "score", "risk_band", "flag", "reasons")
 MAX_ROWS_ENV = "NEEDSID_SERVE_MAX_ROWS"
 
 
-def _bad_request(message: str, status: int = 400):
+def _bad_request(message: str, status: int = 400) -> "MlflowException":
     """Return an error the scoring server answers with HTTP ``status`` and this one line."""
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
@@ -40,20 +42,20 @@ def _bad_request(message: str, status: int = 400):
         # '<the request's rows>'. Error: ...", which would echo household rows into the
         # response and the server's log: the message here cannot be rewritten
         @property
-        def message(self):
+        def message(self) -> str:
             return message
 
         @message.setter
-        def message(self, value):
+        def message(self, value: str) -> None:
             pass
 
-        def get_http_status_code(self):
+        def get_http_status_code(self) -> int:
             return status
 
     return BadRequest(message, error_code=INVALID_PARAMETER_VALUE)
 
 
-_LOADERS: dict[str, Any] = {
+_LOADERS: dict[str, type[GBMRiskModel] | type[PointsScorecard] | type[EBMRiskModel]] = {
     "needsid.GBMRiskModel": GBMRiskModel,
     "needsid.PointsScorecard": PointsScorecard,
     "needsid.EBMRiskModel": EBMRiskModel,
@@ -93,7 +95,8 @@ def model_to_json(model: "RiskModel") -> str:
             f"{type(model).__name__} has no JSON form; the flagging model packages "
             "GBMRiskModel, PointsScorecard and EBMRiskModel (no pickled code in the registry)."
         )
-    return model.to_json()
+    text: str = model.to_json()  # hasattr leaves it untyped; needsid models return str
+    return text
 
 
 def model_from_json(text: str) -> "RiskModel":
@@ -185,10 +188,11 @@ class FlaggingModel(PythonModel):
         >>> hasattr(FlaggingModel(), "risk_model")  # set by load_context
         False
         """
-        art = self.artifacts = dict(context.artifacts)
+        self.artifacts: dict[str, str] = dict(context.artifacts)
+        art = self.artifacts
         self.risk_model = model_from_json(Path(art["risk_model"]).read_text("utf-8"))
-        self.settings = json.loads(Path(art["settings"]).read_text("utf-8"))
-        self.features = list(self.settings["features"])
+        self.settings: dict[str, Any] = json.loads(Path(art["settings"]).read_text("utf-8"))
+        self.features: list[str] = list(self.settings["features"])
 
     def frame(self, model_input: pd.DataFrame | Any) -> tuple[pd.DataFrame, np.ndarray]:
         """Return the feature frame (float64, in training order) and the ids.

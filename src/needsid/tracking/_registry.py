@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -245,7 +246,7 @@ def resolve_model(model_uri: str, tracking_uri: str | None = None) -> tuple[str 
 
 
 @contextmanager
-def _not_found_as_value_error(model_uri: str, uri: str):
+def _not_found_as_value_error(model_uri: str, uri: str) -> Iterator[None]:
     """Turn the registry's "no such model / alias / version" into a ValueError naming it."""
     from mlflow.exceptions import MlflowException
 

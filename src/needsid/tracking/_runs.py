@@ -22,9 +22,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import polars as pl
 import yaml
@@ -63,9 +64,13 @@ from ._store import (
 )
 
 if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.models.signature import ModelSignature
     from mlflow.pyfunc import PyFuncModel
 
     from ..evaluate import Comparison
+    from ..models._base import RiskModel
+    from ._pyfunc import FlaggingModel
 
 logger = logging.getLogger(__name__)
 
@@ -125,14 +130,14 @@ def _git_commit() -> tuple[str, str]:
         return "unknown", "unknown"
 
 
-def _read(data) -> tuple[HouseholdData, str | None]:
+def _read(data: HouseholdData | str | os.PathLike[str]) -> tuple[HouseholdData, str | None]:
     if isinstance(data, HouseholdData):
         return data, None
     path = Path(data)
     return HouseholdData.read(path), str(path.resolve())
 
 
-def _estimator(cfg: TrainConfig):
+def _estimator(cfg: TrainConfig) -> RiskModel:
     return cfg.model.estimator()
 
 
@@ -149,7 +154,7 @@ def _rules_path(rules: str) -> Path:
     return Path(rules)
 
 
-def _signature(features: list[str]):
+def _signature(features: list[str]) -> ModelSignature:
     from mlflow.models.signature import ModelSignature
     from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema, TensorSpec
 
@@ -168,7 +173,7 @@ def _signature(features: list[str]):
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
 
 
-def _coverage_png(comparison, y, path: Path) -> None:
+def _coverage_png(comparison: Comparison, y: npt.NDArray[np.bool_], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -479,9 +484,17 @@ def _installed_version() -> str:
 
 
 def _flag_table(
-    pyfunc_model, bundle, as_of, capacity, groups, name, version, quotas=None
+    pyfunc_model: PyFuncModel,
+    bundle: HouseholdData,
+    as_of: dt.date,
+    capacity: float,
+    groups: str | None,
+    name: str | None,
+    version: str,
+    quotas: Mapping[str, float] | None = None,
 ) -> pl.DataFrame:
-    impl = pyfunc_model.unwrap_python_model()
+    # a model that passed verified_copy (or the caller's own): needsid's flagging model
+    impl: FlaggingModel = pyfunc_model.unwrap_python_model()
     settings = impl.settings
     features_path = Path(impl.artifacts["features"])
     spec = load_spec(safe_load(features_path.read_text("utf-8"), str(features_path.name)))
@@ -493,7 +506,8 @@ def _flag_table(
         raise ValueError(f"The model needs features the bundle did not give: {missing[:5]!r}")
     X = X[[ID_COLUMN, *settings["features"]]]
     step(f"scoring {len(X):,} households")
-    pred = pyfunc_model.predict(X, params={"reasons": False})
+    # FlaggingModel.predict answers a frame (a pyfunc model in general may not)
+    pred = cast("pd.DataFrame", pyfunc_model.predict(X, params={"reasons": False}))
     scores = pl.from_pandas(pred[["household_id", "score"]])
     if "invisibility_score" in X.columns:
         scores = scores.with_columns(
@@ -699,19 +713,19 @@ def flag_households(
 
 
 def _flag_and_log(
-    pyfunc_model,
-    data,
-    as_of,
-    capacity,
-    out,
-    groups,
-    quotas,
-    salt,
-    client,
-    uri,
-    name,
-    version,
-    pinned,
+    pyfunc_model: PyFuncModel,
+    data: HouseholdData | str | os.PathLike[str],
+    as_of: dt.date,
+    capacity: float,
+    out: str | os.PathLike[str] | None,
+    groups: str | None,
+    quotas: Mapping[str, float] | None,
+    salt: str | bytes,
+    client: MlflowClient,
+    uri: str,
+    name: str | None,
+    version: str,
+    pinned: str,
 ) -> FlagResult:
     from mlflow.entities import Metric, Param, RunTag
 
@@ -883,7 +897,12 @@ def rescore(
         return _rescore(client, uri, run_id, data)
 
 
-def _rescore(client, uri: str, run_id: str, data) -> RescoreResult:
+def _rescore(
+    client: MlflowClient,
+    uri: str,
+    run_id: str,
+    data: HouseholdData | str | os.PathLike[str] | None,
+) -> RescoreResult:
     import mlflow.pyfunc
 
     run = client.get_run(run_id)

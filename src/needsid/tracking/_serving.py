@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +74,7 @@ def _rows_in(body: bytes) -> int | None:
         return None
 
 
-def _check_answer(content: bytes, columns, n_rows: int | None) -> str | None:
+def _check_answer(content: bytes, columns: Iterable[str], n_rows: int | None) -> str | None:
     """Say what is wrong with a 200 answer's body, or None: the columns, a row per household."""
     want = set(columns)
     try:

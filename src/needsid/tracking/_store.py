@@ -11,11 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ._privacy import redact
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import LoggedModel, Run
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +45,7 @@ def _redact_text(text: str, uri: str) -> str:
     return text.replace(uri, redact(uri)).replace(password, "***") if password else text
 
 
-def _client(tracking_uri: str | None):
+def _client(tracking_uri: str | None) -> tuple[MlflowClient, str]:
     """Return ``(client, uri)``: an ``MlflowClient`` bound to the store for both roles.
 
     The store's URI is ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else
@@ -62,7 +68,7 @@ _quiet_saved: tuple[str | None, int] = (None, logging.NOTSET)
 
 
 @contextmanager
-def _quiet_mlflow():
+def _quiet_mlflow() -> Iterator[None]:
     """Keep MLflow's INFO lines and artifact progress bars out of the caller's output.
 
     For the duration of the block, ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR`` is "false"
@@ -104,7 +110,7 @@ def _owner() -> dict[str, str]:
     return {"needsid.host": socket.gethostname(), "needsid.pid": str(os.getpid())}
 
 
-def _experiment_id(client, name: str, uri: str) -> str:
+def _experiment_id(client: MlflowClient, name: str, uri: str) -> str:
     """Return the id of experiment ``name``, created if it does not exist."""
     from mlflow.exceptions import MlflowException
 
@@ -116,6 +122,8 @@ def _experiment_id(client, name: str, uri: str) -> str:
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
             exp = client.get_experiment_by_name(name)
+            if exp is None:  # deleted for good since: the store's error, not a None
+                raise
     if exp.lifecycle_stage == "deleted":
         raise ValueError(
             f"Experiment {name!r} in {redact(uri)} is deleted; restore it with "
@@ -126,7 +134,9 @@ def _experiment_id(client, name: str, uri: str) -> str:
 
 
 @contextmanager
-def _run(client, experiment_id: str, tags: dict[str, str] | None = None):
+def _run(
+    client: MlflowClient, experiment_id: str, tags: dict[str, str] | None = None
+) -> Iterator[Run]:
     """Start a run with the client; end it FINISHED, or FAILED (KILLED) if the block raised.
 
     The run carries MLflow's usual source tags (user, entry point, git commit) and the
@@ -147,7 +157,7 @@ def _run(client, experiment_id: str, tags: dict[str, str] | None = None):
     client.set_terminated(run.info.run_id, status="FINISHED")
 
 
-def _reap_stale_runs(client, experiment_id: str) -> list[str]:
+def _reap_stale_runs(client: MlflowClient, experiment_id: str) -> list[str]:
     """Mark FAILED the runs left RUNNING by a needsid process on this host that is gone."""
     import socket
 
@@ -194,7 +204,14 @@ def _init_sqlite(uri: str) -> None:
     _READY.add(uri)
 
 
-def _log_model(client, experiment_id: str, run_id: str, workdir: Path, params, **save_kwargs):
+def _log_model(
+    client: MlflowClient,
+    experiment_id: str,
+    run_id: str,
+    workdir: Path,
+    params: Mapping[str, object],
+    **save_kwargs: Any,
+) -> LoggedModel:
     """Save a pyfunc model and log it as the run's LoggedModel; return it (READY).
 
     What ``mlflow.pyfunc.log_model`` does, through the client: that function reads the
@@ -236,7 +253,7 @@ def _log_model(client, experiment_id: str, run_id: str, workdir: Path, params, *
     return client.finalize_logged_model(model.model_id, "READY")
 
 
-def _register(client, uri: str, name: str, model, run_id: str) -> str:
+def _register(client: MlflowClient, uri: str, name: str, model: LoggedModel, run_id: str) -> str:
     """Register a LoggedModel as a new version of ``name`` (created if new); its version."""
     from mlflow.exceptions import MlflowException
 
@@ -262,7 +279,7 @@ _GLOBALS_LOCK = threading.Lock()
 
 
 @contextmanager
-def _global_uris(uri: str):
+def _global_uris(uri: str) -> Iterator[None]:
     """Point MLflow's process-wide tracking and registry URIs at ``uri`` for one block.
 
     Only for the MLflow code that reads them whatever client calls it. Afterwards the

@@ -1,0 +1,34 @@
+"""Dynamic monitoring (动态监测): a county's monthly run and what changed.
+
+``run(bundle, start, end, model=..., register=...)`` evaluates every month: warning
+levels from an indicator register, alerts (new / ongoing / resolved) from indicators,
+rules and the model, drift of every feature and of the score (PSI with a critical value
+from the sample sizes), and the model's precision at capacity estimated without labels
+next to the precision observed where flagged households were verified.
+"""
+
+from ._drift import PSIResult, psi, psi_critical
+from ._performance import PrecisionEstimate, estimated_precision, observed_precision
+from ._run import (
+    ALERT_COLUMNS,
+    DRIFT_COLUMNS,
+    LEVEL_COLUMNS,
+    PERFORMANCE_COLUMNS,
+    MonitoringResult,
+    run,
+)
+
+__all__ = [
+    "ALERT_COLUMNS",
+    "DRIFT_COLUMNS",
+    "LEVEL_COLUMNS",
+    "PERFORMANCE_COLUMNS",
+    "MonitoringResult",
+    "PSIResult",
+    "PrecisionEstimate",
+    "estimated_precision",
+    "observed_precision",
+    "psi",
+    "psi_critical",
+    "run",
+]

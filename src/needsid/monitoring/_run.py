@@ -1,0 +1,675 @@
+"""The monthly run (动态监测): levels, alerts, drift and performance, month by month."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import polars as pl
+
+from .._dates import as_date, months_after, months_before
+from .._io import write_atomic
+from .._progress import step
+from ..data import HouseholdData
+from ..evaluate import as_capacity
+from ..evaluate._metrics import _capacity_count
+from ..features import build as build_features
+from ..features import describe as describe_features
+from ..indicators import IndicatorRegister
+from ..indicators._score import score_months
+from ..labels._verified import verified
+from ..rules import RuleSet, household_attributes
+from ..rules import load as load_rules
+from ._drift import psi
+from ._performance import estimated_precision, observed_precision
+
+__all__ = [
+    "ALERT_COLUMNS",
+    "DRIFT_COLUMNS",
+    "LEVEL_COLUMNS",
+    "PERFORMANCE_COLUMNS",
+    "MonitoringResult",
+    "run",
+]
+
+#: Columns of :attr:`MonitoringResult.levels`.
+LEVEL_COLUMNS = ("household_id", "month", "points", "level")
+#: Columns of :attr:`MonitoringResult.alerts`.
+ALERT_COLUMNS = ("household_id", "month", "source", "status", "evidence")
+#: Columns of :attr:`MonitoringResult.drift`.
+DRIFT_COLUMNS = (
+    "month",
+    "variable",
+    "group",
+    "psi",
+    "critical",
+    "bins",
+    "n_reference",
+    "n_current",
+    "drifted",
+)
+#: Columns of :attr:`MonitoringResult.performance`.
+PERFORMANCE_COLUMNS = (
+    "month",
+    "scored",
+    "flagged",
+    "estimated_precision",
+    "estimated_low",
+    "estimated_high",
+    "verified",
+    "estimated_precision_verified",
+    "observed_precision",
+    "observed_low",
+    "observed_high",
+)
+#: The model's score as a drift variable.
+SCORE = "score"
+#: ``group`` of the drift rows over all households.
+ALL = "all"
+#: Drift references: the months just before, the months before ``start``, or the same
+#: month(s) a year before.
+REFERENCES = ("rolling", "fixed", "seasonal")
+#: Months in the seasonal cycle.
+SEASON = 12
+#: Prefix of the group columns joined to a month's features.
+GROUP_PREFIX = "group:"
+
+
+@dataclass(frozen=True)
+class MonitoringResult:
+    """Tables of a monthly run, each a polars DataFrame.
+
+    Parameters
+    ----------
+    levels : polars.DataFrame
+        ``household_id, month, points, level`` per household and month (empty without
+        an indicator register).
+    alerts : polars.DataFrame
+        ``household_id, month, source, status, evidence``: every alert that started
+        (``new``), continued (``ongoing``) or stopped (``resolved``) in a month; source
+        is ``indicator:<id>``, ``rule:<id>`` or ``model``.
+    drift : polars.DataFrame
+        ``month, variable, group, psi, critical, bins, n_reference, n_current, drifted``
+        for every feature and the score, over all households (``group="all"``) and, for
+        the score, per group (``"region_id=r01"``, ``"urban=True"``).
+    performance : polars.DataFrame
+        Per month: households scored and flagged, the estimated precision at the
+        capacity with its interval, and where verification outcomes exist for flagged
+        households, the observed precision beside the estimate over the same households.
+    months : list of datetime.date
+        The months evaluated.
+    reference : list of datetime.date
+        The months before ``start`` that were evaluated (the first month's drift
+        reference, and all months' with ``reference="fixed"``).
+    notes : list of str
+        What the tables rest on (the capacity, the reference, how precision is
+        estimated).
+
+    Examples
+    --------
+    >>> import needsid as ni
+    >>> from needsid.monitoring import run
+    >>> pop = ni.simulate(n_households=400, months=18, seed=0)
+    >>> result = run(pop.bundle, "2024-02-01", "2024-03-01")
+    >>> [m.isoformat() for m in result.months]
+    ['2024-02-01', '2024-03-01']
+    >>> set(result.alerts["status"]) <= {"new", "ongoing", "resolved"}
+    True
+    """
+
+    levels: pl.DataFrame
+    alerts: pl.DataFrame
+    drift: pl.DataFrame
+    performance: pl.DataFrame
+    months: list[dt.date]
+    reference: list[dt.date]
+    notes: list[str] = field(default_factory=list)
+
+    def write(
+        self, folder: str | os.PathLike[str], attrs: pl.DataFrame | None = None
+    ) -> list[Path]:
+        """Write the four tables as Parquet and the HTML page into ``folder``.
+
+        Everything is rendered first, then each file is written to a temporary name and
+        renamed: a failure leaves no half-written file. Same result, same bytes.
+
+        Parameters
+        ----------
+        folder : str or os.PathLike
+            Created if missing.
+        attrs : polars.DataFrame, optional
+            ``household_id, region_id``: splits the levels plot by region.
+
+        Returns
+        -------
+        list of pathlib.Path
+            ``levels.parquet, alerts.parquet, drift.parquet, performance.parquet,
+            monitoring.html``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import needsid as ni
+        >>> from needsid.monitoring import run
+        >>> pop = ni.simulate(n_households=300, months=15, seed=0)
+        >>> result = run(pop.bundle, "2024-01-01", "2024-02-01", rules=None)
+        >>> [p.name for p in result.write(tempfile.mkdtemp())]  # doctest: +NORMALIZE_WHITESPACE
+        ['levels.parquet', 'alerts.parquet', 'drift.parquet', 'performance.parquet',
+         'monitoring.html']
+        """
+        from ._html import monitoring_html
+
+        out = Path(folder)
+        payloads: dict[str, bytes] = {}
+        for name in ("levels", "alerts", "drift", "performance"):
+            buf = io.BytesIO()
+            getattr(self, name).write_parquet(buf, statistics=False)
+            payloads[f"{name}.parquet"] = buf.getvalue()
+        payloads["monitoring.html"] = monitoring_html(self, attrs).encode("utf-8")
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, data in payloads.items():
+            write_atomic(out / name, data, mode=0o644)
+            paths.append(out / name)
+        return paths
+
+
+def _month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
+    out, m = [], start
+    while m <= end:
+        out.append(m)
+        m = months_after(m, 1)
+    return out
+
+
+def _check_month(value: dt.date | str, name: str) -> dt.date:
+    try:
+        d = as_date(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    if d.day != 1:
+        raise ValueError(
+            f"Got {name}={d.isoformat()}; monitoring runs at the first of each month: "
+            f"use {d.replace(day=1).isoformat()}."
+        )
+    return d
+
+
+def _model_features(
+    model: Any,
+) -> tuple[list[str], Callable[[pd.DataFrame], npt.NDArray[np.float64]]]:
+    """Return the features a model reads and a function from them to calibrated scores.
+
+    A fitted needsid / scikit-learn classifier (``feature_names_in_``, ``predict_proba``)
+    or a loaded MLflow pyfunc of needsid's flagging model.
+    """
+    unwrap = getattr(model, "unwrap_python_model", None)
+    if unwrap is not None:
+        inner = unwrap()
+        names = [str(n) for n in getattr(inner, "features", [])]
+        if not names:
+            raise TypeError(
+                "The MLflow model is not needsid's flagging model (it lists no features); "
+                "pass one registered by needsid.tracking.train, or a fitted risk model."
+            )
+
+        def score_pyfunc(X: pd.DataFrame) -> npt.NDArray[np.float64]:
+            out = model.predict(
+                X.assign(household_id=[f"row{i}" for i in range(len(X))]),
+                params={"reasons": False},
+            )
+            return np.asarray(out["score"], dtype=float)
+
+        return names, score_pyfunc
+    if not hasattr(model, "predict_proba") or not hasattr(model, "feature_names_in_"):
+        raise TypeError(
+            f"Got a model of type {type(model).__name__}; expected a fitted classifier "
+            "with feature_names_in_ and predict_proba (e.g. needsid.models.GBMRiskModel "
+            "fitted on a feature table), or a loaded MLflow flagging model."
+        )
+
+    def score_estimator(X: pd.DataFrame) -> npt.NDArray[np.float64]:
+        return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
+
+    return [str(n) for n in model.feature_names_in_], score_estimator
+
+
+@dataclass
+class _Month:
+    """What one month leaves for the tables: features, scores, active alerts."""
+
+    features: pl.DataFrame
+    scores: pl.DataFrame | None
+    active: dict[tuple[str, str], str]
+    levels: pl.DataFrame | None
+
+
+def _rule_alerts(hits: Any) -> dict[tuple[str, str], str]:
+    frame = hits.to_frame()
+    if isinstance(frame, pd.DataFrame):
+        frame = pl.from_pandas(frame)
+    if frame.is_empty():
+        return {}
+    per = frame.group_by("household_id", "rule_id").agg(
+        pl.col("evidence").cast(pl.String).drop_nulls().unique().sort().str.join("; ")
+    )
+    return {
+        (str(h), f"rule:{r}"): str(e)
+        for h, r, e in per.select("household_id", "rule_id", "evidence").iter_rows()
+    }
+
+
+def _indicator_alerts(scored: Any) -> tuple[dict[tuple[str, str], str], pl.DataFrame]:
+    points = scored.points
+    levels = scored.levels
+    active: dict[tuple[str, str], str] = {}
+    # warnings only: an indicator firing now with points for need (not an offset)
+    firing = points.filter((pl.col("months_since") == 0) & (pl.col("points") > 0))
+    for h, i, p in firing.select("household_id", "indicator_id", "points").iter_rows():
+        active[(str(h), f"indicator:{i}")] = f"{p:g} points"
+    lv = levels.select(
+        pl.col("household_id").cast(pl.String),
+        pl.col("total").cast(pl.Float64).alias("points"),
+        pl.col("level").cast(pl.String),
+    )
+    return active, lv
+
+
+def _model_alerts(scores: pl.DataFrame, capacity: float) -> dict[tuple[str, str], str]:
+    k = _capacity_count(capacity, scores.height)
+    top = scores.sort(["score", "household_id"], descending=[True, False]).head(k)
+    return {
+        (str(h), "model"): f"score {s:.3f}, rank {rank}"
+        for rank, (h, s) in enumerate(top.select("household_id", "score").iter_rows(), 1)
+    }
+
+
+def _transitions(
+    month: dt.date,
+    before: dict[tuple[str, str], str],
+    now: dict[tuple[str, str], str],
+    ongoing: bool,
+) -> list[tuple[str, dt.date, str, str, str]]:
+    rows = [
+        (h, month, src, "ongoing" if (h, src) in before else "new", ev)
+        for (h, src), ev in now.items()
+        if ongoing or (h, src) not in before
+    ]
+    rows += [
+        (h, month, src, "resolved", ev) for (h, src), ev in before.items() if (h, src) not in now
+    ]
+    return rows
+
+
+def _drift_rows(
+    month: dt.date,
+    reference: pl.DataFrame,
+    current: pl.DataFrame,
+    variables: Sequence[str],
+    groups: Sequence[str],
+    bins: int,
+    alpha: float,
+    min_psi: float,
+) -> list[tuple[Any, ...]]:
+    def row(var: str, group: str, ref: npt.ArrayLike, cur: npt.ArrayLike) -> tuple[Any, ...]:
+        r = psi(ref, cur, bins=bins, alpha=alpha)
+        drifted = r.drifted and r.psi >= min_psi
+        return (month, var, group, r.psi, r.critical, r.bins, r.n_reference, r.n_current, drifted)
+
+    rows = [row(v, ALL, reference[v].to_numpy(), current[v].to_numpy()) for v in variables]
+    if SCORE in current.columns:
+        for g in groups:
+            col = GROUP_PREFIX + g
+            for value in sorted(set(current[col]) | set(reference[col]), key=str):
+                ref = reference.filter(pl.col(col) == value)[SCORE].to_numpy()
+                cur = current.filter(pl.col(col) == value)[SCORE].to_numpy()
+                if ref.size and cur.size:
+                    rows.append(row(SCORE, f"{g}={value}", ref, cur))
+    return rows
+
+
+def run(
+    bundle: HouseholdData,
+    start: dt.date | str,
+    end: dt.date | str,
+    *,
+    model: Any = None,
+    register: IndicatorRegister | None = None,
+    rules: RuleSet | str | None = "default",
+    capacity: float = 0.05,
+    reference_months: int = 1,
+    reference: str = "rolling",
+    ongoing: bool = False,
+    groups: Sequence[str] = ("region_id", "urban"),
+    spec: Any = None,
+    bins: int = 10,
+    alpha: float = 0.01,
+    min_psi: float = 0.0,
+    verification_months: int = 1,
+    line: str = "dibao",
+) -> MonitoringResult:
+    """Evaluate every month from ``start`` to ``end``: levels, alerts, drift, precision.
+
+    Each month ``m`` (the first of a month) reads only the records known before ``m``.
+    The ``reference_months`` months before ``start`` are evaluated too: the first
+    month's drift reference, and the "month before" against which its alerts are new,
+    ongoing or resolved.
+
+    Parameters
+    ----------
+    bundle : HouseholdData
+        The records (pandas or polars tables).
+    start, end : date or str
+        First and last month, each the first of a month; ``end`` not before ``start``.
+    model : fitted classifier or mlflow.pyfunc.PyFuncModel, optional
+        Scores each month for the ``model`` alerts, the score's drift and the precision
+        estimate: a fitted needsid risk model (``feature_names_in_``, calibrated
+        ``predict_proba``) or needsid's flagging model loaded from MLflow.
+    register : IndicatorRegister, optional
+        Points and warning levels (``needsid.indicators.load()``); without one,
+        ``levels`` is empty and there are no indicator alerts.
+    rules : RuleSet, str or None, default="default"
+        Rule set for the ``rule`` alerts (a path or ``"default"``); None for none.
+    capacity : float or int, default=0.05
+        Households flagged by the model each month: a share or a count.
+    reference_months : int, default=1
+        Months pooled as the drift reference.
+    reference : {"rolling", "fixed", "seasonal"}, default="rolling"
+        ``"rolling"``: each month is compared with the ``reference_months`` months just
+        before it, so drift marks a change, not a slow trend that a population has
+        anyway (incomes rise, records accumulate); ``"fixed"``: every month is compared
+        with the ``reference_months`` months before ``start``; ``"seasonal"``: with the
+        same month a year before (and the ``reference_months - 1`` before that), for
+        data that arrive on a yearly calendar (surveys, school terms).
+    ongoing : bool, default=False
+        Also write a row per month for every alert still active (``ongoing``). By
+        default only the changes are written: an alert is ongoing from its ``new``
+        month to its ``resolved`` month (millions of rows on a province otherwise).
+    groups : sequence of str, default=("region_id", "urban")
+        Household attributes (``needsid.rules.household_attributes``) the score's drift
+        is also computed within.
+    spec : FeatureSpec, path, dict or None
+        The features (default: the packaged spec).
+    bins : int, default=10
+        Most quantile bins of the PSI.
+    alpha : float, default=0.01
+        False-alarm rate of each drift test (see :func:`psi_critical`).
+    min_psi : float, default=0.0
+        A change must also reach this PSI to be marked (practical, not only
+        statistical, significance: on 100,000 households a PSI of 0.001 is already
+        beyond the critical value). 0 marks every statistically significant change.
+    verification_months : int, default=1
+        Months after ``m`` in which a flagged household's verification, review or home
+        visit counts as its observed outcome.
+    line : {"dibao", "low_income"}, default="dibao"
+        The line an assessed income is compared with for the observed outcome.
+
+    Returns
+    -------
+    MonitoringResult
+        The four tables and the months.
+
+    Raises
+    ------
+    ValueError
+        Before any month runs: ``end`` before ``start``, a month not the first of a
+        month, a bad capacity, a group that is not a household attribute, or a model
+        that reads features the spec does not build (they are named).
+    TypeError
+        If ``model`` is neither a fitted classifier nor a needsid flagging model.
+
+    Examples
+    --------
+    >>> import needsid as ni
+    >>> from needsid.monitoring import run
+    >>> pop = ni.simulate(n_households=400, months=18, seed=0)
+    >>> result = run(pop.bundle, "2024-02-01", "2024-04-01", rules=None)
+    >>> result.drift.columns[:4]
+    ['month', 'variable', 'group', 'psi']
+    >>> run(pop.bundle, "2024-04-01", "2024-02-01")
+    Traceback (most recent call last):
+    ...
+    ValueError: Got end=2024-02-01 before start=2024-04-01; expected end >= start.
+    """
+    first = _check_month(start, "start")
+    last = _check_month(end, "end")
+    if last < first:
+        raise ValueError(
+            f"Got end={last.isoformat()} before start={first.isoformat()}; expected end >= start."
+        )
+    as_capacity(capacity)
+    if not min_psi >= 0:
+        raise ValueError(f"Got min_psi={min_psi!r}; expected a PSI >= 0.")
+    if reference not in REFERENCES:
+        raise ValueError(f"Got reference={reference!r}; expected one of {list(REFERENCES)!r}.")
+    if not isinstance(reference_months, int) or reference_months < 1:
+        raise ValueError(
+            f"Got reference_months={reference_months!r}; expected a whole number >= 1."
+        )
+    if not isinstance(verification_months, int) or verification_months < 1:
+        raise ValueError(
+            f"Got verification_months={verification_months!r}; expected a whole number >= 1."
+        )
+    known_groups = ("region_id", "urban", "minority", "head_sex")
+    unknown = [g for g in groups if g not in known_groups]
+    if unknown:
+        raise ValueError(f"Got groups {unknown!r}; expected some of {list(known_groups)!r}.")
+    names = describe_features(spec)["name"].tolist()
+    scorer: Callable[[pd.DataFrame], npt.NDArray[np.float64]] | None = None
+    model_features: list[str] = []
+    if model is not None:
+        model_features, scorer = _model_features(model)
+        missing = [f for f in model_features if f not in names]
+        if missing:
+            raise ValueError(
+                f"The model reads {len(missing)} features the feature spec does not build, "
+                f"e.g. {missing[:5]!r}: monitor with the spec the model was trained on."
+            )
+    rule_set = load_rules(rules) if isinstance(rules, str) else rules
+    register_depth = (
+        max(1, *(i.decay_months for i in register.indicators)) if register is not None else 0
+    )
+
+    b = bundle.to_polars()
+    months = _month_starts(first, last)
+    ref_dates = [months_before(first, k) for k in range(reference_months, 0, -1)]
+
+    default_rules = load_rules("default")
+    same_rules = rule_set is not None and (rule_set.id, rule_set.version) == (
+        default_rules.id,
+        default_rules.version,
+    )
+    # features at the month being evaluated, shared with the register (which also reads
+    # the months before it: those it builds itself, each once, through `seen`)
+    current: dict[dt.date, tuple[pl.DataFrame, pl.DataFrame]] = {}
+    seen: dict[dt.date, Any] = {}
+
+    def inputs(d: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
+        if d in current:
+            return current[d]
+        hits = default_rules.evaluate(b, d, suppress=False).to_frame()
+        return build_features(b, d), hits
+
+    def described(m: dt.date, feats: pl.DataFrame | None = None) -> pl.DataFrame:
+        """Features at ``m`` with the groups and, with a model, the score."""
+        feats = build_features(b, m, spec) if feats is None else feats
+        attrs = household_attributes(b, m)
+        # prefixed: a feature may share an attribute's name (e.g. urban)
+        feats = feats.join(
+            attrs.select("household_id", *[pl.col(g).alias(GROUP_PREFIX + g) for g in groups]),
+            on="household_id",
+            how="left",
+        )
+        if scorer is not None:
+            feats = feats.with_columns(
+                pl.Series(SCORE, scorer(feats.select(model_features).to_pandas()))
+            )
+        return feats
+
+    def evaluate(m: dt.date) -> _Month:
+        raw = build_features(b, m, spec)
+        hits = rule_set.evaluate(b, m, suppress=False) if rule_set is not None else None
+        current.clear()
+        if register is not None and spec is None:
+            default_hits = (
+                hits.to_frame()
+                if same_rules and hits is not None
+                else default_rules.evaluate(b, m, suppress=False).to_frame()
+            )
+            current[m] = (raw, default_hits)
+        feats = described(m, raw)
+        active: dict[tuple[str, str], str] = {}
+        scores = None
+        if scorer is not None:
+            scores = feats.select("household_id", SCORE)
+            active |= _model_alerts(scores, capacity)
+        if hits is not None:
+            active |= _rule_alerts(hits)
+        levels = None
+        if register is not None:
+            scored = score_months(register, b, [m], inputs if spec is None else None, seen=seen)
+            ind, levels = _indicator_alerts(scored)
+            active |= ind
+            for d in [d for d in seen if d <= months_before(m, register_depth)]:
+                del seen[d]  # no later month reads that far back
+        return _Month(feats, scores, active, levels)
+
+    step(f"monitoring: the reference ({len(ref_dates)} months)")
+    window = [described(m) for m in ref_dates[:-1]]
+    prior = evaluate(ref_dates[-1])
+    window.append(prior.features)
+    fixed = pl.concat(window, how="vertical_relaxed") if reference == "fixed" else None
+    variables = [*names, *([SCORE] if scorer is not None else [])]
+
+    levels, alerts, drift, perf = [], [], [], []
+    before = prior.active
+    for m in months:
+        step(f"monitoring {m.isoformat()}")
+        now = evaluate(m)
+        alerts += _transitions(m, before, now.active, ongoing)
+        before = now.active
+        if now.levels is not None:
+            levels.append(now.levels.with_columns(pl.lit(m).alias("month")))
+        if reference == "seasonal":
+            year_before = [months_before(m, SEASON + k) for k in range(reference_months)]
+            ref_frame = pl.concat([described(d) for d in year_before], how="vertical_relaxed")
+        else:
+            ref_frame = fixed if fixed is not None else pl.concat(window, how="vertical_relaxed")
+        drift += _drift_rows(m, ref_frame, now.features, variables, groups, bins, alpha, min_psi)
+        window = [*window[1:], now.features]
+        if now.scores is not None:
+            perf.append(_performance_row(b, m, now.scores, capacity, verification_months, line))
+
+    return MonitoringResult(
+        levels=_levels_frame(levels),
+        alerts=pl.DataFrame(
+            alerts,
+            schema={
+                "household_id": pl.String,
+                "month": pl.Date,
+                "source": pl.String,
+                "status": pl.String,
+                "evidence": pl.String,
+            },
+            orient="row",
+        ).sort("month", "household_id", "source"),
+        drift=pl.DataFrame(
+            drift,
+            schema={
+                "month": pl.Date,
+                "variable": pl.String,
+                "group": pl.String,
+                "psi": pl.Float64,
+                "critical": pl.Float64,
+                "bins": pl.Int64,
+                "n_reference": pl.Int64,
+                "n_current": pl.Int64,
+                "drifted": pl.Boolean,
+            },
+            orient="row",
+        ),
+        performance=pl.DataFrame(perf, schema=_PERF_SCHEMA, orient="row"),
+        months=months,
+        reference=ref_dates,
+        notes=[
+            f"model alerts: the top {capacity} by score each month",
+            (
+                "drift reference: " + ", ".join(d.isoformat() for d in ref_dates)
+                if reference == "fixed"
+                else f"drift reference ({reference}): {reference_months} month(s) per month"
+            ),
+            "estimated precision: the mean calibrated score among the flagged, with a "
+            "Poisson-binomial interval (it assumes the scores are calibrated)",
+            "observed precision: among the flagged verified, reviewed or visited within "
+            f"{verification_months} month(s); the estimate over those same households "
+            "is estimated_precision_verified, since only some of the flagged are verified",
+        ],
+    )
+
+
+_PERF_SCHEMA = {
+    "month": pl.Date,
+    "scored": pl.Int64,
+    "flagged": pl.Int64,
+    "estimated_precision": pl.Float64,
+    "estimated_low": pl.Float64,
+    "estimated_high": pl.Float64,
+    "verified": pl.Int64,
+    "estimated_precision_verified": pl.Float64,
+    "observed_precision": pl.Float64,
+    "observed_low": pl.Float64,
+    "observed_high": pl.Float64,
+}
+
+
+def _levels_frame(levels: list[pl.DataFrame]) -> pl.DataFrame:
+    if not levels:
+        return pl.DataFrame(
+            schema={
+                "household_id": pl.String,
+                "month": pl.Date,
+                "points": pl.Float64,
+                "level": pl.String,
+            }
+        )
+    return pl.concat(levels).select(LEVEL_COLUMNS).sort("month", "household_id")
+
+
+def _performance_row(
+    b: HouseholdData,
+    m: dt.date,
+    scores: pl.DataFrame,
+    capacity: float,
+    verification_months: int,
+    line: str,
+) -> tuple[Any, ...]:
+    est = estimated_precision(scores["score"].to_numpy(), capacity)
+    top = scores.sort(["score", "household_id"], descending=[True, False]).head(est.n)
+    outcome = verified(b, m, verification_months, line=line)
+    joined = top.join(outcome.select("household_id", "in_need"), on="household_id", how="left")
+    known = joined.filter(pl.col("in_need").is_not_null())
+    obs = observed_precision(known["in_need"].to_list())
+    verified_scores = known["score"].to_numpy()
+    est_verified = float(verified_scores.mean()) if verified_scores.size else math.nan
+    return (
+        m,
+        scores.height,
+        est.n,
+        est.precision,
+        est.low,
+        est.high,
+        obs.n,
+        est_verified,
+        obs.precision,
+        obs.low,
+        obs.high,
+    )

@@ -1,0 +1,201 @@
+"""Monitoring: PSI and its critical value, precision without labels, the monthly run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from scipy import stats
+
+import needsid as ni
+from needsid.models import GBMRiskModel
+from needsid.monitoring import (
+    ALERT_COLUMNS,
+    DRIFT_COLUMNS,
+    PERFORMANCE_COLUMNS,
+    estimated_precision,
+    observed_precision,
+    psi,
+    psi_critical,
+    run,
+)
+
+
+def test_psi_of_identical_samples_is_zero():
+    x = np.arange(1000, dtype=float)
+    r = psi(x, x)
+    assert r.psi == 0.0 and not r.drifted and r.bins == 10
+
+
+def test_psi_critical_is_the_scaled_chi_squared_quantile():
+    expected = (1 / 300 + 1 / 700) * stats.chi2.ppf(0.95, 4)
+    assert psi_critical(300, 700, 5, alpha=0.05) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="at least 2"):
+        psi_critical(10, 10, 1)
+
+
+@pytest.mark.parametrize("n", [200, 5000])
+def test_psi_false_alarm_rate_is_alpha_when_nothing_changed(n):
+    # the critical value adapts to the sample size: ~1% of unchanged pairs drift at
+    # alpha=0.01, whether 200 or 5,000 households are compared
+    rng = np.random.default_rng(n)
+    alarms = [psi(rng.gamma(2, size=n), rng.gamma(2, size=n)).drifted for _ in range(600)]
+    assert np.mean(alarms) < 0.03
+
+
+def test_psi_marks_a_shift_a_new_missing_share_and_new_values():
+    rng = np.random.default_rng(0)
+    assert psi(rng.normal(size=4000), rng.normal(0.15, size=4000)).drifted
+    ref = rng.normal(size=4000)
+    cur = rng.normal(size=4000)
+    cur[:400] = np.nan  # a department stopped sending records for a tenth
+    r = psi(ref, cur)
+    assert r.drifted and r.bins == 11
+    # a constant reference (a count that was always 0) that starts to move
+    moved = psi(np.zeros(3000), np.r_[np.zeros(2900), np.ones(100)])
+    assert moved.drifted and moved.bins == 2
+    assert not psi(np.zeros(3000), np.zeros(3000)).drifted
+
+
+def test_psi_rejects_bad_samples():
+    with pytest.raises(ValueError, match="reference is empty"):
+        psi([], [1.0])
+    with pytest.raises(TypeError, match="current must be numbers"):
+        psi([1.0], ["a"])
+
+
+def test_estimated_precision_interval_covers_as_stated():
+    rng = np.random.default_rng(1)
+    p = rng.beta(2, 5, size=4000)
+    est = estimated_precision(p, capacity=0.05)
+    assert est.n == 200
+    assert est.precision == pytest.approx(np.sort(p)[::-1][:200].mean())
+    top = np.sort(p)[::-1][:200]
+    covered = [est.low <= (rng.random(200) < top).mean() <= est.high for _ in range(2000)]
+    assert 0.93 <= np.mean(covered) <= 0.97
+    with pytest.raises(ValueError, match="calibrated probabilities"):
+        estimated_precision([0.2, 1.2], capacity=1)
+
+
+def test_observed_precision_wilson_interval():
+    obs = observed_precision([True] * 8 + [False] * 2 + [None] * 5)
+    assert obs.n == 10 and obs.precision == pytest.approx(0.8)
+    # Wilson 95% for 8 of 10
+    assert (round(obs.low, 3), round(obs.high, 3)) == (0.490, 0.943)
+    assert observed_precision([None, np.nan]).n == 0
+
+
+@pytest.fixture(scope="module")
+def pop():
+    return ni.simulate(n_households=1500, months=24, seed=3)
+
+
+@pytest.fixture(scope="module")
+def model(pop):
+    feats = ni.features.build(pop.bundle, "2023-10-01")
+    y = ni.labels.make(pop, "2023-10-01", horizon_months=6, source="truth")
+    X = feats.to_pandas().set_index("household_id")
+    y = y.to_pandas().set_index("household_id").reindex(X.index)
+    return GBMRiskModel(n_estimators=40, n_jobs=1).fit(X, y.iloc[:, 0].astype(bool))
+
+
+@pytest.fixture(scope="module")
+def result(pop, model):
+    return run(pop.bundle, "2024-03-01", "2024-05-01", model=model, capacity=0.05, ongoing=True)
+
+
+def test_run_tables_and_statuses(result):
+    assert result.months == [dt.date(2024, 3, 1), dt.date(2024, 4, 1), dt.date(2024, 5, 1)]
+    assert result.reference == [dt.date(2024, 2, 1)]
+    assert tuple(result.alerts.columns) == ALERT_COLUMNS
+    assert tuple(result.drift.columns) == DRIFT_COLUMNS
+    assert tuple(result.performance.columns) == PERFORMANCE_COLUMNS
+    assert set(result.alerts["status"]) == {"new", "ongoing", "resolved"}
+    assert {s.split(":")[0] for s in result.alerts["source"]} == {"model", "rule"}
+    # model alerts: the capacity each month, ongoing + new
+    active = result.alerts.filter((pl.col("source") == "model") & (pl.col("status") != "resolved"))
+    assert active.group_by("month").len()["len"].to_list() == [
+        round(0.05 * n) for n in result.performance["scored"]
+    ]
+    perf = result.performance
+    assert (perf["estimated_low"] <= perf["estimated_precision"]).all()
+    assert (perf["estimated_precision"] <= perf["estimated_high"]).all()
+    # drift per region of the score, and over all for every feature
+    groups = set(result.drift["group"])
+    assert "all" in groups and any(g.startswith("region_id=") for g in groups)
+    assert {"urban=True", "urban=False"} <= groups
+
+
+def test_alert_transitions_follow_the_months(result):
+    # an alert resolved in a month was active (new or ongoing) the month before
+    a = result.alerts
+    for month, prev in zip(result.months[1:], result.months[:-1], strict=True):
+        resolved = a.filter((pl.col("month") == month) & (pl.col("status") == "resolved"))
+        before = a.filter((pl.col("month") == prev) & (pl.col("status") != "resolved"))
+        keys = set(zip(before["household_id"], before["source"], strict=True))
+        assert set(zip(resolved["household_id"], resolved["source"], strict=True)) <= keys
+        ongoing = a.filter((pl.col("month") == month) & (pl.col("status") == "ongoing"))
+        assert set(zip(ongoing["household_id"], ongoing["source"], strict=True)) <= keys
+
+
+def test_run_is_deterministic(pop, model, result):
+    again = run(pop.bundle, "2024-03-01", "2024-05-01", model=model, capacity=0.05, ongoing=True)
+    assert again.alerts.equals(result.alerts)
+    assert again.drift.equals(result.drift)
+    assert again.performance.equals(result.performance)
+
+
+def test_run_bad_input_fails_before_any_month(pop, model):
+    with pytest.raises(ValueError, match=re.escape("before start=2024-05-01")):
+        run(pop.bundle, "2024-05-01", "2024-03-01")
+    with pytest.raises(ValueError, match=re.escape("use 2024-03-01")):
+        run(pop.bundle, "2024-03-15", "2024-05-01")
+    with pytest.raises(ValueError, match="groups"):
+        run(pop.bundle, "2024-03-01", "2024-05-01", groups=("county",))
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"not_a_feature": rng.random(100), "n_members": rng.random(100)})
+    lacking = GBMRiskModel(n_estimators=5, n_jobs=1).fit(X, [0, 1] * 50)
+    with pytest.raises(ValueError, match=re.escape("features the feature spec does not build")):
+        run(pop.bundle, "2024-03-01", "2024-05-01", model=lacking)
+    with pytest.raises(TypeError, match="fitted classifier"):
+        run(pop.bundle, "2024-03-01", "2024-05-01", model=object())
+
+
+def test_run_levels_are_the_registers_own(pop):
+    # the run shares its features and rule hits with the register: same levels as
+    # scoring the register alone
+    register = ni.indicators.load()
+    months = ["2024-04-01", "2024-05-01"]
+    result = run(pop.bundle, *months, register=register)
+    direct = register.score_months(pop.bundle, months).levels.select(
+        "household_id",
+        pl.col("as_of").alias("month"),
+        pl.col("total").alias("points"),
+        "level",
+    )
+    assert result.levels.equals(direct.sort("month", "household_id"))
+    sources = set(result.alerts["source"])
+    assert any(s.startswith("indicator:") for s in sources)
+    assert any(s.startswith("rule:") for s in sources)
+    # without `ongoing`, only changes are written
+    assert set(result.alerts["status"]) <= {"new", "resolved"}
+
+
+def test_run_writes_its_tables_and_page(result, tmp_path):
+    paths = result.write(tmp_path / "out")
+    assert [p.name for p in paths] == [
+        "levels.parquet",
+        "alerts.parquet",
+        "drift.parquet",
+        "performance.parquet",
+        "monitoring.html",
+    ]
+    assert pl.read_parquet(paths[1]).equals(result.alerts)
+    html = paths[-1].read_text("utf-8")
+    assert html.count("<img") == 3  # alerts, drift, precision (no register: no levels)
+    again = result.write(tmp_path / "again")
+    assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
