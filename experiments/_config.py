@@ -40,11 +40,13 @@ def parse_args(parser: argparse.ArgumentParser, name: str) -> argparse.Namespace
 
 def markdown(frame: object, digits: int = 3) -> str:
     """Render a pandas or polars frame as a Markdown table (floats to ``digits``)."""
-    import pandas as pd
-
-    df = frame if isinstance(frame, pd.DataFrame) else frame.to_pandas()  # type: ignore[attr-defined]
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * df.shape[1]]
-    for row in df.itertuples(index=False):
+    if hasattr(frame, "iter_rows"):  # polars: rows keep their None
+        columns, rows = list(frame.columns), list(frame.iter_rows())  # type: ignore[attr-defined]
+    else:
+        columns = [str(c) for c in frame.columns]  # type: ignore[attr-defined]
+        rows = list(frame.itertuples(index=False))  # type: ignore[attr-defined]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
         cells = [
             f"{v:.{digits}f}" if isinstance(v, float) else ("" if v is None else str(v))
             for v in row

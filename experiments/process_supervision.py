@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 import polars as pl
-from _config import parse_args
+from _config import markdown, parse_args
 from rules_precision_recall import cross_check_rows
 
 import needsid as ni
@@ -143,15 +143,6 @@ def avg_dibao(pop) -> dict[bool, float]:
     per = pays.join(sizes, on=["household_id", "event_date"]).join(urban, on="household_id")
     out = per.group_by("urban").agg((pl.col("amount").sum() / pl.col("size").sum()).alias("pp"))
     return dict(out.rows())
-
-
-def markdown(frame: pl.DataFrame) -> str:
-    cols = frame.columns
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in frame.iter_rows():
-        cells = [f"{v:.3f}" if isinstance(v, float) else ("" if v is None else str(v)) for v in r]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def main() -> None:

@@ -38,25 +38,18 @@ import time
 from pathlib import Path
 
 import polars as pl
-from _config import parse_args
+from _config import markdown, parse_args
 
 import needsid as ni
 from needsid._io import umask_mode, write_atomic
+from needsid.evaluate import CROSS_CHECK_ANOMALIES
 from needsid.rules import household_attributes, load
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "configs" / "rules" / "default.yaml"
 OUT = ROOT / "experiments" / "results" / "rules_precision_recall.csv"
 # which injected anomaly each cross-check is meant to find
-ANOMALY_OF = {
-    "disability_subsidy_with_tekun": "duplicate_benefit",
-    "paid_after_death": "paid_after_death",
-    "paid_in_prison": "paid_in_prison",
-    "dibao_asset_vehicle": "asset_vehicle",
-    "dibao_asset_business": "asset_business",
-    "dibao_asset_property": "asset_property",
-    "dibao_asset_deposit": "asset_deposit",
-}
+ANOMALY_OF = CROSS_CHECK_ANOMALIES
 HORIZON = 6
 
 
@@ -192,15 +185,6 @@ def labelled_rows(pop, rules, as_of: dt.date) -> list[dict]:
         positive = pl.col("invisible") & (pl.col("in_need") | pl.col("need_care"))
         measure(r.id, "outreach", "invisible_and_in_need_6m", y, positive, h)
     return rows
-
-
-def markdown(frame: pl.DataFrame) -> str:
-    cols = frame.columns
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in frame.iter_rows():
-        cells = [f"{v:.3f}" if isinstance(v, float) else ("" if v is None else str(v)) for v in r]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def bench(rules, n: int, months: int, seed: int) -> None:
