@@ -352,7 +352,12 @@ def test_the_switch_changes_only_the_casework_records(runs):
         assert base.bundle.tables[name].equals(on.bundle.tables[name]), name
     kind = pl.col("kind").cast(pl.String)
     other = ~kind.is_in([*CASE_KINDS, "benefit_housing", "benefit_medical"])
-    assert base.bundle.records.filter(other).equals(on.bundle.records.filter(other))
+    # categoricals as text: before polars 1.32 they compare by their codes
+    text = pl.col(pl.Categorical).cast(pl.String)
+    assert (
+        base.bundle.records.filter(other).with_columns(text)
+        .equals(on.bundle.records.filter(other).with_columns(text))
+    )  # fmt: skip
     for name in ("monthly", "households", "outcomes"):
         assert getattr(base.truth, name).equals(getattr(on.truth, name)), name
     # the earlier anomalies are all kept; the new ones are the process problems

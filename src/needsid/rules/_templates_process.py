@@ -126,15 +126,16 @@ def with_spells(ctx: Context, kinds: Iterable[str], as_of: dt.date) -> pl.DataFr
     # restricted contexts (suppression) hold a few households: ask the whole extract
     first: int | None = ctx.root().records(kinds, as_of).select(month_no().min()).item()
     prev = pl.col("pay_m").shift(1).over("household_id", "pay_kind")
-    begins = prev.is_null() | (pl.col("pay_m") - prev > 1)
+    # two steps: polars < 1.32 allows no window expression inside another's aggregation
+    pays = pays.with_columns(_begins=prev.is_null() | (pl.col("pay_m") - prev > 1))
     return pays.with_columns(
-        starts=begins & (pl.col("pay_m") > (first if first is not None else 0)),
-        spell_m=pl.when(begins)
+        starts=pl.col("_begins") & (pl.col("pay_m") > (first if first is not None else 0)),
+        spell_m=pl.when(pl.col("_begins"))
         .then(pl.col("pay_m"))
         .otherwise(None)
         .forward_fill()
         .over("household_id", "pay_kind"),
-    )
+    ).drop("_begins")
 
 
 def approval_records(ctx: Context, kinds: Iterable[str], as_of: dt.date) -> pl.DataFrame:

@@ -249,14 +249,16 @@ def _overdue(book: Casebook, records: pl.DataFrame, months: int) -> pl.DataFrame
     finally:
         book.records = saved
     prev = pl.col("pay_m").shift(1).over("household_id", "kind")
+    # two steps: polars < 1.32 allows no window expression inside another's aggregation
+    pays = pays.with_columns(_begins=prev.is_null() | (pl.col("pay_m") - prev > 1))
     spell = (
-        pl.when(prev.is_null() | (pl.col("pay_m") - prev > 1))
+        pl.when(pl.col("_begins"))
         .then(pl.col("pay_m"))
         .otherwise(None)
         .forward_fill()
         .over("household_id", "kind")
     )
-    pays = pays.with_columns(spell_m=spell).sort("pay_date")
+    pays = pays.with_columns(spell_m=spell).drop("_begins").sort("pay_date")
     matched = pays.join_asof(
         looks, left_on="pay_date", right_on="look_date", by="household_id", check_sortedness=False
     )
