@@ -101,7 +101,12 @@ def main() -> None:
     parser.add_argument("--shock-months", type=int)
     parser.add_argument("--shock-job-loss", type=float)
     parser.add_argument("--shock-region-share", type=float)
-    parser.add_argument("--reference", choices=["rolling", "fixed", "seasonal"])
+    parser.add_argument("--reference", choices=list(ni.monitoring.REFERENCES))
+    parser.add_argument(
+        "--compare-reference",
+        choices=list(ni.monitoring.REFERENCES),
+        help="also run the no-shock scenario's bundle model with this reference",
+    )
     parser.add_argument("--min-psi", type=float, help="practical floor reported beside")
     args = parse_args(parser, "monitoring")
 
@@ -127,7 +132,10 @@ def main() -> None:
             "bundle labels": _train(pop, args.train_as_of, args.horizon, "pu"),
             "true labels (research)": _train(pop, args.train_as_of, args.horizon, "truth"),
         }
-        for label, model in models.items():
+        runs = [(label, model, args.reference) for label, model in models.items()]
+        if scenario == "no shock" and args.compare_reference:
+            runs.append(("bundle labels", models["bundle labels"], args.compare_reference))
+        for label, model, reference in runs:
             t0 = time.perf_counter()
             result = ni.monitoring.run(
                 pop.bundle,
@@ -136,16 +144,17 @@ def main() -> None:
                 model=model,
                 register=register,
                 capacity=args.capacity,
-                reference=args.reference,
+                reference=reference,
             )
             seconds = time.perf_counter() - t0
-            print(f"  {label}: {len(result.months)} monthly runs in {seconds:.0f} s")
+            print(f"  {label}, {reference}: {len(result.months)} monthly runs in {seconds:.0f} s")
             d = result.drift
             overall = d.filter(pl.col("group") == "all")
             rows_drift.append(
                 {
                     "scenario": scenario,
                     "model": label,
+                    "reference": reference,
                     "tests": overall.height,
                     "drifted_share": float(overall["drifted"].mean()),
                     f"drifted_share_psi_{args.min_psi}": float(
@@ -160,6 +169,8 @@ def main() -> None:
                     "run_seconds": seconds,
                 }
             )
+            if reference != args.reference:
+                continue  # the comparison run is for drift only
             truth = _true_precision(pop, result.months, model, args.capacity, args.horizon)
             perf = result.performance.with_columns(pl.Series("true_precision", truth))
             for row in perf.iter_rows(named=True):

@@ -20,6 +20,7 @@ from needsid.monitoring import (
     estimated_precision,
     observed_precision,
     psi,
+    psi_change,
     psi_critical,
     run,
 )
@@ -59,6 +60,42 @@ def test_psi_marks_a_shift_a_new_missing_share_and_new_values():
     moved = psi(np.zeros(3000), np.r_[np.zeros(2900), np.ones(100)])
     assert moved.drifted and moved.bins == 2
     assert not psi(np.zeros(3000), np.zeros(3000)).drifted
+
+
+def test_psi_critical_adds_each_further_sample_to_the_variance():
+    expected = (1 / 300 + 1 / 700 + 1 / 400 + 1 / 500) * stats.chi2.ppf(0.99, 9)
+    assert psi_critical(300, 700, 10, 0.01, 400, 500) == pytest.approx(expected)
+    with pytest.raises(ValueError, match=re.escape("Got sample sizes 300, 700, 0; expected")):
+        psi_critical(300, 700, 10, 0.01, 0)
+
+
+def test_psi_change_takes_out_a_change_that_repeats_every_year():
+    # a calendar effect: every year, the month compared has a fifth of the values
+    # halved (a short month's wages); rolling PSI marks it, the change test does not
+    rng = np.random.default_rng(7)
+
+    def month(short: bool, n: int = 20_000) -> np.ndarray:
+        x = rng.gamma(2, 500, size=n)
+        if short:
+            x[: n // 5] /= 2
+        return x
+
+    same = [psi_change(month(False), month(True), month(False), month(True)) for _ in range(200)]
+    assert all(psi(month(False), month(True)).drifted for _ in range(5))
+    assert np.mean([r.drifted for r in same]) < 0.04
+    # a change this year that the year before did not have is marked
+    new = psi_change(month(False), month(True), month(False), month(False))
+    assert new.drifted and new.psi > new.critical
+    # with no change in either year, the index is small and the test at its level
+    calm = [psi_change(*(month(False) for _ in range(4))).drifted for _ in range(200)]
+    assert np.mean(calm) < 0.04
+
+
+def test_psi_change_keeps_the_expected_shares_positive():
+    # a bin that emptied a year before would give a negative expected share
+    ref = np.r_[np.zeros(900), np.ones(100)]
+    r = psi_change(ref, ref, ref, np.zeros(1000))
+    assert np.isfinite(r.psi) and r.drifted
 
 
 def test_psi_rejects_bad_samples():
@@ -106,6 +143,32 @@ def model(pop):
 @pytest.fixture(scope="module")
 def result(pop, model):
     return run(pop.bundle, "2024-03-01", "2024-05-01", model=model, capacity=0.05, ongoing=True)
+
+
+def test_calendar_reference_tests_each_change_against_the_year_before(pop):
+    out = run(pop.bundle, "2024-03-01", "2024-04-01", rules=None, reference="calendar")
+    row = out.drift.filter(
+        (pl.col("month") == dt.date(2024, 4, 1)) & (pl.col("variable") == "wage_pc_1m")
+    ).row(0, named=True)
+    x = {
+        d: ni.features.build(pop.bundle, d)["wage_pc_1m"].to_numpy()
+        for d in ("2024-03-01", "2024-04-01", "2023-03-01", "2023-04-01")
+    }
+    expected = psi_change(x["2024-03-01"], x["2024-04-01"], x["2023-03-01"], x["2023-04-01"])
+    assert row["psi"] == pytest.approx(expected.psi)
+    assert row["critical"] == pytest.approx(expected.critical)
+    assert row["drifted"] == expected.drifted
+    assert "a year before" in out.notes[1]
+
+
+def test_calendar_reference_needs_a_year_of_records_before_start(pop):
+    msg = (
+        "Got reference='calendar' with start=2024-01-01: it compares each month's change "
+        "with the change a year before, from 2022-12-01, but the bundle has monthly records "
+        "from 2023-01-01; start at 2024-03-01 or later, or use reference='rolling'."
+    )
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        run(pop.bundle, "2024-01-01", "2024-02-01", reference="calendar")
 
 
 def test_run_tables_and_statuses(result):

@@ -690,8 +690,9 @@ def monitor(
     reference_months: int = typer.Option(1, help="Months pooled as the drift reference."),
     reference: str = typer.Option(
         "rolling",
-        help="Drift reference: rolling (the months before each month), fixed (before "
-        "--start) or seasonal (a year before).",
+        help="Drift reference: rolling (the months before each month), calendar (the "
+        "same, with the change a year before taken out; needs 13 months of records "
+        "before --start), fixed (before --start) or seasonal (a year before).",
     ),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace the files of an earlier run in --out."

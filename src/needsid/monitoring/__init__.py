@@ -7,13 +7,14 @@ from the sample sizes), and the model's precision at capacity estimated without 
 next to the precision observed where flagged households were verified.
 """
 
-from ._drift import PSIResult, psi, psi_critical
+from ._drift import PSIResult, psi, psi_change, psi_critical
 from ._performance import PrecisionEstimate, estimated_precision, observed_precision
 from ._run import (
     ALERT_COLUMNS,
     DRIFT_COLUMNS,
     LEVEL_COLUMNS,
     PERFORMANCE_COLUMNS,
+    REFERENCES,
     MonitoringResult,
     run,
 )
@@ -23,12 +24,14 @@ __all__ = [
     "DRIFT_COLUMNS",
     "LEVEL_COLUMNS",
     "PERFORMANCE_COLUMNS",
+    "REFERENCES",
     "MonitoringResult",
     "PSIResult",
     "PrecisionEstimate",
     "estimated_precision",
     "observed_precision",
     "psi",
+    "psi_change",
     "psi_critical",
     "run",
 ]

@@ -7,6 +7,11 @@ approximately chi-squared with ``B - 1`` degrees of freedom (Yurdakul, 2018, *St
 properties of the population stability index*). The critical value is that quantile
 scaled back. The same households appear in a county's reference and current months, so
 the two samples are positively correlated and the test errs on the side of calm.
+
+Records arrive on a calendar (wages by the month's working days, yearly income surveys,
+school terms), so on a large county a month differs from the month before even when
+nothing changed. :func:`psi_change` tests the month's change against the change between
+the same two calendar months a year before (a seasonal difference of the shares).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-__all__ = ["PSIResult", "psi", "psi_critical"]
+__all__ = ["PSIResult", "psi", "psi_change", "psi_critical"]
 
 #: Added to every bin's count before the shares are taken, so that an empty bin on one
 #: side gives a large but finite term.
@@ -64,7 +69,9 @@ class PSIResult:
         return bool(self.psi > self.critical) if not math.isnan(self.critical) else False
 
 
-def psi_critical(n_reference: int, n_current: int, bins: int, alpha: float = 0.01) -> float:
+def psi_critical(
+    n_reference: int, n_current: int, bins: int, alpha: float = 0.01, *more: int
+) -> float:
     """Return the PSI that ``alpha`` of unchanged samples exceed.
 
     Parameters
@@ -75,11 +82,16 @@ def psi_critical(n_reference: int, n_current: int, bins: int, alpha: float = 0.0
         Number of bins (at least 2).
     alpha : float, default=0.01
         The false-alarm rate per comparison, in (0, 1).
+    *more : int
+        Sizes of further samples the index's expected shares were estimated from
+        (:func:`psi_change`: the same two months a year before); each adds its
+        ``1 / n`` to the variance.
 
     Returns
     -------
     float
-        ``(1 / n_reference + 1 / n_current) * chi2.ppf(1 - alpha, bins - 1)``.
+        ``(1 / n_reference + 1 / n_current + sum(1 / n for n in more)) *
+        chi2.ppf(1 - alpha, bins - 1)``.
 
     Raises
     ------
@@ -94,13 +106,15 @@ def psi_critical(n_reference: int, n_current: int, bins: int, alpha: float = 0.0
     >>> round(psi_critical(200, 200, 10), 3)
     0.217
     """
-    if n_reference < 1 or n_current < 1:
-        raise ValueError(f"Got sample sizes {n_reference} and {n_current}; expected >= 1.")
+    if min(n_reference, n_current, *more) < 1:
+        sizes = ", ".join(str(n) for n in (n_reference, n_current, *more))
+        raise ValueError(f"Got sample sizes {sizes}; expected each >= 1.")
     if bins < 2:
         raise ValueError(f"Got bins={bins}; a test needs at least 2.")
     if not 0 < alpha < 1:
         raise ValueError(f"Got alpha={alpha!r}; expected a probability in (0, 1).")
-    return float((1 / n_reference + 1 / n_current) * stats.chi2.ppf(1 - alpha, bins - 1))
+    variance = sum(1 / n for n in (n_reference, n_current, *more))
+    return float(variance * stats.chi2.ppf(1 - alpha, bins - 1))
 
 
 def _edges(reference: npt.NDArray[np.float64], bins: int) -> npt.NDArray[np.float64]:
@@ -199,3 +213,92 @@ def psi(
     return PSIResult(
         value, psi_critical(ref.size, cur.size, n_bins, alpha), n_bins, ref.size, cur.size
     )
+
+
+def psi_change(
+    reference: npt.ArrayLike,
+    current: npt.ArrayLike,
+    reference_year_before: npt.ArrayLike,
+    current_year_before: npt.ArrayLike,
+    *,
+    bins: int = 10,
+    alpha: float = 0.01,
+) -> PSIResult:
+    """Test whether a month moved differently from the same month a year before.
+
+    Bins are ``reference``'s quantiles, as in :func:`psi`; all four samples are counted
+    in them. The shares expected in ``current`` are the reference's shares moved by the
+    change between the same two calendar months a year before (``e = r + c0 - r0``,
+    floored at a tiny share and renormalised); the index is the PSI of ``current``
+    against ``e``. Calendar effects that repeat every year cancel; a change that did not
+    happen a year before remains. Under "the same change as a year before", the index
+    over the sum of the four ``1 / n`` is approximately chi-squared with ``bins - 1``
+    degrees of freedom, which gives the critical value (:func:`psi_critical`).
+
+    Parameters
+    ----------
+    reference, current : array-like of float
+        The feature in the month before and in the month compared.
+    reference_year_before, current_year_before : array-like of float
+        The feature in the same two calendar months a year before.
+    bins : int, default=10
+        Most quantile bins.
+    alpha : float, default=0.01
+        False-alarm rate of the test.
+
+    Returns
+    -------
+    PSIResult
+        The seasonally adjusted index, its critical value and whether it drifted
+        (``n_reference`` and ``n_current`` are this year's sizes).
+
+    Raises
+    ------
+    ValueError
+        If a sample is empty or ``bins`` is below 2.
+    TypeError
+        If a sample is not numeric.
+
+    Examples
+    --------
+    A month that falls every year (a short February) is not a change; the same fall in
+    a year when it did not happen before is:
+
+    >>> import numpy as np
+    >>> from needsid.monitoring import psi, psi_change
+    >>> rng = np.random.default_rng(0)
+    >>> jan, feb = rng.normal(size=20_000), rng.normal(-0.3, size=20_000)
+    >>> jan0, feb0 = rng.normal(size=20_000), rng.normal(-0.3, size=20_000)
+    >>> psi(jan, feb).drifted
+    True
+    >>> psi_change(jan, feb, jan0, feb0).drifted
+    False
+    >>> psi_change(jan, feb, jan0, rng.normal(size=20_000)).drifted
+    True
+    """
+    if bins < 2:
+        raise ValueError(f"Got bins={bins}; PSI needs at least 2.")
+    samples = [
+        _as_array(values, name)
+        for values, name in (
+            (reference, "reference"),
+            (current, "current"),
+            (reference_year_before, "reference_year_before"),
+            (current_year_before, "current_year_before"),
+        )
+    ]
+    edges = _edges(samples[0], bins)
+    counts = [_counts(a, edges) for a in samples]
+    used = np.sum(counts, axis=0) > 0
+    n_bins = int(used.sum())
+    sizes = [a.size for a in samples]
+    if n_bins < 2:
+        return PSIResult(0.0, math.nan, n_bins, sizes[0], sizes[1])
+    r, c, r0, c0 = ((k[used] + SMOOTHING) / (k[used] + SMOOTHING).sum() for k in counts)
+    # a bin that emptied a year before cannot expect a negative share
+    floor = SMOOTHING / max(sizes)
+    expected = np.maximum(r + (c0 - r0), floor)
+    expected /= expected.sum()
+    value = float(np.sum((c - expected) * np.log(c / expected)))
+    critical = psi_critical(sizes[0], sizes[1], n_bins, alpha, sizes[2], sizes[3])
+    return PSIResult(value, critical, n_bins, sizes[0], sizes[1])
