@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._ebm import EBMRiskModel
     from ._explain import DIMENSION_RULES, REASON_COLUMNS, default_dimensions, feature_dimension
     from ._gbm import GBMRiskModel
+    from ._need_profile import NeedProfileModel, need_targets
     from ._scorecard import PointsScorecard
 
 # public name -> the private module that defines it
@@ -27,10 +28,12 @@ _NAMES = {
     "EBMRiskModel": "_ebm",
     "GBMRiskModel": "_gbm",
     "ID_COLUMN": "_base",
+    "NeedProfileModel": "_need_profile",
     "PointsScorecard": "_scorecard",
     "REASON_COLUMNS": "_explain",
     "default_dimensions": "_explain",
     "feature_dimension": "_explain",
+    "need_targets": "_need_profile",
 }
 
 __all__ = [
@@ -38,10 +41,12 @@ __all__ = [
     "EBMRiskModel",
     "GBMRiskModel",
     "ID_COLUMN",
+    "NeedProfileModel",
     "PointsScorecard",
     "REASON_COLUMNS",
     "default_dimensions",
     "feature_dimension",
+    "need_targets",
 ]
 
 
