@@ -108,6 +108,9 @@ def main() -> None:
         help="also run the no-shock scenario's bundle model with this reference",
     )
     parser.add_argument("--min-psi", type=float, help="practical floor reported beside")
+    parser.add_argument(
+        "--scenarios", nargs="+", choices=["no shock", "shock"], default=["no shock", "shock"]
+    )
     args = parse_args(parser, "monitoring")
 
     base = ni.simulation.default_config()
@@ -117,11 +120,13 @@ def main() -> None:
         start=args.shock_start, months=args.shock_months, regions=hit, job_loss=args.shock_job_loss
     )
     register = ni.indicators.load()
-    rows_drift, rows_perf, rows_shock = [], [], []
+    rows_drift, rows_perf, rows_shock, score_drift = [], [], [], []
     for scenario, config in (
         ("no shock", base),
         ("shock", base.model_copy(update={"shocks": [shock]})),
     ):
+        if scenario not in args.scenarios:
+            continue
         t0 = time.perf_counter()
         pop = ni.simulate(
             n_households=args.households, months=args.months, seed=args.seed, config=config
@@ -149,6 +154,11 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             print(f"  {label}, {reference}: {len(result.months)} monthly runs in {seconds:.0f} s")
             d = result.drift
+            score_drift.append(
+                d.filter(pl.col("variable") == "score").with_columns(
+                    scenario=pl.lit(scenario), model=pl.lit(label), reference=pl.lit(reference)
+                )
+            )
             overall = d.filter(pl.col("group") == "all")
             rows_drift.append(
                 {
@@ -187,6 +197,12 @@ def main() -> None:
                     & (pl.col("month") < window)
                 )
                 named = sorted({g.split("=", 1)[1] for g in early["group"]})
+                large = sorted(
+                    {
+                        g.split("=", 1)[1]
+                        for g in early.filter(pl.col("psi") >= args.min_psi)["group"]
+                    }
+                )
                 before = perf.filter(pl.col("month") < args.shock_start)["estimated_precision"]
                 after = perf.filter(
                     (pl.col("month") >= args.shock_start) & (pl.col("month") < window)
@@ -199,6 +215,8 @@ def main() -> None:
                         "shocked_regions_marked": len(set(named) & set(hit)),
                         "other_regions_marked": len(set(named) - set(hit)),
                         "shocked_regions": len(hit),
+                        f"shocked_regions_marked_psi_{args.min_psi}": len(set(large) & set(hit)),
+                        f"other_regions_marked_psi_{args.min_psi}": len(set(large) - set(hit)),
                         "estimated_precision_before": float(before.mean()),
                         "estimated_precision_first_2_months": float(after.mean()),
                     }
@@ -209,9 +227,11 @@ def main() -> None:
     perf = pd.DataFrame(rows_perf)
     perf["gap"] = perf["estimated_precision"] - perf["true_precision"]
     shock_table = pd.DataFrame(rows_shock)
-    drift.to_csv(RESULTS / "monitoring_drift.csv", index=False)
-    perf.to_csv(RESULTS / "monitoring_precision.csv", index=False)
-    shock_table.to_csv(RESULTS / "monitoring_shock.csv", index=False)
+    suffix = "" if len(args.scenarios) == 2 else "_" + "_".join(args.scenarios).replace(" ", "_")
+    drift.to_csv(RESULTS / f"monitoring_drift{suffix}.csv", index=False)
+    pl.concat(score_drift).write_csv(RESULTS / f"monitoring_score_drift{suffix}.csv")
+    perf.to_csv(RESULTS / f"monitoring_precision{suffix}.csv", index=False)
+    shock_table.to_csv(RESULTS / f"monitoring_shock{suffix}.csv", index=False)
     print(markdown(drift))
     gaps = perf.groupby(["scenario", "model"])["gap"].agg(lambda g: float(np.abs(g).max()))
     print("largest |estimated - true precision| by month:")

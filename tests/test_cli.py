@@ -523,3 +523,18 @@ def test_monitor_bad_months_fail_before_any_work(folder, tmp_path):
                      "2024-10-01", "--out", tmp_path / "m")  # fmt: skip
     assert code == 1 and "before start=2024-11-01" in plain(text)
     assert not (tmp_path / "m").exists()
+
+
+def test_monitor_calendar_reference_and_min_psi(folder, tmp_path):
+    # too little history for the calendar test: refused before any month runs
+    code, text = run("monitor", "--data", folder, "--start", "2024-01-01", "--end",
+                     "2024-01-01", "--reference", "calendar", "--out", tmp_path / "c")  # fmt: skip
+    assert code == 1 and "or use reference='rolling'" in plain(text)
+    assert not (tmp_path / "c").exists()
+    # a practical floor no PSI reaches marks nothing
+    out = tmp_path / "floor"
+    code, text = run("monitor", "--data", folder, "--start", "2024-10-01", "--end",
+                     "2024-10-01", "--min-psi", "100", "--out", out)  # fmt: skip
+    assert code == 0, text
+    drift = pl.read_parquet(out / "drift.parquet")
+    assert drift.height > 0 and not drift["drifted"].any()

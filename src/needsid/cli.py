@@ -694,6 +694,11 @@ def monitor(
         "same, with the change a year before taken out; needs 13 months of records "
         "before --start), fixed (before --start) or seasonal (a year before).",
     ),
+    min_psi: float = typer.Option(
+        0.0,
+        help="A drift must also reach this PSI to be marked (e.g. 0.01 on a large county, "
+        "where the critical value is tiny).",
+    ),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace the files of an earlier run in --out."
     ),
@@ -757,6 +762,7 @@ def monitor(
                     capacity=capacity,
                     reference_months=reference_months,
                     reference=reference,
+                    min_psi=min_psi,
                 )
         except (TypeError, ValueError) as exc:
             raise _fail(str(exc)) from None
