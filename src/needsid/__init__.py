@@ -18,6 +18,7 @@ from ._errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import (
+        allocation,
         casework,
         data,
         evaluate,
@@ -44,6 +45,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 _SUBPACKAGES = (
+    "allocation",
     "casework",
     "data",
     "evaluate",
@@ -76,6 +78,7 @@ __all__ = [
     "HouseholdData",
     "SimulatedPopulation",
     "__version__",
+    "allocation",
     "casework",
     "data",
     "evaluate",
