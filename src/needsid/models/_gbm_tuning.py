@@ -90,8 +90,11 @@ def inner_folds(
     --------
     >>> y = np.array([0, 0, 1, 1, 0, 1, 0, 1])
     >>> groups = np.array(["a", "a", "b", "b", "c", "c", "d", "d"])
-    >>> [np.unique(groups[valid]).tolist() for _, valid in inner_folds(y, groups, 2, 0)]
-    [['a', 'c'], ['b', 'd']]
+    >>> folds = inner_folds(y, groups, 2, 0)
+    >>> len(folds), all(not set(groups[t]) & set(groups[v]) for t, v in folds)
+    (2, True)
+    >>> sorted(g for _, v in folds for g in np.unique(groups[v]).tolist())
+    ['a', 'b', 'c', 'd']
     """
     labels = np.arange(len(y)) if groups is None else groups
     per_class = min(len(np.unique(labels[y == c])) for c in np.unique(y))
