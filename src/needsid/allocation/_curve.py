@@ -91,11 +91,11 @@ class BudgetCurve:
 def _need_met(
     problem: Problem, budget: float, floors: Sequence[NeedFloor], **options: Any
 ) -> tuple[float | None, float | None, str]:
-    """Need met, cost and status of the best plan; None and "infeasible" when there is none."""
-    if len(problem.pair_cost) == 0 or budget < problem.pair_cost.min():
+    """Return need met, cost and status of the best plan; None and "infeasible" if none."""
+    if len(problem.pair_cost) == 0 or budget < problem.pair_cost.min():  # nothing affordable
         if any(f.share > 0 for f in floors):
-            return None, None, "infeasible: nothing is affordable"
-        return 0.0, 0.0, "optimal: nothing is affordable"
+            return None, None, "infeasible"
+        return 0.0, 0.0, "optimal"
     try:
         _check_floors(problem, budget, floors)
         solution = solve(problem, budget, floors, canonical=False, **options)

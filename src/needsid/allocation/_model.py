@@ -1,6 +1,6 @@
 """The package model's sparse rows, and the two HiGHS calls (``linprog`` and ``milp``).
 
-Columns: one per package (``z``: the household gets it), then one per budget chunk (LP).
+Columns: one per package (``z``: the household gets it), then one per budget chunk.
 Rows: at most one package per household; the budget, written as chunk sums
 (``sum cost * z <= s_c`` over a thousand packages, ``sum s_c <= budget``) because
 HiGHS's simplex is far slower on one row that touches every column; each programme's
@@ -89,20 +89,15 @@ def build(
     floors: Sequence[NeedFloor],
     fixed: Fixed,
     must: np.ndarray | None = None,
-    *,
-    chunked: bool = True,
 ) -> Model:
     """Rows over the packages ``columns``, with what ``fixed`` already uses taken off.
 
-    ``must`` (per household, optional) makes a household take one of its packages;
-    ``chunked=False`` writes the budget as one row.
+    ``must`` (per household, optional) makes a household take one of its packages.
     """
     k = len(columns)
     households, gub = np.unique(pk.household[columns], return_inverse=True)
     cost, value = pk.cost[columns], pk.value[columns]
-    # the LP's budget in chunks (see the module docstring); the MIP's in one row, since
-    # continuous chunk sums make HiGHS repair (and print about) every solution it finds
-    n_chunks = max(1, -(-k // CHUNK)) if chunked else 0
+    n_chunks = max(1, -(-k // CHUNK))
     scale = max(budget, 1.0)
     ones, at = np.ones, np.arange
     rows = _Rows()
@@ -112,12 +107,17 @@ def build(
         else np.where(must[households], 1, -np.inf)
     )
     rows.add([(gub, at(k), ones(k))], take, ones(len(households)))
-    spend = [(at(k) // CHUNK if chunked else np.zeros(k, int), at(k), cost / scale)]
-    if chunked:
-        spend.append((at(n_chunks), k + at(n_chunks), -ones(n_chunks)))
-        rows.add(spend, np.full(n_chunks, -np.inf), np.zeros(n_chunks))
-        spend = [(np.zeros(n_chunks, int), k + at(n_chunks), ones(n_chunks))]
-    rows.add(spend, [-np.inf], [(budget - fixed.cost) / scale])
+    # the budget in chunks (see the module docstring): spend of chunk c <= s_c
+    rows.add(
+        [(at(k) // CHUNK, at(k), cost / scale), (at(n_chunks), k + at(n_chunks), -ones(n_chunks))],
+        np.full(n_chunks, -np.inf),
+        np.zeros(n_chunks),
+    )
+    rows.add(
+        [(np.zeros(n_chunks, int), k + at(n_chunks), ones(n_chunks))],
+        [-np.inf],
+        [(budget - fixed.cost) / scale],
+    )
     region = problem.region
     for i, programme in enumerate(problem.catalogue.programmes):
         if programme.capacity is None or region is None:

@@ -154,18 +154,28 @@ def _check_budget(problem: Problem, budget: float) -> None:
         )
 
 
-def _min_cost(value: np.ndarray, cost: np.ndarray, floor: float) -> float:
-    """Least cost of reaching ``floor`` with fractions of items (a lower bound)."""
-    if floor <= 0:
-        return 0.0
-    order = np.argsort(cost / np.maximum(value, 1e-300), kind="stable")
-    reached = np.cumsum(value[order])
-    i = int(np.searchsorted(reached, floor))
-    if i >= len(order):
-        return math.inf
-    before = reached[i - 1] if i else 0.0
-    spent = cost[order][:i].sum()
-    return float(spent + cost[order][i] * (floor - before) / value[order][i])
+def _min_costs(
+    group: np.ndarray, value: np.ndarray, cost: np.ndarray, floor: np.ndarray
+) -> np.ndarray:
+    """Least cost of reaching each group's ``floor`` with fractions of its items.
+
+    Items taken best need per yuan first (the fractional knapsack): a lower bound on what
+    whole packages cost, since an item's value is at least what it adds to a plan.
+    """
+    order = np.lexsort((cost / np.maximum(value, 1e-300), group))
+    group, value, cost = group[order], value[order], cost[order]
+    edges = np.searchsorted(group, np.arange(len(floor) + 1))
+    out = np.zeros(len(floor))
+    for g in np.nonzero(floor > 0)[0]:
+        v, c = value[edges[g] : edges[g + 1]], cost[edges[g] : edges[g + 1]]
+        reached = np.cumsum(v)
+        i = int(np.searchsorted(reached, floor[g]))
+        if i >= len(v):
+            out[g] = math.inf
+            continue
+        before = reached[i - 1] if i else 0.0
+        out[g] = c[:i].sum() + c[i] * (floor[g] - before) / v[i]
+    return out
 
 
 def _check_floors(problem: Problem, budget: float, floors: Sequence[NeedFloor]) -> None:
@@ -191,13 +201,7 @@ def _check_floors(problem: Problem, budget: float, floors: Sequence[NeedFloor]) 
                 f"eligible for within budget={budget:g} would meet at most {most[g]:.4g}. "
                 "Lower share or widen eligibility."
             )
-        pair_group = codes[hh]
-        least = np.array(
-            [
-                _min_cost(value[pair_group == g], cost[pair_group == g], floor[g])
-                for g in range(len(names))
-            ]
-        )
+        least = _min_costs(codes[hh], value, cost, floor)
         if least.sum() > budget * (1 + 1e-9) + 1e-9:
             worst = np.argsort(-least, kind="stable")[:3]
             costly = ", ".join(f"{f.group}={names[g]!r} ({least[g]:,.0f})" for g in worst)
@@ -343,6 +347,8 @@ def allocate(
     InfeasibleError
         A fairness floor that cannot be met (found before solving where possible; else
         the floors whose removal makes the problem feasible are named).
+    RuntimeError
+        If ``time_limit`` runs out before the LP relaxation is solved or a plan is found.
 
     Examples
     --------

@@ -13,10 +13,11 @@ once and exclusions hold by construction. The steps:
 4. ``milp`` (HiGHS branch and cut) solves the households left, with a relative gap set
    so that the whole plan is within ``mip_gap`` of the bound.
 
-When the rounded plan misses a floor, step 3 fixes with a threshold of
-``mip_gap * bound`` instead, and the threshold grows tenfold until the plan found is
-within ``mip_gap`` of the bound (at worst nothing is fixed). Either way the reported gap
-is measured against the LP bound, never assumed.
+When the rounded plan misses a floor, there is nothing to fix against yet: step 3 starts
+from a small threshold (``1e-6 * bound``: a small core) and widens it tenfold until
+``milp`` finds a plan (after six rounds, nothing is fixed); unless that plan is already
+within ``mip_gap`` of the bound, it is the ``z_inc`` of an exact fixing and one more
+solve. Either way the reported gap is measured against the LP bound, never assumed.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def _diagnosis(
 ) -> str:
     def feasible(kept: Sequence[NeedFloor]) -> bool:
         none = _fixed(problem, pk, np.zeros(0, int), kept)
-        model = build(problem, pk, np.arange(len(pk)), budget, kept, none, chunked=not integral)
+        model = build(problem, pk, np.arange(len(pk)), budget, kept, none)
         res = run_mip(model, 1.0, 60.0) if integral else run_lp(model, 60.0)
         return bool(res.status != 2)
 
@@ -210,13 +211,11 @@ def _core(
     must = np.zeros(n, bool)
     must[lp.households] = dual > tau + _TOL
     household = pk.household
-    n_free = np.bincount(household[free], minlength=n)
-    decided = must & (n_free == 1)
-    decided[household[kept]] = True
-    taken = np.nonzero(kept | (free & decided[household] & ~np.isin(household, household[kept])))[
-        0
-    ]
-    core = np.nonzero(free & ~decided[household])[0]
+    settled = np.zeros(n, bool)
+    settled[household[kept]] = True
+    only = must & ~settled & (np.bincount(household[free], minlength=n) == 1)
+    taken = np.nonzero(kept | (free & only[household]))[0]
+    core = np.nonzero(free & ~(settled | only)[household])[0]
     return taken, core, must
 
 
@@ -245,7 +244,7 @@ def solve(
             f"No allocation meets every constraint within budget={budget:,.0f} "
             f"(HiGHS: {lp.message}); {why}."
         )
-    if lp.x is None:
+    if lp.status != 0 or lp.x is None:  # the bound and reduced costs need the optimum
         raise RuntimeError(
             f"HiGHS did not solve the LP relaxation ({lp.message}); "
             f"raise time_limit={time_limit!r}."
@@ -257,14 +256,15 @@ def solve(
     dual = np.abs(lp.ineqlin.marginals[: len(lp_model.households)])
     rounded = np.nonzero(x > 1 - 1e-7)[0]
     exact = _meets_floors(problem, pk, rounded, floors)
-    tau = bound - float(pk.value[rounded].sum()) if exact else mip_gap * bound
+    # without a plan to fix against, start from a small threshold (a small core) and widen
+    tau = bound - float(pk.value[rounded].sum()) if exact else 1e-6 * max(bound, 1.0)
     rounds = 0
     while True:
         taken, core, must = _core(x, reduced, dual, lp_model, pk, problem.n, max(tau, 0.0))
         fixed = _fixed(problem, pk, taken, floors)
         base = float(pk.value[taken].sum())
         gap = min(mip_gap * bound / max(bound - base, 1.0), 0.5) if mip_gap else 0.0
-        model = build(problem, pk, core, budget, floors, fixed, must, chunked=False)
+        model = build(problem, pk, core, budget, floors, fixed, must)
         res = run_mip(model, gap, left()) if len(core) else None
         status = res.status if res is not None else 0
         if res is not None and res.x is not None:
@@ -283,8 +283,8 @@ def solve(
             continue
         # no plan in this core: ten times wider, and everything after a few rounds
         rounds += 1
-        tau = np.inf if rounds >= 4 else max(10 * tau, 1e-6 * max(bound, 1.0))
-    if status == 2:
+        tau = np.inf if rounds >= 6 else 10 * tau
+    if status == 2 and everything:
         why = _diagnosis(problem, pk, budget, floors, integral=True)
         raise InfeasibleError(
             "No allocation with whole programmes meets every constraint within "
