@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from rich.progress import Progress
 
+    from .allocation import NeedFloor
     from .data import HouseholdData
     from .fairness import FairnessAudit
     from .features import FeatureSpec
@@ -250,6 +251,159 @@ def promote(
         f"{name}@{alias} -> version {rec.version} (was {rec.previous_version or 'none'}), "
         f"by {rec.promoted_by}"
     )
+
+
+@app.command("train-needs")
+def train_needs(
+    data: Path = typer.Option(
+        ..., help="HouseholdData folder (from `needsid simulate` or yours)."
+    ),
+    as_of: str = typer.Option(..., help="Last date the labels may read, e.g. 2025-07-01."),
+    horizon: int = typer.Option(12, help="Months of records each household's labels read."),
+    name: str = typer.Option("needsid-needs", help="Registered model name."),
+    n_estimators: int = typer.Option(None, help="Trees per need dimension (default: 300)."),
+) -> None:
+    """Train the need-profile model (need by dimension) on the bundle's records; register it.
+
+    Features at as_of minus the horizon; labels from what the records show of each
+    household's income, health, education and employment need over the horizon. Care and
+    housing need cannot be read from records and are not modelled. Promote a version
+    (`needsid promote --name needsid-needs`) for `needsid allocate`.
+    """
+    from .tracking import train_needs as _train_needs
+
+    params = {} if n_estimators is None else {"n_estimators": n_estimators}
+    try:
+        with _progress("reading the data"):
+            result = _train_needs(data, as_of, horizon_months=horizon, params=params, name=name)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title=f"{name} version {result.model_version} (run {result.run_id})")
+    for col in ("need dimension", "households labelled", "share in need"):
+        table.add_column(col, justify="left" if col == "need dimension" else "right")
+    for d in result.dimensions:
+        table.add_row(d, f"{result.n_labelled[d]:,}", f"{result.positive_rate[d]:.1%}")
+    console.print(table)
+    console.print(f"registered models:/{name}/{result.model_version}")
+
+
+def _floor(text: str) -> NeedFloor:
+    from .allocation import NeedFloor
+
+    group, sep, share = text.partition("=")
+    try:
+        value = float(share) if sep and group.strip() else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise _fail(
+            f"--floor {text!r}: expected GROUP=SHARE, e.g. region_id=0.3 (each region gets at "
+            "least 30% of its own estimated need met)."
+        )
+    try:
+        return NeedFloor(group.strip(), value)
+    except (TypeError, ValueError) as exc:
+        raise _fail(f"--floor {text!r}: {exc}") from None
+
+
+@app.command()
+def allocate(
+    data: Path = typer.Option(..., help="HouseholdData folder."),
+    as_of: str = typer.Option(..., help="Plan as of this date, e.g. 2025-07-01."),
+    budget: float = typer.Option(..., help="Monthly budget, yuan, e.g. 5000000."),
+    out: Path = typer.Option(..., help="Parquet file for the plan."),
+    model: str = typer.Option(
+        "models:/needsid-needs@champion", help="Registered need-profile model URI."
+    ),
+    catalogue: Path = typer.Option(
+        None, help="Programme catalogue YAML (default: the package's, 11 programmes)."
+    ),
+    floor: list[str] = typer.Option(
+        None, help="Fairness floor GROUP=SHARE, e.g. region_id=0.3; may be repeated."
+    ),
+    curve: str = typer.Option(
+        None, help="Also trace need met at these multiples of the budget, e.g. 0.5,1,2."
+    ),
+    html: Path = typer.Option(None, help="Write an HTML page: plan by programme, region, curve."),
+    time_limit: float = typer.Option(None, help="Seconds the solver may take."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace --out even if it is not a Parquet file."
+    ),
+) -> None:
+    """Plan who gets which programme under a monthly budget, meeting the most need.
+
+    Loads the checked registered need-profile model, predicts every household's need by
+    dimension at as_of, solves the allocation (HiGHS) and writes one row per household and
+    programme. The run is logged in MLflow (experiment needsid-allocate) with a manifest of
+    salted pseudonyms only (salt from NEEDSID_SALT).
+    """
+    import polars as pl
+
+    from .allocation import CatalogueError, InfeasibleError
+    from .tracking import TrackingError, allocate_households
+
+    floors = [_floor(f) for f in floor or []]
+    _check_out(out, overwrite)
+    if html is not None and html.is_dir():
+        raise _fail(f"--html {str(html)!r} is a folder; give a file path, e.g. plan.html.")
+    multiples = []
+    for part in (curve or "").split(","):
+        try:
+            m = float(part) if part.strip() else None
+        except ValueError:
+            m = -1.0
+        if m is not None and not m >= 0:
+            raise _fail(
+                f"--curve {curve!r}: expected multiples of the budget, 0 or more, e.g. 0.5,1,2."
+            )
+        if m is not None:
+            multiples.append(m)
+    try:
+        with _progress("loading the model"):
+            result = allocate_households(
+                data,
+                as_of,
+                budget,
+                model,
+                out,
+                catalogue=catalogue,
+                fairness=floors,
+                curve_budgets=[m * budget for m in multiples] or None,
+                html=html,
+                time_limit=time_limit,
+            )
+    except (
+        TrackingError,
+        CatalogueError,
+        InfeasibleError,
+        FileNotFoundError,
+        ValueError,
+        TypeError,
+    ) as exc:
+        raise _fail(str(exc)) from None
+    plan = result.plan
+    table = Table(
+        title=f"{out}: {result.table['household_id'].n_unique():,} households, "
+        f"{plan.cost:,.0f} of {plan.budget:,.0f} yuan a month (run {result.run_id})"
+    )
+    for col in ("programme", "households", "cost", "need met"):
+        table.add_column(col, justify="left" if col == "programme" else "right")
+    by = result.table.group_by("programme_id", "name_en", maintain_order=True).agg(
+        pl.len().alias("n"), pl.col("monthly_cost").sum(), pl.col("expected_need_met").sum()
+    )
+    for pid, name_en, n, cost, met in by.iter_rows():
+        table.add_row(f"{pid} ({name_en})", f"{n:,}", f"{cost:,.0f}", f"{met:,.1f}")
+    console.print(table)
+    console.print(
+        f"expected need met {plan.objective:,.1f} of {plan.total_need:,.1f}; gap to the LP "
+        f"bound {plan.gap:.2e}; {plan.status}"
+    )
+    if result.unmodelled:
+        console.print(
+            "[yellow]warning:[/yellow] the model does not predict need in "
+            f"{', '.join(result.unmodelled)} (the records cannot tell it); programmes that "
+            "serve only those dimensions get no one."
+        )
 
 
 @app.command()

@@ -8,6 +8,7 @@ the output of :func:`needsid.labels.make` into its training targets.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
 from numbers import Integral
@@ -34,6 +35,9 @@ __all__ = ["NeedProfileModel", "need_targets"]
 
 #: The target column of each need dimension, as ``needsid.labels.make`` names it.
 TARGET_COLUMNS = tuple(f"need_{d}" for d in NEED_DIMENSIONS)
+#: The saved form (:meth:`NeedProfileModel.to_json`) and its version.
+_FORMAT = "needsid.NeedProfileModel"
+_VERSION = 1
 #: Columns of :meth:`NeedProfileModel.reasons`: ``need`` is the need dimension explained,
 #: ``dimension`` the deprivation dimension of the feature (as in ``explain``).
 NEED_REASON_COLUMNS = ("row_id", "need", "feature", "value", "contribution", "dimension")
@@ -603,6 +607,140 @@ class NeedProfileModel(MultiOutputMixin, BaseEstimator):
             out = out.groupby(["_row", "_order"], sort=False).head(int(top))
         out["row_id"] = row_ids[out["_row"].to_numpy()]
         return out.loc[:, list(NEED_REASON_COLUMNS)].reset_index(drop=True)
+
+    # -- saving ---------------------------------------------------------------------------
+
+    def to_json(self, indent: int | None = None) -> str:
+        """Return the fitted profile as a JSON document (see :meth:`from_json`).
+
+        Each dimension's model is stored as its own ``to_json`` document, so a profile
+        of needsid models (GBM, scorecard, EBM) saves and loads with no pickled code.
+
+        Parameters
+        ----------
+        indent : int or None, default=None
+            Indentation of the JSON text; None writes it on one line.
+
+        Returns
+        -------
+        str
+            The JSON document, with ``"format": "needsid.NeedProfileModel"``.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+        TypeError
+            If a dimension's model has no ``to_json`` (it is not a needsid model).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from sklearn.datasets import make_classification
+        >>> from needsid.models import GBMRiskModel, NeedProfileModel
+        >>> X, y = make_classification(n_samples=300, n_features=4, random_state=0)
+        >>> Y = pd.DataFrame({"need_income": y, "need_care": 0})
+        >>> model = NeedProfileModel(GBMRiskModel(n_estimators=20, n_jobs=1))
+        >>> import warnings
+        >>> with warnings.catch_warnings():  # need_care is constant: fit warns
+        ...     warnings.simplefilter("ignore")
+        ...     model = model.fit(X, Y)
+        >>> loaded = NeedProfileModel.from_json(model.to_json())
+        >>> loaded.dimensions_, loaded.constant_dimensions_
+        (('income', 'care'), {'care': 0.0})
+        >>> bool((loaded.predict_proba(X) == model.predict_proba(X)).all())
+        True
+        """
+        check_is_fitted(self)
+        estimators = {}
+        for dim, est in self.estimators_.items():
+            if not hasattr(est, "to_json"):
+                raise TypeError(
+                    f"The model of dimension {dim!r} ({type(est).__name__}) has no to_json; "
+                    "a profile saves without pickle only with needsid models (GBMRiskModel, "
+                    "PointsScorecard, EBMRiskModel)."
+                )
+            estimators[dim] = est.to_json()
+        names = getattr(self, "feature_names_in_", None)
+        doc = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "dimensions": list(self.dimensions_),
+            "constant_dimensions": dict(self.constant_dimensions_),
+            "n_labelled": dict(self.n_labelled_),
+            "n_features_in": int(self.n_features_in_),
+            "feature_names_in": None if names is None else [str(n) for n in names],
+            "estimators": estimators,
+        }
+        return json.dumps(doc, indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        """Rebuild a fitted profile from :meth:`to_json` output.
+
+        Parameters
+        ----------
+        text : str
+            The JSON document.
+
+        Returns
+        -------
+        NeedProfileModel
+            Fitted: ``predict_proba``, ``predict_frame`` and ``reasons`` give what the
+            saved model gave; ``estimator`` is None (``fit`` would start afresh with the
+            default).
+
+        Raises
+        ------
+        ValueError
+            If ``text`` is not a version-1 ``needsid.NeedProfileModel`` document, or a
+            dimension's document is not a needsid model's.
+
+        Examples
+        --------
+        >>> from needsid.models import NeedProfileModel
+        >>> NeedProfileModel.from_json('{"format": "needsid.GBMRiskModel", "version": 1}')
+        Traceback (most recent call last):
+        ...
+        ValueError: Got a JSON document without format='needsid.NeedProfileModel'; expected the output of NeedProfileModel.to_json().
+        """  # noqa: E501
+        from ._ebm import EBMRiskModel
+        from ._gbm import GBMRiskModel
+        from ._json import read_document
+        from ._scorecard import PointsScorecard
+
+        loaders: dict[str, Any] = {
+            "needsid.GBMRiskModel": GBMRiskModel,
+            "needsid.PointsScorecard": PointsScorecard,
+            "needsid.EBMRiskModel": EBMRiskModel,
+        }
+        doc = read_document(text, _FORMAT, _VERSION, "NeedProfileModel.to_json()")
+        model = cls(dimensions=list(doc["dimensions"]))
+        model.dimensions_ = _check_dimensions(doc["dimensions"])
+        model.constant_dimensions_ = {k: float(v) for k, v in doc["constant_dimensions"].items()}
+        model.n_labelled_ = {k: int(v) for k, v in doc["n_labelled"].items()}
+        model.n_features_in_ = int(doc["n_features_in"])
+        if doc["feature_names_in"] is not None:
+            model.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
+        model.estimators_ = {}
+        for dim, sub in doc["estimators"].items():
+            fmt = json.loads(sub).get("format")
+            if fmt not in loaders:
+                raise ValueError(
+                    f"Got dimension {dim!r} saved in format {fmt!r}; expected one of "
+                    f"{sorted(loaders)!r}."
+                )
+            model.estimators_[dim] = loaders[fmt].from_json(sub)
+        missing = [
+            d
+            for d in model.dimensions_
+            if d not in model.estimators_ and d not in model.constant_dimensions_
+        ]
+        if missing:
+            raise ValueError(
+                f"Got a NeedProfileModel document with no model for dimension(s) {missing!r}."
+            )
+        return model
 
     # -- helpers --------------------------------------------------------------------------
 

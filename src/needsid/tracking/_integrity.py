@@ -25,6 +25,9 @@ __all__ = ["CODE_FILE", "LOADER", "ModelIntegrityError", "digests", "verified_co
 
 #: The flagging model's code file (models-from-code) and the loader that runs it.
 CODE_FILE = "_flagging_model_code.py"
+#: The need-profile model's code file (``needsid train-needs``), loaded by ``allocate`` only.
+NEEDS_CODE_FILE = "_need_profile_model_code.py"
+_KINDS = {CODE_FILE: "flagging model", NEEDS_CODE_FILE: "need-profile model"}
 LOADER = "mlflow.pyfunc.loaders.code_model"
 #: Version tags ``sha256.<file>`` hold each file's digest at registration.
 TAG_PREFIX = "sha256."
@@ -104,6 +107,7 @@ def verified_copy(
     workdir: Path,
     *,
     tracking_uri: str | None = None,
+    code_file: str = CODE_FILE,
 ) -> Path:
     """Download a registered version, check it, and return the checked local folder.
 
@@ -120,6 +124,9 @@ def verified_copy(
     tracking_uri : str, optional
         The store (tracking and registry). Default: ``MLFLOW_TRACKING_URI``, else
         ``sqlite:///mlflow.db``. MLflow's global URIs are neither read nor set.
+    code_file : str, default=CODE_FILE
+        The code file the model must run: the flagging model's, or ``NEEDS_CODE_FILE``
+        for a need-profile model. A model of the other kind is refused.
 
     Returns
     -------
@@ -141,6 +148,7 @@ def verified_copy(
             "(models:/NAME/VERSION or models:/NAME@ALIAS), whose files it can check against "
             "the digests recorded at registration."
         )
+    kind = _KINDS.get(code_file, "model")
     client, uri = _client(tracking_uri)
     local = _download(client, uri, name, version, workdir)
     problems = []
@@ -151,12 +159,15 @@ def verified_copy(
     if set(flavors) != {"python_function"} or pyfunc.get("loader_module") != LOADER:
         problems.append(
             f"its MLmodel names flavors {sorted(flavors)!r} and loader "
-            f"{pyfunc.get('loader_module')!r}; needsid's flagging model is python_function "
+            f"{pyfunc.get('loader_module')!r}; needsid's {kind} is python_function "
             f"with {LOADER!r} only"
         )
     code = Path(str(pyfunc.get("model_code_path") or "")).name
-    if code != CODE_FILE or not (local / CODE_FILE).is_file():
-        problems.append(f"its code file is {code or None!r}, not needsid's {CODE_FILE!r}")
+    if code != code_file or not (local / code_file).is_file():
+        problems.append(
+            f"its code file is {code or None!r}, not needsid's {kind}'s {code_file!r}"
+            + (f" (it is a {_KINDS[code]})" if code in _KINDS else "")
+        )
     with _quiet_mlflow():
         tags = client.get_model_version(name, version).tags
     # versions registered by an earlier needsid, which downloaded by models:/ URI, carry
@@ -188,6 +199,8 @@ def verified_copy(
         raise ModelIntegrityError(
             f"Refusing to load {model_uri!r} (version {version} of {name!r}): "
             + "; ".join(problems)
-            + ". Register the model with `needsid train`, and promote that version."
+            + ". Register the model with "
+            + ("`needsid train-needs`" if code_file == NEEDS_CODE_FILE else "`needsid train`")
+            + ", and promote that version."
         )
     return local
