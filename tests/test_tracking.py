@@ -776,3 +776,70 @@ def test_monitor_with_the_registered_model(store, tmp_path):
     assert perf.height == 2 and perf["estimated_precision"].is_between(0, 1).all()
     alerts = pl.read_parquet(tmp_path / "m" / "alerts.parquet")
     assert "model" in set(alerts["source"])
+
+
+def _served_rows(store, n):
+    import mlflow
+
+    model = mlflow.pyfunc.load_model("models:/needsid-risk/1")
+    impl = model.unwrap_python_model()
+    X = ni.features.build(store["pop"].bundle, AS_OF).to_pandas()
+    return model, impl, X[["household_id", *impl.features]].head(n).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("config", [None, "configs/serve/default.yaml"])
+def test_a_batch_of_1000_households_is_answered_with_reasons_per_row(store, monkeypatch, config):
+    import json
+
+    from mlflow.pyfunc import scoring_server
+
+    from needsid._cli_configs import ServeConfig, load_config
+
+    # the limit `needsid serve` sets, from its defaults and from the shipped config
+    path = None if config is None else Path(__file__).resolve().parents[1] / config
+    monkeypatch.setenv("NEEDSID_SERVE_MAX_ROWS", str(load_config(ServeConfig, path).max_rows))
+    model, impl, X = _served_rows(store, 1000)
+    assert len(X) == 1000
+    # what the scoring server runs on a POST to /invocations, in this process
+    body = tracking.request_body(X)
+    answer = scoring_server.invocations(body, "application/json", model,
+                                        model.metadata.get_input_schema())  # fmt: skip
+    assert answer.status == 200, answer.response[:300]
+    out = pd.DataFrame(json.loads(answer.response)["predictions"])
+    assert list(out.columns) == list(tracking.OUTPUT_COLUMNS) and len(out) == 1000
+    assert out["household_id"].tolist() == X["household_id"].tolist()
+    assert out["reasons"].map(lambda r: isinstance(r, str) and r.count(" pts)") == 3).all()
+    # the batch's scores are the risk model's own, and each row's reasons are those the
+    # row gets alone (TreeSHAP on the whole batch changes nothing)
+    expected = impl.risk_model.predict_proba(X[impl.features])[:, 1]
+    assert np.array_equal(out["score"].to_numpy(), expected)
+    for i in np.random.default_rng(0).choice(len(X), size=25, replace=False):
+        alone = impl.predict(None, X.iloc[[i]])
+        assert alone["reasons"].iloc[0] == out["reasons"].iloc[i]
+        assert alone["score"].iloc[0] == out["score"].iloc[i]
+
+
+def test_served_answers_do_not_depend_on_the_thread_count(store, monkeypatch):
+    import needsid.tracking._pyfunc as pyfunc_module
+
+    _, impl, X = _served_rows(store, 300)
+    one_thread = impl.predict(None, X)  # a request-sized batch: one OpenMP thread
+    monkeypatch.setattr(pyfunc_module, "_ONE_THREAD_ROWS", 0)  # LightGBM's own threads
+    pd.testing.assert_frame_equal(impl.predict(None, X), one_thread)
+    # reasons keep to their rows when the batch comes in another order
+    shuffled = X.sample(frac=1.0, random_state=0)
+    again = impl.predict(None, shuffled).set_index("household_id").loc[X["household_id"]]
+    assert again["reasons"].tolist() == one_thread["reasons"].tolist()
+    assert again["score"].tolist() == one_thread["score"].tolist()
+
+
+def test_one_infinite_cell_is_named_by_its_feature(store):
+    from mlflow.exceptions import MlflowException
+
+    _, impl, X = _served_rows(store, 5)
+    bad = X.copy()
+    bad.loc[3, impl.features[1]] = -np.inf
+    with pytest.raises(
+        MlflowException, match=re.escape(f"Features {[impl.features[1]]!r} hold inf")
+    ):
+        impl.predict(None, bad)
