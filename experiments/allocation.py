@@ -2,10 +2,13 @@
 
 One seeded simulation (configs/experiments/allocation.yaml: 100k households x 36
 months). Need by dimension is predicted at ``--as-of`` by ``NeedProfileModel`` trained at
-``--train-as-of`` two ways: on the bundle's own record labels (``labels.make(...,
-source="records")``, what a county holds: no care or housing label) and on the
-simulator's truth (research). The budget is the status quo's cash assistance (dibao,
-tekun, temporary) paid in the month before ``--as-of``, times ``--budget-multiple``.
+``--train-as-of`` three ways: on what a county holds, ``labels.make_needs`` (health,
+education, care, housing and employment from the records; income from the casework's
+assessments, positive-unlabeled with selection-aware weights: what ``needsid
+train-needs`` does); on the records alone (income from wages on record, the earlier
+default); and on the simulator's truth (research). The budget is the status quo's cash
+assistance (dibao, tekun, temporary) paid in the month before ``--as-of``, times
+``--budget-multiple``.
 
 At that budget, on every household:
 
@@ -43,7 +46,7 @@ from _config import markdown, parse_args
 import needsid as ni
 from needsid._dates import months_before
 from needsid.allocation import NeedFloor, allocate, budget_curve, load_catalogue
-from needsid.models import GBMRiskModel, NeedProfileModel, need_targets
+from needsid.models import GBMRiskModel, NeedProfileModel, need_targets, need_weights
 from needsid.simulation import NEED_DIMENSIONS
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -55,15 +58,21 @@ def _date(text: str) -> dt.date:
 
 
 def _need_model(pop, as_of: dt.date, horizon: int, source: str) -> NeedProfileModel:
+    """Fit on the truth, or on ``make_needs(income=source)`` of the bundle alone."""
     X = ni.features.build(pop.bundle, as_of)
-    data = pop if source == "truth" else pop.bundle
-    y = need_targets(ni.labels.make(data, as_of, horizon, source=source))
-    both = X.join(y, on="household_id", how="inner")
+    if source == "truth":
+        raw = ni.labels.make(pop, as_of, horizon, source="truth")
+    else:
+        raw = ni.labels.make_needs(pop.bundle, as_of, horizon, income=source, features=X)
+    both = X.join(raw, on="household_id", how="inner")
     names = list(ni.features.describe()["name"])
-    targets = [c for c in y.columns if c != "household_id"]
+    targets = list(need_targets(raw).drop("household_id").columns)
+    weights = None if source == "truth" else need_weights(both).drop("household_id")
     # one thread: on a shared 2-core machine LightGBM's second thread spin-waits
     model = NeedProfileModel(GBMRiskModel(n_jobs=1, random_state=0))
-    return model.fit(both.select(names).to_pandas(), both.select(targets).to_pandas())
+    return model.fit(
+        both.select(names).to_pandas(), both.select(targets).to_pandas(), sample_weight=weights
+    )
 
 
 def _households(pop, as_of: dt.date) -> pl.DataFrame:
@@ -180,7 +189,8 @@ def main() -> None:
 
     rows, curves = [], []
     for label, source in (
-        ("bundle records labels", "records"),
+        ("bundle: records + casework income (pu)", "pu"),
+        ("bundle: records only (income from wages)", "records"),
         ("true labels (research)", "truth"),
     ):
         t0 = time.perf_counter()

@@ -74,12 +74,15 @@ def test_need_profile_json_round_trip_predicts_and_explains_the_same():
         NeedProfileModel.from_json(model.to_json().replace('"version": 1', '"version": 2', 1))
 
 
-def test_train_needs_registers_the_records_dimensions(store):
+def test_train_needs_registers_all_six_dimensions_from_the_bundle(store):
     trained = store["trained"]
-    # records tell income, health, education and employment need; not care or housing
-    assert set(trained.dimensions) <= {"income", "health", "education", "employment"}
-    assert "income" in trained.dimensions and "health" in trained.dimensions
+    # records tell health, education, care, housing and employment; casework tells income
+    assert trained.dimensions == ni.simulation.NEED_DIMENSIONS
     assert all(0 <= trained.positive_rate[d] <= 1 for d in trained.dimensions)
+    # the pu weights make income's rate a population estimate, not the assessed share
+    raw = ni.labels.make_needs(store["pop"].bundle, "2024-07-01", 6, income="verified")
+    assessed = raw["need_income"].drop_nulls().cast(float).mean()
+    assert trained.positive_rate["income"] < assessed
     version = store["client"].get_model_version(trained.model_name, trained.model_version)
     assert version.tags["needsid.model_kind"] == "need_profile"
     assert any(k.startswith("sha256.") for k in version.tags)
@@ -89,7 +92,7 @@ def test_train_needs_refuses_true_labels_on_a_bundle(store):
     with pytest.raises(ValueError, match="true labels exist for a simulated population only"):
         tracking.train_needs(store["pop"].bundle, AS_OF, labels="truth", tracking_uri=store["uri"])
     with pytest.raises(ValueError, match="expected one of"):
-        tracking.train_needs(store["pop"].bundle, AS_OF, labels="pu", tracking_uri=store["uri"])
+        tracking.train_needs(store["pop"].bundle, AS_OF, labels="ipw", tracking_uri=store["uri"])
 
 
 def test_allocate_households_writes_logs_and_repeats_bytes(store, tmp_path):
@@ -106,14 +109,13 @@ def test_allocate_households_writes_logs_and_repeats_bytes(store, tmp_path):
         html=html,
         salt=SALT,
         tracking_uri=uri,
-        mip_gap=0,
     )
     table = pl.read_parquet(out)
     assert table.equals(first.table)
     assert hashlib.sha256(out.read_bytes()).hexdigest() == first.sha256
     assert table["monthly_cost"].sum() <= 80_000 + 1e-6
     assert table["model_version"].unique().to_list() == [store["trained"].model_version]
-    assert set(first.unmodelled) <= {"care", "housing"}
+    assert first.unmodelled == ()
     # the run: parameters, metrics, tags and a manifest of pseudonyms only
     run = store["client"].get_run(first.run_id)
     assert run.data.params["model_version"] == store["trained"].model_version
@@ -147,7 +149,6 @@ def test_allocate_households_writes_logs_and_repeats_bytes(store, tmp_path):
         fairness=NeedFloor("region_id", 0.05),
         salt=SALT,
         tracking_uri=uri,
-        mip_gap=0,
     )
     assert again.sha256 == first.sha256
 
@@ -194,7 +195,7 @@ def test_cli_allocate_prints_the_plan_and_writes_it(store, tmp_path, monkeypatch
     table = pl.read_parquet(out)
     assert f"{table['household_id'].n_unique():,} households" in text
     assert "gap to the LP bound" in text
-    assert "does not predict need in care, housing" in text
+    assert "does not predict need" not in text
     assert html.read_text().count("<section") == 4
 
 

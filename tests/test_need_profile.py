@@ -223,8 +223,10 @@ def test_records_labels_from_a_bundle(pop, X):
         "need_income",
         "need_health",
         "need_education",
+        "need_care",
+        "need_housing",
         "need_employment",
-    ]  # no record marks care or housing; need_tekun and need_acute are not dimensions
+    ]  # need_tekun and need_acute are not dimensions
     unknown = targets["need_income"].null_count()
     assert unknown > 0  # no income evidence: null, not poor and not fine
     model = NeedProfileModel(fast(), dimensions=("income", "health")).fit(X, targets)
@@ -256,13 +258,48 @@ def test_all_missing_dimension_is_an_error():
         NeedProfileModel(fast()).fit(X, Y)
 
 
-def test_a_dimension_that_cannot_be_fitted_is_named():
+def test_a_dimension_too_thin_to_learn_is_its_weighted_rate_with_a_warning():
     X, Y = toy()
     Y["need_housing"] = 0
     Y.loc[0, "need_housing"] = 1  # one household in need: too few for a calibration split
-    msg = "Could not fit dimension 'housing' (1 of 300 labelled rows in need): "
+    weights = pd.DataFrame({"need_housing": np.r_[3.0, np.ones(len(X) - 1)]})
+    msg = "Dimension 'housing' has 1 labelled row(s) of its rarer class, fewer than 2"
+    with pytest.warns(UserWarning, match=re.escape(msg)):
+        model = NeedProfileModel(fast()).fit(X, Y, sample_weight=weights)
+    rate = 3 / (3 + len(X) - 1)
+    assert model.constant_dimensions_ == {"housing": pytest.approx(rate)}
+    k = model.dimensions_.index("housing")
+    np.testing.assert_allclose(model.predict_proba(X)[:, k], rate)
+    Y.loc[1, "need_housing"] = 1  # two: learnt
+    assert "housing" in NeedProfileModel(fast()).fit(X, Y).estimators_
+
+
+def test_a_dimension_that_cannot_be_fitted_is_named():
+    X, Y = toy()
+    msg = "Could not fit dimension 'income' ("
     with pytest.raises(ValueError, match=re.escape(msg)):
-        NeedProfileModel(fast()).fit(X, Y)
+        NeedProfileModel(GBMRiskModel(n_estimators=0)).fit(X, Y)
+
+
+def test_a_weights_frame_weighs_each_dimension_on_its_own():
+    X, Y = toy()
+    drop_first = np.r_[np.zeros(100), np.ones(len(X) - 100)]
+    weights = pd.DataFrame({"need_income": drop_first})  # other dimensions: weight 1
+    model = NeedProfileModel(fast()).fit(X, Y, sample_weight=weights)
+    assert model.n_labelled_["income"] == len(X) - 100
+    assert model.n_labelled_["care"] == Y["need_care"].notna().sum()
+    direct = fast().fit(X.iloc[100:], Y["need_income"].iloc[100:].astype(int))
+    np.testing.assert_array_equal(
+        model.estimators_["income"].predict_proba(X)[:, 1], direct.predict_proba(X)[:, 1]
+    )
+    with pytest.raises(ValueError, match=re.escape("column(s) ['weight_income']")):
+        NeedProfileModel(fast()).fit(
+            X, Y, sample_weight=pd.DataFrame({"weight_income": 1.0}, index=X.index)
+        )
+    with pytest.raises(ValueError, match=re.escape("with 3 rows for X with 300")):
+        NeedProfileModel(fast()).fit(X, Y, sample_weight=pl.DataFrame({"need_income": [1.0] * 3}))
+    with pytest.raises(ValueError, match="negative or non-finite"):
+        NeedProfileModel(fast()).fit(X, Y, sample_weight=weights.assign(need_income=-1.0))
 
 
 def test_sample_weight_zero_is_dropping_the_row():

@@ -261,13 +261,18 @@ def train_needs(
     as_of: str = typer.Option(..., help="Last date the labels may read, e.g. 2025-07-01."),
     horizon: int = typer.Option(12, help="Months of records each household's labels read."),
     name: str = typer.Option("needsid-needs", help="Registered model name."),
+    labels: str = typer.Option(
+        "pu",
+        help="Income labels: pu (casework outcomes, selection-aware weights; the default), "
+        "verified (assessed households only) or records (wages on record: marks far too many).",
+    ),
     n_estimators: int = typer.Option(None, help="Trees per need dimension (default: 300)."),
 ) -> None:
-    """Train the need-profile model (need by dimension) on the bundle's records; register it.
+    """Train the need-profile model (need by dimension) on the bundle; register it in MLflow.
 
-    Features at as_of minus the horizon; labels from what the records show of each
-    household's income, health, education and employment need over the horizon. Care and
-    housing need cannot be read from records and are not modelled. Promote a version
+    Features at as_of minus the horizon; labels of each household's need over the horizon:
+    health, education, care, housing and employment from the records, income from the
+    county's own verification and review outcomes. Promote a version
     (`needsid promote --name needsid-needs`) for `needsid allocate`.
     """
     from .tracking import train_needs as _train_needs
@@ -275,11 +280,13 @@ def train_needs(
     params = {} if n_estimators is None else {"n_estimators": n_estimators}
     try:
         with _progress("reading the data"):
-            result = _train_needs(data, as_of, horizon_months=horizon, params=params, name=name)
+            result = _train_needs(
+                data, as_of, horizon_months=horizon, labels=labels, params=params, name=name
+            )
     except (FileNotFoundError, ValueError) as exc:
         raise _fail(str(exc)) from None
     table = Table(title=f"{name} version {result.model_version} (run {result.run_id})")
-    for col in ("need dimension", "households labelled", "share in need"):
+    for col in ("need dimension", "households labelled", "rate of need"):
         table.add_column(col, justify="left" if col == "need dimension" else "right")
     for d in result.dimensions:
         table.add_row(d, f"{result.n_labelled[d]:,}", f"{result.positive_rate[d]:.1%}")

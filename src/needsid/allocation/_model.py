@@ -9,7 +9,10 @@ capacity in each region; each fairness floor in each group.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -200,10 +203,37 @@ def run_mip(model: Model, mip_gap: float, time_limit: float | None) -> OptimizeR
 
     k = len(model.columns)
     integrality = np.concatenate([np.ones(k), np.zeros(model.n_chunks)])
-    return milp(
-        -model.objective,
-        constraints=LinearConstraint(model.matrix, model.lower, model.upper),
-        integrality=integrality,
-        bounds=Bounds(np.zeros(k + model.n_chunks), _upper(model)),
-        options=_options(time_limit) | {"mip_rel_gap": mip_gap},
-    )
+    with _no_solver_prints():
+        return milp(
+            -model.objective,
+            constraints=LinearConstraint(model.matrix, model.lower, model.upper),
+            integrality=integrality,
+            bounds=Bounds(np.zeros(k + model.n_chunks), _upper(model)),
+            options=_options(time_limit) | {"mip_rel_gap": mip_gap},
+        )
+
+
+@contextmanager
+def _no_solver_prints() -> Iterator[None]:
+    """Keep HiGHS's C++ debug lines off the process's standard output during a solve.
+
+    Some HiGHS builds print ``HighsMipSolverData::transformNewIntegerFeasibleSolution``
+    to file descriptor 1 whatever ``disp`` says; a command's output, or a notebook's,
+    should not fill with them. Python's own ``sys.stdout`` is flushed first and left as
+    it is; where fd 1 cannot be redirected (no such descriptor), nothing is done.
+    """
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 1)
+    finally:
+        os.close(saved)

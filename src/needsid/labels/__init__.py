@@ -2,5 +2,14 @@
 
 from ._exit import EXIT_SOURCES, make_exit
 from ._labels import BUNDLE_DEFAULT, SOURCES, make
+from ._needs import NEED_INCOME_SOURCES, make_needs
 
-__all__ = ["BUNDLE_DEFAULT", "EXIT_SOURCES", "SOURCES", "make", "make_exit"]
+__all__ = [
+    "BUNDLE_DEFAULT",
+    "EXIT_SOURCES",
+    "NEED_INCOME_SOURCES",
+    "SOURCES",
+    "make",
+    "make_exit",
+    "make_needs",
+]

@@ -309,10 +309,12 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame
     comp = (
         m.join(cert, on="person_id", how="left")
         .with_columns(
-            able=((age >= 16) & (age < 60) & (pl.col("grade").fill_null(9) > 2)).cast(pl.Int64)
+            able=((age >= 16) & (age < 60) & (pl.col("grade").fill_null(9) > 2)).cast(pl.Int64),
+            # someone who needs care: a severe certified disability (grade 1 or 2), or 80+
+            frail=((pl.col("grade").fill_null(9) <= 2) | (age >= 80)).cast(pl.Int64),
         )
         .group_by("household_id")
-        .agg(pl.len().alias("size"), pl.col("able").sum())
+        .agg(pl.len().alias("size"), pl.col("able").sum(), pl.col("frail").sum())
     )
     rec = b.records.with_columns(pl.col("kind").cast(pl.String))
     win = rec.filter((pl.col("event_date") >= as_of) & (pl.col("event_date") < end))
@@ -368,9 +370,16 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame
         .unique()
         .with_columns(evidence=pl.lit(True))
     )
+    unsafe = (
+        rec.filter((pl.col("kind") == "housing_unsafe") & (pl.col("known_date") < end))
+        .select("household_id")
+        .unique()
+        .with_columns(unsafe=pl.lit(True))
+    )
     out = (
         alive.select("household_id", "dibao_standard", "low_income_multiplier")
         .join(comp, on="household_id", how="left")
+        .join(unsafe, on="household_id", how="left")
         .join(agg, on="household_id", how="left")
         .join(pensions, on="household_id", how="left")
         .join(survey, on="household_id", how="left")
@@ -378,6 +387,8 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame
         .with_columns(
             pl.col("size").fill_null(0),
             pl.col("able").fill_null(0),
+            pl.col("frail").fill_null(0),
+            pl.col("unsafe").fill_null(False),
             pl.col("evidence").fill_null(False),
             *[pl.col(c).fill_null(0.0) for c in ("wages", "pensions", "oop", "edu", "disaster")],
             pl.col("dropout").fill_null(False),
@@ -397,6 +408,11 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame
         need_education=pl.col("dropout"),
         need_employment=pl.col("unemp").is_not_null()
         & (pl.col("hired").is_null() | (pl.col("hired") < pl.col("unemp"))),
+        # care: a member who needs care and no one able to give it (working age, not
+        # severely disabled), from ages and disability certificates
+        need_care=(pl.col("frail") > 0) & (pl.col("able") == 0),
+        # housing: the housing department's unsafe-housing record, known by the window's end
+        need_housing=pl.col("unsafe"),
         # tekun: no one able to work and no income source on record (wages, pensions or a
         # surveyed income above the dibao standard)
         need_tekun=(pl.col("able") == 0)
@@ -417,6 +433,8 @@ def _from_records(bundle: HouseholdData, as_of: dt.date, h: int) -> pl.DataFrame
         "need_income",
         "need_health",
         "need_education",
+        "need_care",
+        "need_housing",
         "need_employment",
         "need_tekun",
         "need_acute",

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._ebm import EBMRiskModel
     from ._explain import DIMENSION_RULES, REASON_COLUMNS, default_dimensions, feature_dimension
     from ._gbm import GBMRiskModel
-    from ._need_profile import NeedProfileModel, need_targets
+    from ._need_profile import NeedProfileModel, need_targets, need_weights
     from ._scorecard import PointsScorecard
 
 # public name -> the private module that defines it
@@ -34,6 +34,7 @@ _NAMES = {
     "default_dimensions": "_explain",
     "feature_dimension": "_explain",
     "need_targets": "_need_profile",
+    "need_weights": "_need_profile",
 }
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "default_dimensions",
     "feature_dimension",
     "need_targets",
+    "need_weights",
 ]
 
 

@@ -31,10 +31,14 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from sklearn.utils import Tags
 
-__all__ = ["NeedProfileModel", "need_targets"]
+__all__ = ["NeedProfileModel", "need_targets", "need_weights"]
 
 #: The target column of each need dimension, as ``needsid.labels.make`` names it.
 TARGET_COLUMNS = tuple(f"need_{d}" for d in NEED_DIMENSIONS)
+#: A dimension with fewer labelled rows of its rarer class than this is not modelled
+#: (the default model's calibration holdout needs one of each class on each side): its
+#: probability is the labels' (weighted) rate.
+MIN_CLASS_ROWS = 2
 #: The saved form (:meth:`NeedProfileModel.to_json`) and its version.
 _FORMAT = "needsid.NeedProfileModel"
 _VERSION = 1
@@ -54,8 +58,11 @@ def need_targets(labels: Any) -> Any:
     ``"truth"``             all six: income, health, education, care, housing,
                             employment
     ``"records"``           income (null where no wage, pension or income survey is on
-                            record), health, education, employment; no record marks a
-                            care or housing need, so those two are absent
+                            record), health, education, care (from ages and disability
+                            certificates), housing (an unsafe-housing record),
+                            employment
+    ``make_needs``          the records' six, with income from the casework outcomes
+                            (positive-unlabeled, weighted: see :func:`need_weights`)
     other sources           none: they label ``in_need`` only
     ======================  ============================================================
 
@@ -91,8 +98,9 @@ def need_targets(labels: Any) -> Any:
     >>> from needsid.models import need_targets
     >>> pop = ni.simulate(n_households=200, months=12, seed=0)
     >>> labels = ni.labels.make(pop.bundle, "2023-07-01", 3, source="records")
-    >>> need_targets(labels).columns
-    ['household_id', 'need_income', 'need_health', 'need_education', 'need_employment']
+    >>> need_targets(labels).columns  # doctest: +NORMALIZE_WHITESPACE
+    ['household_id', 'need_income', 'need_health', 'need_education', 'need_care',
+     'need_housing', 'need_employment']
     """
     frame = nw.from_native(labels, eager_only=True, pass_through=True)
     if not isinstance(frame, nw.DataFrame):
@@ -111,6 +119,60 @@ def need_targets(labels: Any) -> Any:
     return frame.select(*keep, *targets).to_native()
 
 
+def need_weights(labels: Any) -> Any:
+    """Select per-dimension training weights from a labels frame, for ``fit``.
+
+    ``needsid.labels.make_needs`` gives a ``weight_<dimension>`` column where a
+    dimension's labels carry weights (its positive-unlabeled income labels). This returns
+    them as ``need_<dimension>`` columns, the form :meth:`NeedProfileModel.fit` takes as
+    ``sample_weight``; a dimension without a weight column weighs its rows 1.
+
+    Parameters
+    ----------
+    labels : DataFrame
+        The output of ``needsid.labels.make_needs`` (pandas or polars), or any frame with
+        ``weight_<dimension>`` columns.
+
+    Returns
+    -------
+    DataFrame
+        Of the type of ``labels``: ``household_id`` (if ``labels`` has it) and one
+        ``need_<dimension>`` column per ``weight_<dimension>`` column.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` is not a dataframe.
+    ValueError
+        If ``labels`` has no ``weight_<dimension>`` column.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from needsid.models import need_weights
+    >>> labels = pl.DataFrame({"household_id": ["a", "b"], "need_income": [True, False],
+    ...                        "weight_income": [1.0, 4.5]})
+    >>> need_weights(labels).rows()
+    [('a', 1.0), ('b', 4.5)]
+    """
+    frame = nw.from_native(labels, eager_only=True, pass_through=True)
+    if not isinstance(frame, nw.DataFrame):
+        raise TypeError(
+            f"Got labels of type {type(labels).__name__}; expected a pandas or polars "
+            "DataFrame, e.g. the output of needsid.labels.make_needs."
+        )
+    weights = [f"weight_{d}" for d in NEED_DIMENSIONS if f"weight_{d}" in frame.columns]
+    if not weights:
+        raise ValueError(
+            f"Got labels with columns {frame.columns!r} and no weight_<dimension> column; "
+            "needsid.labels.make_needs gives them (its income labels are weighted)."
+        )
+    keep = [ID_COLUMN] if ID_COLUMN in frame.columns else []
+    return frame.select(
+        *keep, *[nw.col(w).alias("need_" + w.removeprefix("weight_")) for w in weights]
+    ).to_native()
+
+
 class NeedProfileModel(MultiOutputMixin, BaseEstimator):
     """Calibrated probability of need in each need dimension, with reason codes.
 
@@ -124,13 +186,16 @@ class NeedProfileModel(MultiOutputMixin, BaseEstimator):
     A dimension whose labelled rows (of positive ``sample_weight``) are all of one class
     has nothing to discriminate: its probability is that class (0.0 or 1.0) for every
     row, :attr:`constant_dimensions_` records it, it has no reason codes, and ``fit``
-    warns. This keeps a small county's profile usable (``need_education`` from records
-    is often all 0 in a few hundred households) without hiding the gap.
+    warns. A dimension with a single labelled row of its rarer class (fewer than
+    ``MIN_CLASS_ROWS``) is too thin to learn from: its probability is the labels'
+    weighted rate, likewise. This keeps a small county's profile usable
+    (``need_education`` from records is often all 0 in a few hundred households) without
+    hiding the gap.
 
-    On a simulated population the true labels cover all six dimensions; a bundle's
-    records labels cover income, health, education and employment, not care or housing
-    (:func:`need_targets` has the table), and the model is fitted on the dimensions the
-    labels have. :meth:`predict_frame` returns the profile in the form
+    On a simulated population the true labels cover all six dimensions, and so do a
+    bundle's (``needsid.labels.make_needs``: the records' dimensions, income from the
+    casework; :func:`need_targets` has the table); the model is fitted on the dimensions
+    the labels have. :meth:`predict_frame` returns the profile in the form
     ``needsid.allocation`` reads.
 
     Parameters
@@ -154,7 +219,8 @@ class NeedProfileModel(MultiOutputMixin, BaseEstimator):
     estimators_ : dict of str to estimator
         The fitted clone of ``estimator`` per dimension, for the dimensions not constant.
     constant_dimensions_ : dict of str to float
-        Dimension -> its constant probability, for dimensions whose labels had one class.
+        Dimension -> its constant probability, for dimensions whose labels had one class
+        (that class) or fewer than ``MIN_CLASS_ROWS`` of the rarer one (the rate).
     n_labelled_ : dict of str to int
         Dimension -> number of rows it was fitted on (labelled, positive weight).
     n_features_in_ : int
@@ -226,9 +292,13 @@ class NeedProfileModel(MultiOutputMixin, BaseEstimator):
             columns ``need_<dimension>`` (e.g. :func:`need_targets` of
             ``needsid.labels.make``), and may have a ``household_id`` column, which must
             then match ``X``'s row by row. An array's columns are the ``dimensions``.
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like of shape (n_samples,) or DataFrame, default=None
             Non-negative weight of each row, passed to each dimension's model for its
-            rows; None weighs all rows equally.
+            rows; None weighs all rows equally. A DataFrame weighs each dimension on its
+            own: its ``need_<dimension>`` columns hold that dimension's weights (a
+            dimension without a column weighs its rows 1), e.g. :func:`need_weights` of
+            ``needsid.labels.make_needs``, whose income labels are positive-unlabeled
+            and weighted.
 
         Returns
         -------
@@ -261,7 +331,12 @@ class NeedProfileModel(MultiOutputMixin, BaseEstimator):
         validate_params(self)
         X, x_ids = _split_ids(X)
         Xa = validate_data(self, X, reset=True)
-        weights = None if sample_weight is None else check_sample_weight(sample_weight, Xa)
+        per_dimension = _is_frame(sample_weight)
+        weights = (
+            None
+            if sample_weight is None or per_dimension
+            else check_sample_weight(sample_weight, Xa)
+        )
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None; "
@@ -269,6 +344,7 @@ class NeedProfileModel(MultiOutputMixin, BaseEstimator):
                 "needsid.models.need_targets(needsid.labels.make(...))."
             )
         dims, labels = self._targets(y, len(Xa), x_ids)
+        table = _dimension_weights(sample_weight, dims, len(Xa)) if per_dimension else None
         from ._gbm import GBMRiskModel  # LightGBM loads only when a model is fitted
 
         base = GBMRiskModel() if self.estimator is None else self.estimator
@@ -276,14 +352,15 @@ class NeedProfileModel(MultiOutputMixin, BaseEstimator):
         self.estimators_, self.constant_dimensions_, self.n_labelled_ = {}, {}, {}
         for k, dim in enumerate(dims):
             known = ~np.isnan(labels[:, k])
-            if weights is not None:
-                known &= weights > 0
+            w = weights if table is None else table[:, k]
+            if w is not None:
+                known &= w > 0
             rows = np.flatnonzero(known)
             if rows.size == 0:
                 raise ValueError(
                     f"Got no labelled row for dimension {dim!r}: column 'need_{dim}' of y is "
                     "missing (NaN or null) in every row"
-                    + ("" if weights is None else " of positive sample_weight")
+                    + ("" if w is None else " of positive sample_weight")
                     + f". Drop the column, or leave {dim!r} out of dimensions."
                 )
             target = labels[rows, k].astype(np.int64)
@@ -299,9 +376,23 @@ class NeedProfileModel(MultiOutputMixin, BaseEstimator):
                     stacklevel=2,
                 )
                 continue
+            minority = int(min(target.sum(), target.size - target.sum()))
+            if minority < MIN_CLASS_ROWS:
+                wk = np.ones(rows.size) if w is None else w[rows]
+                rate = float(np.average(target, weights=wk))
+                self.constant_dimensions_[dim] = rate
+                warnings.warn(
+                    f"Dimension {dim!r} has {minority} labelled row(s) of its rarer class, "
+                    f"fewer than {MIN_CLASS_ROWS}: too few to learn from, so its probability "
+                    f"is the labels' rate, {rate:.4g}, for every row (constant_dimensions_), "
+                    "with no reason codes. Label a longer window or a larger population.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                continue
             every = rows.size == len(Xa)
             est = clone(base)
-            kwargs = {} if weights is None else {"sample_weight": weights[rows]}
+            kwargs = {} if w is None else {"sample_weight": w[rows]}
             try:
                 est.fit(self._features(Xa if every else Xa[rows]), target, **kwargs)
             except ValueError as exc:
@@ -792,3 +883,40 @@ def _is_binary(value: Any) -> bool:
     return isinstance(value, bool | np.bool_ | int | np.integer | float | np.floating) and (
         value == 0 or value == 1
     )
+
+
+def _is_frame(value: Any) -> bool:
+    return isinstance(value, pd.DataFrame | pl.DataFrame)
+
+
+def _dimension_weights(
+    sample_weight: pd.DataFrame | pl.DataFrame, dims: Sequence[str], n_rows: int
+) -> npt.NDArray[np.float64]:
+    """Return per-dimension weights (n_rows, len(dims)) from a frame of need_<dim> columns."""
+    frame = (
+        sample_weight if isinstance(sample_weight, pl.DataFrame) else pl.from_pandas(sample_weight)
+    )
+    frame = frame.drop(ID_COLUMN, strict=False)
+    unknown = [c for c in frame.columns if c not in TARGET_COLUMNS]
+    if unknown:
+        raise ValueError(
+            f"Got sample_weight with column(s) {unknown!r}; a weights frame holds one "
+            f"need_<dimension> column per weighted dimension (among {list(TARGET_COLUMNS)!r})."
+        )
+    if frame.height != n_rows:
+        raise ValueError(
+            f"Got sample_weight with {frame.height} rows for X with {n_rows}; give one row "
+            "of weights per household."
+        )
+    out = np.ones((n_rows, len(dims)))
+    for k, dim in enumerate(dims):
+        column = f"need_{dim}"
+        if column in frame.columns:
+            values = frame[column].cast(pl.Float64).fill_null(0.0).to_numpy()
+            if not np.isfinite(values).all() or (values < 0).any():
+                raise ValueError(
+                    f"Got sample_weight column {column!r} with negative or non-finite "
+                    "values; weights are finite and 0 or more (null counts as 0)."
+                )
+            out[:, k] = values
+    return out

@@ -78,8 +78,9 @@ __all__ = [
 NEEDS_MODEL_NAME = "needsid-needs"
 #: The MLflow experiment of allocation runs.
 ALLOCATE_EXPERIMENT = "needsid-allocate"
-#: The labels a bundle gives per need dimension (``needsid.labels.make``).
-NEEDS_SOURCES = ("records", "truth")
+#: Label sources of :func:`train_needs`: the income labels of
+#: ``needsid.labels.make_needs`` (the other dimensions from the records), or the truth.
+NEEDS_SOURCES = ("pu", "verified", "records", "truth")
 _CODE = Path(__file__).with_name(NEEDS_CODE_FILE)
 
 
@@ -102,7 +103,8 @@ class NeedsTrainResult:
     n_labelled : dict of str to int
         Dimension -> households labelled for it.
     positive_rate : dict of str to float
-        Dimension -> share of its labelled households in need.
+        Dimension -> rate of need in its labels, weighted as the model was fitted (the
+        ``pu`` income labels' weights make it an estimate for the whole population).
     fingerprint : str
         The bundle's fingerprint.
 
@@ -140,7 +142,7 @@ def train_needs(
     as_of: dt.date | str,
     *,
     horizon_months: int = 12,
-    labels: str = "records",
+    labels: str = "pu",
     params: dict[str, Any] | None = None,
     features: str | os.PathLike[str] | None = None,
     name: str = NEEDS_MODEL_NAME,
@@ -148,12 +150,11 @@ def train_needs(
 ) -> NeedsTrainResult:
     """Fit a need-profile model on a bundle's own labels; log the run and register it.
 
-    Features are built at ``as_of - horizon_months``; each household's labels are what
-    the records show of its need in each dimension over the following
-    ``horizon_months`` (``needsid.labels.make(..., source=labels)``), so the model
-    learns to predict need a horizon ahead, from what a county holds. ``records`` labels
-    cover income, health, education and employment; care and housing are not modelled
-    from a bundle (the records cannot tell them).
+    Features are built at ``as_of - horizon_months``; each household's labels are its
+    need in each dimension over the following ``horizon_months``, as a county can tell
+    it (``needsid.labels.make_needs``): health, education, care, housing and employment
+    from the records, income from the casework's own assessments, so the model learns to
+    predict need a horizon ahead from what the county holds.
 
     Parameters
     ----------
@@ -163,8 +164,10 @@ def train_needs(
         The latest date the labels may read; the model is trained to be used at it.
     horizon_months : int, default=12
         The labels' window, months.
-    labels : {"records", "truth"}, default="records"
-        Label source; ``truth`` is for research on a simulated population only.
+    labels : {"pu", "verified", "records", "truth"}, default="pu"
+        The income labels (``make_needs(..., income=labels)``): casework outcomes as
+        positive-unlabeled with selection-aware weights, the assessed households only,
+        or wages on record. ``truth`` is for research on a simulated population only.
     params : dict, optional
         Keyword arguments of each dimension's ``GBMRiskModel``.
     features : str or os.PathLike, optional
@@ -207,8 +210,8 @@ def train_needs(
     """
     from mlflow.entities import Metric, Param, RunTag
 
-    from ..labels import make
-    from ..models import NeedProfileModel, need_targets
+    from ..labels import make, make_needs
+    from ..models import NeedProfileModel, need_targets, need_weights
 
     if labels not in NEEDS_SOURCES:
         raise ValueError(f"Got labels={labels!r}; expected one of {NEEDS_SOURCES}.")
@@ -234,25 +237,32 @@ def train_needs(
     X = build(bundle, train_date, spec=spec)
     X = X if isinstance(X, pl.DataFrame) else pl.from_pandas(X)
     step(f"labelling need by dimension over {horizon_months} months ({labels})")
-    y = need_targets(
-        make(
-            cast("Any", data) if labels == "truth" else bundle,
-            train_date,
-            horizon_months,
-            source=labels,
-        )
-    )
-    y = y if isinstance(y, pl.DataFrame) else pl.from_pandas(y)
-    both = X.join(y, on=ID_COLUMN, how="inner")
+    if labels == "truth":
+        raw = make(cast("Any", data), train_date, horizon_months, source="truth")
+    else:
+        raw = make_needs(bundle, train_date, horizon_months, income=labels, features=X)
+    raw = raw if isinstance(raw, pl.DataFrame) else pl.from_pandas(raw)
+    y = need_targets(raw)
+    both = X.join(raw, on=ID_COLUMN, how="inner")
     feature_names = [c for c in X.columns if c != ID_COLUMN]
     targets = [c for c in y.columns if c != ID_COLUMN]
+    weights = None if labels == "truth" else need_weights(both.drop(targets)).drop(ID_COLUMN)
     step(f"fitting {len(targets)} need models on {both.height:,} households")
     model = NeedProfileModel(_need_estimator(params))
-    model.fit(both.select(feature_names).to_pandas(), both.select(targets).to_pandas())
-    positive = {
-        d: float(cast("float", both[f"need_{d}"].drop_nulls().cast(pl.Float64).mean() or 0.0))
-        for d in model.dimensions_
-    }
+    model.fit(
+        both.select(feature_names).to_pandas(),
+        both.select(targets).to_pandas(),
+        sample_weight=weights,
+    )
+    positive = {}  # the labels' rate of need, weighted as the model was fitted
+    for d in model.dimensions_:
+        y_d = both[f"need_{d}"].cast(pl.Float64)
+        w_d = both[f"weight_{d}"] if f"weight_{d}" in both.columns else pl.Series([1.0] * len(y_d))
+        known = y_d.is_not_null() & (w_d > 0)
+        total = float(w_d.filter(known).sum())
+        positive[d] = (
+            float((y_d.filter(known) * w_d.filter(known)).sum()) / total if total else 0.0
+        )
     fingerprint = bundle.fingerprint()
     commit, dirty = _git_commit()
     settings = {
@@ -509,7 +519,7 @@ def allocate_households(
     ...     pop.bundle, "2024-07-01", 20_000, model=needs.model_uri,
     ...     out=folder / "plan.parquet", salt="a-secret-of-16-chars", tracking_uri=store)
     >>> done.path.name, done.plan.cost <= 20_000, done.unmodelled
-    ('plan.parquet', True, ('care', 'housing'))
+    ('plan.parquet', True, ())
     >>> client.get_run(done.run_id).data.tags["plan.sha256"] == done.sha256
     True
     """
