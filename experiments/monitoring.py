@@ -87,6 +87,35 @@ def _true_precision(
     return out
 
 
+def _entries(pop, hit: list[str], start: dt.date) -> dict[str, float]:
+    """Households entering need per month (truth), shocked regions and others.
+
+    The two months before ``start`` and the first two from it: how much the shock moves
+    the population the score describes.
+    """
+    m = (
+        pop.truth.monthly.select("household_id", "month", "in_need")
+        .sort("household_id", "month")
+        .with_columns(before=pl.col("in_need").shift(1).over("household_id"))
+        .join(pop.bundle.households.select("household_id", "region_id"), on="household_id")
+        .with_columns(
+            entered=(pl.col("in_need") & ~pl.col("before")).cast(pl.Int64),
+            shocked=pl.col("region_id").is_in(hit),
+        )
+    )
+    out = {}
+    for name, lo, hi in (
+        ("before", months_after(start, -2), start),
+        ("first_2_months", start, months_after(start, 2)),
+    ):
+        window = m.filter((pl.col("month") >= lo) & (pl.col("month") < hi))
+        for shocked, label in ((True, "shocked"), (False, "other")):
+            part = window.filter(pl.col("shocked") == shocked)
+            per_month = part["entered"].sum() / 2
+            out[f"entered_need_per_1000_{label}_{name}"] = 1000 * per_month / (part.height / 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int)
@@ -219,6 +248,7 @@ def main() -> None:
                         f"other_regions_marked_psi_{args.min_psi}": len(set(large) - set(hit)),
                         "estimated_precision_before": float(before.mean()),
                         "estimated_precision_first_2_months": float(after.mean()),
+                        **_entries(pop, hit, args.shock_start),
                     }
                 )
 

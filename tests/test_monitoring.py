@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 import needsid as ni
+from needsid.data import HouseholdData
 from needsid.models import GBMRiskModel
 from needsid.monitoring import (
     ALERT_COLUMNS,
@@ -24,6 +25,9 @@ from needsid.monitoring import (
     psi_critical,
     run,
 )
+from needsid.monitoring._run import ALL, SCORE, _drift_rows
+
+from .conftest import make_tiny_bundle
 
 
 def test_psi_of_identical_samples_is_zero():
@@ -157,8 +161,69 @@ def test_calendar_reference_tests_each_change_against_the_year_before(pop):
     expected = psi_change(x["2024-03-01"], x["2024-04-01"], x["2023-03-01"], x["2023-04-01"])
     assert row["psi"] == pytest.approx(expected.psi)
     assert row["critical"] == pytest.approx(expected.critical)
-    assert row["drifted"] == expected.drifted
+    moved = psi(x["2024-03-01"], x["2024-04-01"])
+    assert row["drifted"] == (expected.drifted and moved.drifted)
     assert "a year before" in out.notes[1]
+
+
+def test_calendar_marks_no_echo_of_a_change_a_year_before():
+    # a year before, most households got a value for the first time (a yearly report's
+    # second year); this year the month is the same as its reference: the change test
+    # alone would mark it, as July 2025 was marked on the simulator (issue #18)
+    rng = np.random.default_rng(5)
+    base = rng.gamma(2, 500, size=20_000)
+    base[:2_000] = np.nan
+    first = base.copy()
+    first[:18_000] = np.nan
+    frame = pl.DataFrame({"x": base})
+    year_before = (pl.DataFrame({"x": first}), frame)
+    assert psi_change(base, base, first, base).drifted
+    (row,) = _drift_rows(dt.date(2025, 7, 1), frame, frame, ["x"], [], 10, 0.01, 0.0, year_before)
+    assert row[1:3] == ("x", ALL) and not row[-1]
+    # a change this year that the year before did not have is marked
+    now = pl.DataFrame({"x": first})
+    (row,) = _drift_rows(dt.date(2025, 7, 1), frame, now, ["x"], [], 10, 0.01, 0.0, (frame, frame))
+    assert row[-1]
+
+
+def test_calendar_run_shares_the_register_months_with_the_year_before(pop, model):
+    # the register builds the year before start; the calendar test reads those months
+    # set aside then, and gets what it gets by building them itself
+    register = ni.indicators.load()
+    args = (pop.bundle, "2024-03-01", "2024-04-01")
+    shared = run(*args, model=model, register=register, reference="calendar", rules=None)
+    alone = run(*args, model=model, reference="calendar", rules=None)
+    assert shared.drift.equals(alone.drift)
+    assert shared.drift.filter(pl.col("variable") == SCORE).height > 2
+
+
+def test_deposit_change_does_not_flicker_when_the_older_report_leaves_the_look_back():
+    # yearly bank reports each June; on 2025-07-01 the 2023 report is more than 24 months
+    # old and the 2025 one not yet known: the latest (2024) is still compared with the
+    # one before it (the cause of the July drift marks of issue #18)
+    tiny = make_tiny_bundle()
+
+    def deposit(rid: str, day: dt.date, known: dt.date, amount: float) -> pl.DataFrame:
+        return tiny.records.head(1).with_columns(
+            record_id=pl.lit(rid), household_id=pl.lit("H1"), person_id=pl.lit(None),
+            source=pl.lit("banking"), kind=pl.lit("deposit_balance"),
+            event_date=pl.lit(day), known_date=pl.lit(known), amount=pl.lit(amount),
+        )  # fmt: skip
+
+    extra = [
+        deposit("R90", dt.date(2023, 6, 10), dt.date(2023, 6, 30), 10_000.0),
+        deposit("R91", dt.date(2024, 6, 10), dt.date(2024, 6, 30), 4_000.0),
+        deposit("R92", dt.date(2025, 6, 10), dt.date(2025, 7, 20), 6_000.0),
+    ]
+    records = pl.concat([tiny.records, *extra], how="vertical_relaxed")
+    b = HouseholdData(tiny.regions, tiny.households, tiny.members, records)
+
+    def change(as_of: dt.date) -> float | None:
+        X = ni.features.build(b, as_of).filter(pl.col("household_id") == "H1")
+        return X["deposit_change_12m"].item()
+
+    changes = [change(dt.date(2025, m, 1)) for m in (6, 7, 8)]
+    assert changes == pytest.approx([0.4, 0.4, 1.5])
 
 
 def test_calendar_reference_needs_a_year_of_records_before_start(pop):

@@ -513,14 +513,25 @@ def _assets_part(records: Lazy, as_of: dt.date, spec: FeatureSpec, lit: _Dates) 
     )
     recent = _recent(records, as_of, spec, lit, "deposit_balance")
     last = recent.group_by("household_id").agg(nw.col("event_date").max().alias("_d1"))
-    dated = recent.join(last, on="household_id", how="inner")
     deposits = (
-        dated.filter(nw.col("event_date") == nw.col("_d1"))
+        recent.join(last, on="household_id", how="inner")
+        .filter(nw.col("event_date") == nw.col("_d1"))
         .group_by("household_id")
         .agg(nw.col("amount").max())
     )
-    # banks report once a year: the report before the latest is at least 6 months older
-    older = dated.filter(_month_no("event_date") <= _month_no("_d1") - 6).drop("_d1")
+    # banks report once a year: the report before the latest is at least 6 months older,
+    # and within the look-back of the latest (not of as_of): else, each year, the report
+    # before drops out a month before the new one is known, and the change flickers
+    # to null every July (issue #18)
+    lb = spec.lookback_months
+    dated = records.filter(
+        (nw.col("kind") == "deposit_balance")
+        & (nw.col("event_date") >= lit(months_before(as_of, 2 * lb)))
+    ).join(last, on="household_id", how="inner")
+    older = dated.filter(
+        (_month_no("event_date") <= _month_no("_d1") - 6)
+        & (_month_no("event_date") >= _month_no("_d1") - lb)
+    ).drop("_d1")
     before = _latest(older, ["household_id"], "amount")
     return [
         assets,

@@ -200,19 +200,21 @@ def psi(
     ref = _as_array(reference, "reference")
     cur = _as_array(current, "current")
     edges = _edges(ref, bins)
-    r = _counts(ref, edges)
-    c = _counts(cur, edges)
+    return _psi_counts(_counts(ref, edges), _counts(cur, edges), alpha)
+
+
+def _psi_counts(r: npt.NDArray[np.int64], c: npt.NDArray[np.int64], alpha: float) -> PSIResult:
+    """:func:`psi` from the two samples' counts in the reference's bins."""
+    n_ref, n_cur = int(r.sum()), int(c.sum())
     used = (r + c) > 0
     r, c = r[used], c[used]
     n_bins = int(used.sum())
     if n_bins < 2:
-        return PSIResult(0.0, math.nan, n_bins, ref.size, cur.size)
+        return PSIResult(0.0, math.nan, n_bins, n_ref, n_cur)
     rs = (r + SMOOTHING) / (r + SMOOTHING).sum()
     cs = (c + SMOOTHING) / (c + SMOOTHING).sum()
     value = float(np.sum((cs - rs) * np.log(cs / rs)))
-    return PSIResult(
-        value, psi_critical(ref.size, cur.size, n_bins, alpha), n_bins, ref.size, cur.size
-    )
+    return PSIResult(value, psi_critical(n_ref, n_cur, n_bins, alpha), n_bins, n_ref, n_cur)
 
 
 def psi_change(
@@ -288,10 +290,14 @@ def psi_change(
         )
     ]
     edges = _edges(samples[0], bins)
-    counts = [_counts(a, edges) for a in samples]
+    return _change_counts([_counts(a, edges) for a in samples], alpha)
+
+
+def _change_counts(counts: list[npt.NDArray[np.int64]], alpha: float) -> PSIResult:
+    """:func:`psi_change` from the four samples' counts in the reference's bins."""
     used = np.sum(counts, axis=0) > 0
     n_bins = int(used.sum())
-    sizes = [a.size for a in samples]
+    sizes = [int(k.sum()) for k in counts]
     if n_bins < 2:
         return PSIResult(0.0, math.nan, n_bins, sizes[0], sizes[1])
     r, c, r0, c0 = ((k[used] + SMOOTHING) / (k[used] + SMOOTHING).sum() for k in counts)
@@ -302,3 +308,32 @@ def psi_change(
     value = float(np.sum((c - expected) * np.log(c / expected)))
     critical = psi_critical(sizes[0], sizes[1], n_bins, alpha, sizes[2], sizes[3])
     return PSIResult(value, critical, n_bins, sizes[0], sizes[1])
+
+
+def psi_and_change(
+    reference: npt.NDArray[np.float64],
+    current: npt.NDArray[np.float64],
+    reference_year_before: npt.NDArray[np.float64],
+    current_year_before: npt.NDArray[np.float64],
+    *,
+    bins: int = 10,
+    alpha: float = 0.01,
+) -> tuple[PSIResult, PSIResult]:
+    """Return :func:`psi` of ``(reference, current)`` and :func:`psi_change` of all four.
+
+    Both bin on ``reference``'s quantiles: the edges and counts are computed once.
+    """
+    if bins < 2:
+        raise ValueError(f"Got bins={bins}; PSI needs at least 2.")
+    samples = [
+        _as_array(values, name)
+        for values, name in (
+            (reference, "reference"),
+            (current, "current"),
+            (reference_year_before, "reference_year_before"),
+            (current_year_before, "current_year_before"),
+        )
+    ]
+    edges = _edges(samples[0], bins)
+    counts = [_counts(a, edges) for a in samples]
+    return _psi_counts(counts[0], counts[1], alpha), _change_counts(counts, alpha)

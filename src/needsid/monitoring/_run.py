@@ -6,6 +6,8 @@ import datetime as dt
 import io
 import math
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,7 @@ from ..indicators._score import score_months
 from ..labels._verified import verified
 from ..rules import RuleSet, household_attributes
 from ..rules import load as load_rules
-from ._drift import psi, psi_change
+from ._drift import psi, psi_and_change
 from ._performance import estimated_precision, observed_precision
 
 __all__ = [
@@ -275,8 +277,15 @@ def _indicator_alerts(scored: Any) -> tuple[dict[tuple[str, str], str], pl.DataF
     active: dict[tuple[str, str], str] = {}
     # warnings only: an indicator firing now with points for need (not an offset)
     firing = points.filter((pl.col("months_since") == 0) & (pl.col("points") > 0))
-    for h, i, p in firing.select("household_id", "indicator_id", "points").iter_rows():
-        active[(str(h), f"indicator:{i}")] = f"{p:g} points"
+    # few distinct points: each is formatted once
+    text = {p: f"{p:g} points" for p in firing["points"].unique().to_list()}
+    for h, i, p in zip(
+        firing["household_id"].cast(pl.String).to_list(),
+        firing["indicator_id"].cast(pl.String).to_list(),
+        firing["points"].to_list(),
+        strict=True,
+    ):
+        active[(h, f"indicator:{i}")] = text[p]
     lv = levels.select(
         pl.col("household_id").cast(pl.String),
         pl.col("total").cast(pl.Float64).alias("points"),
@@ -324,28 +333,69 @@ def _drift_rows(
 ) -> list[tuple[Any, ...]]:
     """Return one month's PSI rows.
 
-    With ``year_before`` (the reference and current month a year before), each test is
-    of the month's change against the change a year before.
+    With ``year_before`` (the reference and current month a year before), the row's
+    index is of the month's change against the change a year before, and a change is
+    marked only if the month also differs from its reference: a month as calm as its
+    reference is not drift because the same month a year before moved (an echo of a
+    one-off change then, e.g. a report's first year).
     """
     frames = [reference, current, *(year_before or ())]
 
     def row(var: str, group: str, samples: list[npt.NDArray[Any]]) -> tuple[Any, ...]:
         if len(samples) == 4:
-            r = psi_change(*samples, bins=bins, alpha=alpha)
+            moved, r = psi_and_change(*samples, bins=bins, alpha=alpha)
+            drifted = r.drifted and moved.drifted
         else:
             r = psi(samples[0], samples[1], bins=bins, alpha=alpha)
-        drifted = r.drifted and r.psi >= min_psi
+            drifted = r.drifted
+        drifted = drifted and r.psi >= min_psi
         return (month, var, group, r.psi, r.critical, r.bins, r.n_reference, r.n_current, drifted)
 
     rows = [row(v, ALL, [f[v].to_numpy() for f in frames]) for v in variables]
     if SCORE in current.columns:
         for g in groups:
             col = GROUP_PREFIX + g
+            # split the two columns read, not the whole feature table, by group
+            split = [
+                {k[0]: part[SCORE].to_numpy() for k, part in f.select(col, SCORE).group_by(col)}
+                for f in frames
+            ]
             for value in sorted(set(current[col]) | set(reference[col]), key=str):
-                samples = [f.filter(pl.col(col) == value)[SCORE].to_numpy() for f in frames]
+                if value is None:  # no group known: in none of the groups
+                    continue
+                samples = [by.get(value, np.empty(0)) for by in split]
                 if all(a.size for a in samples):
                     rows.append(row(SCORE, f"{g}={value}", samples))
     return rows
+
+
+class _Spill:
+    """Months' tables set aside in a folder until a later month reads them.
+
+    Parquet keeps the values exactly; memory holds only the months in use.
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        self.dates: set[dt.date] = set()
+
+    def _path(self, d: dt.date) -> Path:
+        return self.folder / f"{d.isoformat()}.parquet"
+
+    def put(self, d: dt.date, frame: pl.DataFrame) -> None:
+        frame.write_parquet(self._path(d), compression="lz4", statistics=False)
+        self.dates.add(d)
+
+    def take(self, d: dt.date) -> pl.DataFrame | None:
+        return pl.read_parquet(self._path(d)) if d in self.dates else None
+
+    def drop_before(self, d: dt.date) -> None:
+        for old in [x for x in self.dates if x < d]:
+            self._path(old).unlink()
+            self.dates.discard(old)
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 #: A month belongs to the county's monthly feeds when it holds at least this share of the
@@ -429,8 +479,13 @@ def run(
         anyway (incomes rise, records accumulate); ``"calendar"``: the same, with the
         change between the same calendar months a year before taken out
         (:func:`psi_change`), so that what every year brings (a short February's
-        wages, a yearly survey) is not drift; it needs records from 13 months before
-        ``start`` (``reference_months + 12``); ``"fixed"``: every month is compared
+        wages, a yearly survey) is not drift; a test is marked only if the month also
+        differs from its reference (the rolling test), so that a one-off change a year
+        before (a yearly report's first year) does not echo as drift a year later; the
+        row's ``psi`` and ``critical`` are the change test's; it needs records from 13
+        months before ``start`` (``reference_months + 12``), and sets the features of
+        the months a year before aside on disk (a temporary folder) from when the
+        register first builds them; ``"fixed"``: every month is compared
         with the ``reference_months`` months before ``start``; ``"seasonal"``: with the
         same month a year before (and the ``reference_months - 1`` before that), for
         data that arrive on a yearly calendar (surveys, school terms).
@@ -477,7 +532,9 @@ def run(
     ``reference="rolling"`` marks far more than ``alpha`` of the tests: the simulated
     feeds arrive on a calendar and at that size the critical value is tiny.
     ``reference="calendar"`` removes the calendar; ``min_psi`` removes what is
-    significant but small. The experiment's README table gives both.
+    significant but small. The experiment's README table gives both. What the calendar
+    test still marks there is mostly the records' first year (the year before is the
+    first with a survey to replace or two bank reports to compare).
 
     Examples
     --------
@@ -565,12 +622,31 @@ def run(
     # the months before it: those it builds itself, each once, through `seen`)
     current: dict[dt.date, tuple[pl.DataFrame, pl.DataFrame]] = {}
     seen: dict[dt.date, Any] = {}
+    # the months a year before that the calendar and seasonal references read: the
+    # register builds most of them first (the year before start), so they are described
+    # then and set aside on disk until their month, not built and scored twice
+    set_aside: set[dt.date] = set()
+    if reference == "calendar":
+        set_aside = {
+            months_before(m, SEASON + k) for m in months for k in range(reference_months + 1)
+        }
+    elif reference == "seasonal":
+        set_aside = {months_before(m, SEASON + k) for m in months for k in range(reference_months)}
+    spill = _Spill(tempfile.mkdtemp(prefix="needsid-monitoring-")) if set_aside else None
 
     def inputs(d: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
         if d in current:
             return current[d]
         hits = default_rules.evaluate(b, d, suppress=False).to_frame()
-        return build_features(b, d), hits
+        feats = build_features(b, d)
+        if spill is not None and d in set_aside and spec is None:
+            spill.put(d, described(d, feats))
+        return feats, hits
+
+    def aside(d: dt.date) -> pl.DataFrame:
+        """Return the described features at ``d``, from disk if they were set aside."""
+        kept = spill.take(d) if spill is not None else None
+        return described(d) if kept is None else kept
 
     def described(m: dt.date, feats: pl.DataFrame | None = None) -> pl.DataFrame:
         """Features at ``m`` with the groups and, with a model, the score."""
@@ -600,6 +676,8 @@ def run(
             )
             current[m] = (raw, default_hits)
         feats = described(m, raw)
+        if spill is not None and m in set_aside:
+            spill.put(m, feats)
         active: dict[tuple[str, str], str] = {}
         scores = None
         if scorer is not None:
@@ -616,54 +694,64 @@ def run(
                 del seen[d]  # no later month reads that far back
         return _Month(feats, scores, active, levels)
 
-    step(f"monitoring: the reference ({len(ref_dates)} months)")
-    window = [described(m) for m in ref_dates[:-1]]
-    prior = evaluate(ref_dates[-1])
-    window.append(prior.features)
-    fixed = pl.concat(window, how="vertical_relaxed") if reference == "fixed" else None
-    variables = [*names, *([SCORE] if scorer is not None else [])]
+    try:
+        step(f"monitoring: the reference ({len(ref_dates)} months)")
+        window = [described(m) for m in ref_dates[:-1]]
+        prior = evaluate(ref_dates[-1])
+        window.append(prior.features)
+        fixed = pl.concat(window, how="vertical_relaxed") if reference == "fixed" else None
+        variables = [*names, *([SCORE] if scorer is not None else [])]
 
-    levels, alerts, drift, perf = [], [], [], []
-    before = prior.active
-    # calendar: the months a year before, each described once (m - 12 is next m - 13)
-    year: dict[dt.date, pl.DataFrame] = {}
+        levels, alerts, drift, perf = [], [], [], []
+        before = prior.active
+        # calendar: the months a year before, each described once (m - 12 is next m - 13)
+        year: dict[dt.date, pl.DataFrame] = {}
 
-    def year_before(m: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
-        wanted = [months_before(m, SEASON + k) for k in range(reference_months, -1, -1)]
-        for d in [d for d in year if d not in wanted]:
-            del year[d]
-        for d in wanted:
-            if d not in year:
-                year[d] = described(d)
-        ref = pl.concat([year[d] for d in wanted[:-1]], how="vertical_relaxed")
-        return ref, year[wanted[-1]]
+        def year_before(m: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
+            wanted = [months_before(m, SEASON + k) for k in range(reference_months, -1, -1)]
+            for d in [d for d in year if d not in wanted]:
+                del year[d]
+            for d in wanted:
+                if d not in year:
+                    year[d] = aside(d)
+            ref = pl.concat([year[d] for d in wanted[:-1]], how="vertical_relaxed")
+            return ref, year[wanted[-1]]
 
-    for m in months:
-        step(f"monitoring {m.isoformat()}")
-        now = evaluate(m)
-        alerts += _transitions(m, before, now.active, ongoing)
-        before = now.active
-        if now.levels is not None:
-            levels.append(now.levels.with_columns(pl.lit(m).alias("month")))
-        if reference == "seasonal":
-            same_months = [months_before(m, SEASON + k) for k in range(reference_months)]
-            ref_frame = pl.concat([described(d) for d in same_months], how="vertical_relaxed")
-        else:
-            ref_frame = fixed if fixed is not None else pl.concat(window, how="vertical_relaxed")
-        drift += _drift_rows(
-            m,
-            ref_frame,
-            now.features,
-            variables,
-            groups,
-            bins,
-            alpha,
-            min_psi,
-            year_before(m) if reference == "calendar" else None,
-        )
-        window = [*window[1:], now.features]
-        if now.scores is not None:
-            perf.append(_performance_row(b, m, now.scores, capacity, verification_months, line))
+        for m in months:
+            step(f"monitoring {m.isoformat()}")
+            now = evaluate(m)
+            alerts += _transitions(m, before, now.active, ongoing)
+            before = now.active
+            if now.levels is not None:
+                levels.append(now.levels.with_columns(pl.lit(m).alias("month")))
+            if reference == "seasonal":
+                same_months = [months_before(m, SEASON + k) for k in range(reference_months)]
+                ref_frame = pl.concat([aside(d) for d in same_months], how="vertical_relaxed")
+            else:
+                ref_frame = (
+                    fixed if fixed is not None else pl.concat(window, how="vertical_relaxed")
+                )
+            drift += _drift_rows(
+                m,
+                ref_frame,
+                now.features,
+                variables,
+                groups,
+                bins,
+                alpha,
+                min_psi,
+                year_before(m) if reference == "calendar" else None,
+            )
+            window = [*window[1:], now.features]
+            if spill is not None:
+                spill.drop_before(months_before(m, SEASON + reference_months - 1))
+            if now.scores is not None:
+                perf.append(
+                    _performance_row(b, m, now.scores, capacity, verification_months, line)
+                )
+    finally:
+        if spill is not None:
+            spill.close()
 
     return MonitoringResult(
         levels=_levels_frame(levels),
