@@ -1,6 +1,7 @@
 """The need-profile model in the registry, and `needsid allocate` logged like flags."""
 
 import hashlib
+import json
 import re
 import warnings
 
@@ -72,6 +73,11 @@ def test_need_profile_json_round_trip_predicts_and_explains_the_same():
     pd.testing.assert_frame_equal(loaded.reasons(X.head(5)), model.reasons(X.head(5)))
     with pytest.raises(ValueError, match="format version 2"):
         NeedProfileModel.from_json(model.to_json().replace('"version": 1', '"version": 2', 1))
+    doc = json.loads(model.to_json())
+    doc["estimators"]["income"] = '{"format": "needsid.Other"}'
+    message = "Unknown risk model format 'needsid.Other' for dimension 'income'; expected one of"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        NeedProfileModel.from_json(json.dumps(doc))
 
 
 def test_train_needs_registers_all_six_dimensions_from_the_bundle(store):

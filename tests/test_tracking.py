@@ -764,6 +764,9 @@ def test_every_model_with_a_json_form_round_trips_through_the_registry_format():
         loaded = model_from_json(model_to_json(model))
         assert type(loaded) is type(model)
         np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    message = "Unknown risk model format 'needsid.Other'; expected one of ['needsid.GBMRiskModel'"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model_from_json('{"format": "needsid.Other"}')
 
 
 def test_monitor_with_the_registered_model(store, tmp_path):

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import json
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
 if TYPE_CHECKING:
     from ._base import RiskModel
 
-__all__ = ["header", "read_document", "restore_header"]
+__all__ = ["header", "read_document", "restore_header", "risk_model_from_json"]
+
+#: needsid's risk models by the ``format`` of their JSON document: (module, class). The
+#: modules load on use, so a document of one kind does not import the others' libraries.
+_RISK_MODELS = {
+    "needsid.GBMRiskModel": ("._gbm", "GBMRiskModel"),
+    "needsid.PointsScorecard": ("._scorecard", "PointsScorecard"),
+    "needsid.EBMRiskModel": ("._ebm", "EBMRiskModel"),
+}
 
 
 #: The model class a document is restored into.
@@ -61,3 +70,25 @@ def restore_header(cls: type[M], doc: dict[str, Any]) -> M:
     if doc["feature_names_in"] is not None:
         model.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
     return model
+
+
+def risk_model_from_json(text: str, where: str = "") -> RiskModel:
+    """Rebuild the needsid risk model a JSON document's ``format`` names.
+
+    ``where`` (e.g. ``" for dimension 'income'"``) says in the error which document it is.
+
+    Examples
+    --------
+    >>> risk_model_from_json('{"format": "needsid.Other"}', " for dimension 'care'")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown risk model format 'needsid.Other' for dimension 'care'; expected one of ['needsid.GBMRiskModel', 'needsid.PointsScorecard', 'needsid.EBMRiskModel'].
+    """  # noqa: E501
+    fmt = json.loads(text).get("format")
+    if fmt not in _RISK_MODELS:
+        raise ValueError(
+            f"Unknown risk model format {fmt!r}{where}; expected one of {list(_RISK_MODELS)}."
+        )
+    module, name = _RISK_MODELS[fmt]
+    cls = getattr(importlib.import_module(module, __package__), name)
+    return cast("RiskModel", cls.from_json(text))

@@ -102,21 +102,14 @@ def need_targets(labels: Any) -> Any:
     ['household_id', 'need_income', 'need_health', 'need_education', 'need_care',
      'need_housing', 'need_employment']
     """
-    frame = nw.from_native(labels, eager_only=True, pass_through=True)
-    if not isinstance(frame, nw.DataFrame):
-        raise TypeError(
-            f"Got labels of type {type(labels).__name__}; expected a pandas or polars "
-            "DataFrame, e.g. the output of needsid.labels.make."
-        )
-    targets = [c for c in TARGET_COLUMNS if c in frame.columns]
-    if not targets:
-        raise ValueError(
-            f"Got labels with columns {frame.columns!r} and none of {list(TARGET_COLUMNS)!r}; "
-            "label need by dimension with needsid.labels.make(..., source='truth') on a "
-            "simulated population or source='records' on a bundle."
-        )
-    keep = [ID_COLUMN] if ID_COLUMN in frame.columns else []
-    return frame.select(*keep, *targets).to_native()
+    return _by_dimension(
+        labels,
+        "need_",
+        "needsid.labels.make",
+        f"none of {list(TARGET_COLUMNS)!r}; label need by dimension with "
+        "needsid.labels.make(..., source='truth') on a simulated population or "
+        "source='records' on a bundle.",
+    )
 
 
 def need_weights(labels: Any) -> Any:
@@ -155,22 +148,33 @@ def need_weights(labels: Any) -> Any:
     >>> need_weights(labels).rows()
     [('a', 1.0), ('b', 4.5)]
     """
+    return _by_dimension(
+        labels,
+        "weight_",
+        "needsid.labels.make_needs",
+        "no weight_<dimension> column; needsid.labels.make_needs gives them (its income "
+        "labels are weighted).",
+    )
+
+
+def _by_dimension(labels: Any, prefix: str, maker: str, none_found: str) -> Any:
+    """Return ``household_id`` (if there) and the ``prefix<dimension>`` columns of ``labels``.
+
+    The columns are renamed ``need_<dimension>``, in the order of ``NEED_DIMENSIONS``.
+    ``maker`` is the function whose output ``labels`` should be; ``none_found`` ends the
+    error when there is no such column.
+    """
     frame = nw.from_native(labels, eager_only=True, pass_through=True)
     if not isinstance(frame, nw.DataFrame):
         raise TypeError(
             f"Got labels of type {type(labels).__name__}; expected a pandas or polars "
-            "DataFrame, e.g. the output of needsid.labels.make_needs."
+            f"DataFrame, e.g. the output of {maker}."
         )
-    weights = [f"weight_{d}" for d in NEED_DIMENSIONS if f"weight_{d}" in frame.columns]
-    if not weights:
-        raise ValueError(
-            f"Got labels with columns {frame.columns!r} and no weight_<dimension> column; "
-            "needsid.labels.make_needs gives them (its income labels are weighted)."
-        )
+    found = [d for d in NEED_DIMENSIONS if prefix + d in frame.columns]
+    if not found:
+        raise ValueError(f"Got labels with columns {frame.columns!r} and {none_found}")
     keep = [ID_COLUMN] if ID_COLUMN in frame.columns else []
-    return frame.select(
-        *keep, *[nw.col(w).alias("need_" + w.removeprefix("weight_")) for w in weights]
-    ).to_native()
+    return frame.select(*keep, *[nw.col(prefix + d).alias(f"need_{d}") for d in found]).to_native()
 
 
 class NeedProfileModel(MultiOutputMixin, BaseEstimator):
@@ -795,16 +799,8 @@ class NeedProfileModel(MultiOutputMixin, BaseEstimator):
         ...
         ValueError: Got a JSON document without format='needsid.NeedProfileModel'; expected the output of NeedProfileModel.to_json().
         """  # noqa: E501
-        from ._ebm import EBMRiskModel
-        from ._gbm import GBMRiskModel
-        from ._json import read_document
-        from ._scorecard import PointsScorecard
+        from ._json import read_document, risk_model_from_json
 
-        loaders: dict[str, Any] = {
-            "needsid.GBMRiskModel": GBMRiskModel,
-            "needsid.PointsScorecard": PointsScorecard,
-            "needsid.EBMRiskModel": EBMRiskModel,
-        }
         doc = read_document(text, _FORMAT, _VERSION, "NeedProfileModel.to_json()")
         model = cls(dimensions=list(doc["dimensions"]))
         model.dimensions_ = _check_dimensions(doc["dimensions"])
@@ -813,15 +809,10 @@ class NeedProfileModel(MultiOutputMixin, BaseEstimator):
         model.n_features_in_ = int(doc["n_features_in"])
         if doc["feature_names_in"] is not None:
             model.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
-        model.estimators_ = {}
-        for dim, sub in doc["estimators"].items():
-            fmt = json.loads(sub).get("format")
-            if fmt not in loaders:
-                raise ValueError(
-                    f"Got dimension {dim!r} saved in format {fmt!r}; expected one of "
-                    f"{sorted(loaders)!r}."
-                )
-            model.estimators_[dim] = loaders[fmt].from_json(sub)
+        model.estimators_ = {
+            dim: risk_model_from_json(sub, f" for dimension {dim!r}")
+            for dim, sub in doc["estimators"].items()
+        }
         missing = [
             d
             for d in model.dimensions_

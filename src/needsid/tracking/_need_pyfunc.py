@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from ..models import ID_COLUMN
+from ._pyfunc import _float_features, _input_frame
 
 __all__ = ["NeedProfilePyfunc"]
 
@@ -119,20 +119,8 @@ class NeedProfilePyfunc(PythonModel):
         ...
         ValueError: The input lacks 1 columns the need-profile model needs, e.g. ['income_ratio']; build them with needsid.features.build and the model's feature spec.
         """  # noqa: E501
-        df = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        missing = [c for c in [ID_COLUMN, *self.features] if c not in df.columns]
-        if missing:
-            raise ValueError(
-                f"The input lacks {len(missing)} columns the need-profile model needs, e.g. "
-                f"{missing[:5]!r}; build them with needsid.features.build and the model's "
-                "feature spec."
-            )
-        try:
-            X = df[self.features].astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(
-                "Some feature values are not numbers; send numbers, or null where unknown."
-            ) from None
+        df = _input_frame(model_input, self.features, "need-profile model", ValueError)
+        X = _float_features(df, self.features, ValueError)
         proba = self.need_model.predict_proba(X)
         out = pd.DataFrame({ID_COLUMN: df[ID_COLUMN].astype(str).to_numpy()})
         for k, dim in enumerate(self.need_model.dimensions_):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import tempfile
 import time
@@ -24,7 +23,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 import polars as pl
-import yaml
 
 from .._dates import as_date, months_before
 from .._progress import step
@@ -34,28 +32,24 @@ from ..models import ID_COLUMN
 from ..simulation import NEED_DIMENSIONS
 from ._checks import check_dates
 from ._integrity import NEEDS_CODE_FILE, verified_copy
-from ._integrity import record as record_digests
 from ._need_pyfunc import NeedProfilePyfunc
 from ._privacy import pseudonymise, redact, salt_from_env
 from ._registry import _not_found_as_value_error, resolve_model
 from ._runs import (
-    TRAIN_EXPERIMENT,
     TrackingError,
     _git_commit,
     _installed_version,
+    _log_and_register,
     _parquet_bytes,
     _read,
-    _signature,
     _write_atomic,
 )
 from ._store import (
     _client,
     _experiment_id,
-    _log_model,
     _quiet_mlflow,
     _reap_stale_runs,
     _redact_text,
-    _register,
     _run,
 )
 
@@ -210,8 +204,6 @@ def train_needs(
     >>> done.dimensions  # doctest: +NORMALIZE_WHITESPACE
     ('income', 'health', 'education', 'care', 'housing', 'employment')
     """
-    from mlflow.entities import Metric, Param, RunTag
-
     from ..labels import make, make_needs
     from ..models import NeedProfileModel, need_targets, need_weights
 
@@ -266,7 +258,6 @@ def train_needs(
             float((y_d.filter(known) * w_d.filter(known)).sum()) / total if total else 0.0
         )
     fingerprint = bundle.fingerprint()
-    commit, dirty = _git_commit()
     settings = {
         "features": feature_names,
         "dimensions": list(model.dimensions_),
@@ -283,66 +274,24 @@ def train_needs(
         "dimensions": ",".join(model.dimensions_),
         **{f"model.{k}": str(v) for k, v in sorted((params or {}).items())},
     }
+    kind = {"needsid.model_kind": "need_profile"}
     step("logging the run and registering the need-profile model in MLflow")
-    client, uri = _client(tracking_uri)
-    with _quiet_mlflow(), tempfile.TemporaryDirectory() as tmp_dir:
-        tmp = Path(tmp_dir)
-        experiment_id = _experiment_id(client, TRAIN_EXPERIMENT, uri)
-        _reap_stale_runs(client, experiment_id)
-        with _run(client, experiment_id) as run:
-            run_id = run.info.run_id
-            now = int(time.time() * 1000)
-            metrics = [
-                Metric(f"n_labelled.{d}", float(n), now, 0) for d, n in model.n_labelled_.items()
-            ]
-            metrics += [Metric(f"positive_rate.{d}", v, now, 0) for d, v in positive.items()]
-            client.log_batch(
-                run_id,
-                metrics=metrics,
-                params=[Param(k, v) for k, v in run_params.items()],
-                tags=[
-                    RunTag(k, v)
-                    for k, v in {
-                        "needsid.version": _installed_version(),
-                        "git.commit": commit,
-                        "git.dirty": dirty,
-                        "data.fingerprint": fingerprint,
-                        "needsid.model_kind": "need_profile",
-                    }.items()
-                ],
-            )
-            artifacts = {
-                "need_model": tmp / "need_model.json",
-                "settings": tmp / "settings.json",
-                "features": tmp / "features.yaml",
-            }
-            artifacts["need_model"].write_text(model.to_json(), "utf-8")
-            artifacts["settings"].write_text(json.dumps(settings, indent=2, sort_keys=True))
-            artifacts["features"].write_text(yaml.safe_dump(spec.model_dump(mode="json")))
-            logged = _log_model(
-                client,
-                experiment_id,
-                run_id,
-                tmp,
-                run_params,
-                python_model=str(_CODE),
-                artifacts={k: str(v) for k, v in artifacts.items()},
-                signature=_signature(feature_names),
-                # a made-up household: the store must hold no real household's data
-                input_example=pd.DataFrame(
-                    {ID_COLUMN: ["example"], **{f: [0.0] for f in feature_names}}
-                ),
-                pip_requirements=[f"needsid=={_installed_version()}"],
-            )
-            version = _register(client, uri, name, logged, run_id)
-        for key, value in (
-            ("data.fingerprint", fingerprint),
-            ("git.commit", commit),
-            ("train.run_id", run_id),
-            ("needsid.model_kind", "need_profile"),
-        ):
-            client.set_model_version_tag(name, version, key, value)
-        record_digests(client, uri, name, version, tmp / "registered")
+    run_id, version = _log_and_register(
+        tracking_uri,
+        name,
+        code=_CODE,
+        model_file=("need_model.json", model.to_json()),
+        settings=settings,
+        spec=spec,
+        fingerprint=fingerprint,
+        params=run_params,
+        metrics={
+            **{f"n_labelled.{d}": float(n) for d, n in model.n_labelled_.items()},
+            **{f"positive_rate.{d}": v for d, v in positive.items()},
+        },
+        run_tags=kind,
+        version_tags=kind,
+    )
     return NeedsTrainResult(
         run_id,
         name,

@@ -10,7 +10,7 @@ nothing from the training run.
 # no `from __future__ import annotations`: MLflow reads predict's type hints at runtime
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -21,7 +21,8 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from ..flagging import reason_text, risk_band
-from ..models import ID_COLUMN, EBMRiskModel, GBMRiskModel, PointsScorecard
+from ..models import ID_COLUMN
+from ..models._json import risk_model_from_json
 
 if TYPE_CHECKING:
     from mlflow.exceptions import MlflowException
@@ -86,11 +87,33 @@ def _bad_request(message: str, status: int = 400) -> "MlflowException":
     return BadRequest(message, error_code=INVALID_PARAMETER_VALUE)
 
 
-_LOADERS: dict[str, type[GBMRiskModel] | type[PointsScorecard] | type[EBMRiskModel]] = {
-    "needsid.GBMRiskModel": GBMRiskModel,
-    "needsid.PointsScorecard": PointsScorecard,
-    "needsid.EBMRiskModel": EBMRiskModel,
-}
+def _input_frame(
+    model_input: pd.DataFrame | Any,
+    features: list[str],
+    model: str,
+    error: Callable[[str], Exception],
+) -> pd.DataFrame:
+    """Return the request as a frame, or raise ``error`` naming the columns it lacks."""
+    df = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+    missing = [c for c in [ID_COLUMN, *features] if c not in df.columns]
+    if missing:
+        raise error(
+            f"The input lacks {len(missing)} columns the {model} needs, e.g. {missing[:5]!r}; "
+            "build them with needsid.features.build and the model's feature spec."
+        )
+    return df
+
+
+def _float_features(
+    df: pd.DataFrame, features: list[str], error: Callable[[str], Exception]
+) -> pd.DataFrame:
+    """Return the features as float64 in ``features`` order, or raise ``error``."""
+    try:
+        return df[features].astype(np.float64)
+    except (TypeError, ValueError):
+        raise error(
+            "Some feature values are not numbers; send numbers, or null where unknown."
+        ) from None
 
 
 def model_to_json(model: "RiskModel") -> str:
@@ -159,10 +182,7 @@ def model_from_json(text: str) -> "RiskModel":
     >>> type(loaded).__name__, bool((loaded.predict_proba(X) == model.predict_proba(X)).all())
     ('GBMRiskModel', True)
     """
-    fmt = json.loads(text).get("format")
-    if fmt not in _LOADERS:
-        raise ValueError(f"Unknown risk model format {fmt!r}; expected one of {list(_LOADERS)}.")
-    return _LOADERS[fmt].from_json(text)
+    return risk_model_from_json(text)
 
 
 class FlaggingModel(PythonModel):
@@ -268,13 +288,7 @@ class FlaggingModel(PythonModel):
         ...
         needsid...BadRequest: The input lacks 1 columns the model needs, e.g. ['hh_size']; ...
         """
-        df = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        missing = [c for c in [ID_COLUMN, *self.features] if c not in df.columns]
-        if missing:
-            raise _bad_request(
-                f"The input lacks {len(missing)} columns the model needs, e.g. {missing[:5]!r}; "
-                "build them with needsid.features.build and the model's feature spec."
-            )
+        df = _input_frame(model_input, self.features, "model", _bad_request)
         if len(df) == 0:
             raise _bad_request("The request holds no households; send at least one row.")
         limit = os.environ.get(MAX_ROWS_ENV)
@@ -291,12 +305,7 @@ class FlaggingModel(PythonModel):
                 f"{repeated} rows repeat a household_id already in the request; send each "
                 "household once."
             )
-        try:
-            X = df[self.features].astype(np.float64)
-        except (TypeError, ValueError):
-            raise _bad_request(
-                "Some feature values are not numbers; send numbers, or null where unknown."
-            ) from None
+        X = _float_features(df, self.features, _bad_request)
         # one pass over the block, not a Series per column (143 columns: ~5 ms a request)
         has_inf = np.isinf(X.to_numpy()).any(axis=0)
         infinite = [c for c, bad in zip(self.features, has_inf, strict=True) if bad]

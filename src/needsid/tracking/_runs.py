@@ -19,7 +19,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -65,10 +65,12 @@ from ._store import (
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import LoggedModel
     from mlflow.models.signature import ModelSignature
     from mlflow.pyfunc import PyFuncModel
 
     from ..evaluate import Comparison
+    from ..features import FeatureSpec
     from ..models._base import RiskModel
     from ._pyfunc import FlaggingModel
 
@@ -320,7 +322,7 @@ def train(
     >>> client.get_run(result.run_id).data.tags["data.fingerprint"] == pop.bundle.fingerprint()
     True
     """
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric
 
     cfg = (
         config.model_copy(update={"horizon_months": horizon_months or config.horizon_months})
@@ -368,8 +370,6 @@ def train(
     test_score = comparison.scores[cfg.model.kind].to_numpy()
     top = select_top(test_score, cfg.capacity)
     threshold = float(test_score[top].min()) if top.any() else 1.0
-    fingerprint = bundle.fingerprint()
-    commit, dirty = _git_commit()
     features = list(split.features)
     settings = {
         "features": features,
@@ -381,7 +381,96 @@ def train(
         "horizon_months": cfg.horizon_months,
         "model_kind": cfg.model.kind,
     }
+    params = {
+        "as_of": as_of.isoformat(),
+        "test_as_of": test_date.isoformat(),
+        "train_as_of": ",".join(d.isoformat() for d in train_dates),
+        "n_train_rows": len(split.train),
+        "n_test_households": len(split.test),
+        "n_features": len(features),
+        "model.kind": cfg.model.kind,
+        **{f"model.{k}": v for k, v in sorted(fitted.get_params().items())},
+        **{k: v for k, v in cfg.model_dump().items() if k != "model"},
+        "threshold": threshold,
+        "rule_set_version": rule_set.version if rule_set else None,
+        **{f"labels.{k}": v for k, v in label_info.items() if k != "warning"},
+    }
+    rules_tag = rule_set.version if rule_set else "none"
+
+    def log_comparison(client: MlflowClient, run_id: str, logged: LoggedModel, tmp: Path) -> None:
+        table = comparison.table
+        now = int(time.time() * 1000)
+        metrics = []
+        for row in table.itertuples(index=False):
+            key = f"{row.model.replace(' ', '_')}.{row.metric}"
+            for suffix, value in (("", row.estimate), ("_lo", row.lo), ("_hi", row.hi)):
+                if value is not None and np.isfinite(value):
+                    # tied to the logged model too, as mlflow.pyfunc.log_model does
+                    metrics.append(
+                        Metric(key + suffix, float(value), now, 0, model_id=logged.model_id)
+                    )
+        client.log_batch(run_id, metrics=metrics)
+        (tmp / "comparison.csv").write_text(table.to_csv(index=False), "utf-8")
+        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=True))
+        _coverage_png(
+            comparison, split.test["in_need"].to_numpy().astype(bool), tmp / "coverage.png"
+        )
+        for f in ("comparison.csv", "config.yaml", "coverage.png"):
+            client.log_artifact(run_id, str(tmp / f))
+
+    fingerprint = bundle.fingerprint()
     step("logging the run and registering the model in MLflow")
+    run_id, version = _log_and_register(
+        tracking_uri,
+        name,
+        code=_CODE,
+        model_file=("risk_model.json", model_to_json(fitted)),
+        settings=settings,
+        spec=spec,
+        fingerprint=fingerprint,
+        params={k: str(v) for k, v in params.items()},
+        run_tags={"rule_set.version": rules_tag},
+        version_tags={"rule_set.version": rules_tag, "threshold": repr(threshold)},
+        extra_files=(
+            {"rules.yaml": _rules_path(cfg.rules).read_bytes()}
+            if rule_set is not None and cfg.rules is not None
+            else {}
+        ),
+        log_more=log_comparison,
+    )
+    return TrainResult(run_id, name, version, threshold, comparison, fingerprint, label_info)
+
+
+def _log_and_register(
+    tracking_uri: str | None,
+    name: str,
+    *,
+    code: Path,
+    model_file: tuple[str, str],
+    settings: Mapping[str, Any],
+    spec: FeatureSpec,
+    fingerprint: str,
+    params: Mapping[str, str],
+    metrics: Mapping[str, float] | None = None,
+    run_tags: Mapping[str, str] | None = None,
+    version_tags: Mapping[str, str] | None = None,
+    extra_files: Mapping[str, bytes] | None = None,
+    log_more: Callable[[MlflowClient, str, LoggedModel, Path], None] | None = None,
+) -> tuple[str, str]:
+    """Log a training run in ``needsid-train`` and register its model; ``(run_id, version)``.
+
+    The one sequence of :func:`train` and :func:`~needsid.tracking.train_needs`: a run
+    with ``params``, ``metrics`` and the tags every run carries (needsid version, git
+    commit, data fingerprint) plus ``run_tags``; the model logged from ``code``, its
+    artifacts ``model_file`` (name, JSON), ``settings.json``, ``features.yaml`` and
+    ``extra_files`` (name, bytes), each under its name without the suffix; ``log_more``
+    (outputs that name the logged model); a new version of ``name``, tagged with the
+    fingerprint, commit, run and ``version_tags``; and the SHA-256 of its every file.
+    """
+    from mlflow.entities import Metric, Param, RunTag
+
+    features = list(settings["features"])
+    commit, dirty = _git_commit()
     client, uri = _client(tracking_uri)
     with _quiet_mlflow(), tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -389,54 +478,36 @@ def train(
         _reap_stale_runs(client, experiment_id)
         with _run(client, experiment_id) as run:
             run_id = run.info.run_id
-            params = {
-                "as_of": as_of.isoformat(),
-                "test_as_of": test_date.isoformat(),
-                "train_as_of": ",".join(d.isoformat() for d in train_dates),
-                "n_train_rows": len(split.train),
-                "n_test_households": len(split.test),
-                "n_features": len(features),
-                "model.kind": cfg.model.kind,
-                **{f"model.{k}": v for k, v in sorted(fitted.get_params().items())},
-                **{k: v for k, v in cfg.model_dump().items() if k != "model"},
-                "threshold": threshold,
-                "rule_set_version": rule_set.version if rule_set else None,
-                **{f"labels.{k}": v for k, v in label_info.items() if k != "warning"},
-            }
-            params = {k: str(v) for k, v in params.items()}
-            run_tags = {
+            now = int(time.time() * 1000)
+            tags = {
                 "needsid.version": _installed_version(),
                 "git.commit": commit,
                 "git.dirty": dirty,
                 "data.fingerprint": fingerprint,
-                "rule_set.version": rule_set.version if rule_set else "none",
+                **(run_tags or {}),
             }
             client.log_batch(
                 run_id,
+                metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
                 params=[Param(k, v) for k, v in params.items()],
-                tags=[RunTag(k, v) for k, v in run_tags.items()],
+                tags=[RunTag(k, v) for k, v in tags.items()],
             )
-            artifacts = {
-                "risk_model": tmp / "risk_model.json",
-                "settings": tmp / "settings.json",
-                "features": tmp / "features.yaml",
+            files = {
+                model_file[0]: model_file[1].encode("utf-8"),
+                "settings.json": json.dumps(settings, indent=2, sort_keys=True).encode("utf-8"),
+                "features.yaml": yaml.safe_dump(spec.model_dump(mode="json")).encode("utf-8"),
+                **(extra_files or {}),
             }
-            artifacts["risk_model"].write_text(model_to_json(fitted), "utf-8")
-            artifacts["settings"].write_text(
-                json.dumps(settings, indent=2, sort_keys=True), "utf-8"
-            )
-            artifacts["features"].write_text(yaml.safe_dump(spec.model_dump(mode="json")), "utf-8")
-            if rule_set is not None and cfg.rules is not None:
-                artifacts["rules"] = tmp / "rules.yaml"
-                artifacts["rules"].write_bytes(_rules_path(cfg.rules).read_bytes())
+            for file_name, content in files.items():
+                (tmp / file_name).write_bytes(content)
             logged = _log_model(
                 client,
                 experiment_id,
                 run_id,
                 tmp,
                 params,
-                python_model=str(_CODE),
-                artifacts={k: str(v) for k, v in artifacts.items()},
+                python_model=str(code),
+                artifacts={Path(f).stem: str(tmp / f) for f in files},
                 signature=_signature(features),
                 # a made-up household: the store must hold no real household's data
                 input_example=pd.DataFrame(
@@ -444,37 +515,19 @@ def train(
                 ),
                 pip_requirements=[f"needsid=={_installed_version()}"],
             )
-            table = comparison.table
-            now = int(time.time() * 1000)
-            metrics = []
-            for row in table.itertuples(index=False):
-                key = f"{row.model.replace(' ', '_')}.{row.metric}"
-                for suffix, value in (("", row.estimate), ("_lo", row.lo), ("_hi", row.hi)):
-                    if value is not None and np.isfinite(value):
-                        # tied to the logged model too, as mlflow.pyfunc.log_model does
-                        metrics.append(
-                            Metric(key + suffix, float(value), now, 0, model_id=logged.model_id)
-                        )
-            client.log_batch(run_id, metrics=metrics)
-            (tmp / "comparison.csv").write_text(table.to_csv(index=False), "utf-8")
-            (tmp / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=True))
-            _coverage_png(
-                comparison, split.test["in_need"].to_numpy().astype(bool), tmp / "coverage.png"
-            )
-            for f in ("comparison.csv", "config.yaml", "coverage.png"):
-                client.log_artifact(run_id, str(tmp / f))
+            if log_more is not None:
+                log_more(client, run_id, logged, tmp)
             version = _register(client, uri, name, logged, run_id)
-        for key, value in (
-            ("data.fingerprint", fingerprint),
-            ("git.commit", commit),
-            ("rule_set.version", rule_set.version if rule_set else "none"),
-            ("train.run_id", run_id),
-            ("threshold", repr(threshold)),
-        ):
+        for key, value in {
+            "data.fingerprint": fingerprint,
+            "git.commit": commit,
+            "train.run_id": run_id,
+            **(version_tags or {}),
+        }.items():
             client.set_model_version_tag(name, version, key, value)
         # the SHA-256 of every file, checked before the version is ever loaded again
         record_digests(client, uri, name, version, tmp / "registered")
-    return TrainResult(run_id, name, version, threshold, comparison, fingerprint, label_info)
+    return run_id, version
 
 
 def _installed_version() -> str:
