@@ -16,7 +16,9 @@ Prints and writes (experiments/results/monitoring_*.csv):
    precision at the capacity next to the true one, month by month;
 2. the shock: the first month the score's drift is marked, the regions whose score drift
    is marked within two months of the start (against the shocked regions), and the
-   estimated precision before and after;
+   estimated precision before and after; and in both scenarios, the regions with an
+   excess of some alert source's new alerts (``result.excess``) in the shock's first two
+   months, and the (month, region) pairs marked in the other months;
 3. the time of the 12 monthly runs.
 
 Usage: python experiments/monitoring.py [--households 100000] [--config FILE]
@@ -116,11 +118,46 @@ def _entries(pop, hit: list[str], start: dt.date) -> dict[str, float]:
     return out
 
 
+def _excess_summary(result, scenario: str, label: str, hit: list[str], start: dt.date) -> dict:
+    """Regions with an excess of some alert source's new alerts, in and out of the window.
+
+    The window is the shock's first two months (``start`` and the month after); the
+    same months are read in the scenario without the shock. Also: every (month, region)
+    marked in the other months, the false alarms of a county that reads the table
+    every month.
+    """
+    e = result.excess.filter(pl.col("group").str.starts_with("region_id=") & pl.col("marked"))
+    window = (pl.col("month") >= start) & (pl.col("month") < months_after(start, 2))
+    inside = e.filter(window)
+    named = sorted({g.split("=", 1)[1] for g in inside["group"]})
+    outside = e.filter(~window).select("month", "group").unique()
+    tested = result.excess.filter(pl.col("group").str.starts_with("region_id="))
+    months_regions = tested.filter(~window).select("month", "group").unique().height
+    first = {r: inside.filter(pl.col("group") == f"region_id={r}")["month"].min() for r in named}
+    return {
+        "scenario": scenario,
+        "model": label,
+        "regions_marked_within_2_months": " ".join(named),
+        "shocked_regions_marked": len(set(named) & set(hit)),
+        "other_regions_marked": len(set(named) - set(hit)),
+        "shocked_regions": len(hit),
+        "first_month_marked": min(first.values()) if first else None,
+        "sources": " ".join(sorted(set(inside["source"]))),
+        "region_months_marked_outside_window": outside.height,
+        "region_months_tested_outside_window": months_regions,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int)
     parser.add_argument("--months", type=int)
     parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--sim-start",
+        type=_date,
+        help="first simulated month: a county with years of records (warm-up before start)",
+    )
     parser.add_argument("--train-as-of", nargs="+", type=_date)
     parser.add_argument("--start", type=_date)
     parser.add_argument("--end", type=_date)
@@ -143,6 +180,8 @@ def main() -> None:
     args = parse_args(parser, "monitoring")
 
     base = ni.simulation.default_config()
+    if args.sim_start is not None:
+        base = base.model_copy(update={"start": args.sim_start})
     regions = [f"G{i:02d}" for i in range(1, base.n_regions + 1)]
     hit = regions[: round(args.shock_region_share * len(regions))]
     shock = ni.simulation.Shock(
@@ -150,6 +189,7 @@ def main() -> None:
     )
     register = ni.indicators.load()
     rows_drift, rows_perf, rows_shock, score_drift = [], [], [], []
+    excess_rows: list[dict] = []
     for scenario, config in (
         ("no shock", base),
         ("shock", base.model_copy(update={"shocks": [shock]})),
@@ -210,6 +250,7 @@ def main() -> None:
             )
             if reference != args.reference:
                 continue  # the comparison run is for drift only
+            excess_rows.append(_excess_summary(result, scenario, label, hit, args.shock_start))
             truth = _true_precision(pop, result.months, model, args.capacity, args.horizon)
             perf = result.performance.with_columns(pl.Series("true_precision", truth))
             for row in perf.iter_rows(named=True):
@@ -262,11 +303,14 @@ def main() -> None:
     pl.concat(score_drift).write_csv(RESULTS / f"monitoring_score_drift{suffix}.csv")
     perf.to_csv(RESULTS / f"monitoring_precision{suffix}.csv", index=False)
     shock_table.to_csv(RESULTS / f"monitoring_shock{suffix}.csv", index=False)
+    excess_table = pd.DataFrame(excess_rows)
+    excess_table.to_csv(RESULTS / f"monitoring_excess{suffix}.csv", index=False)
     print(markdown(drift))
     gaps = perf.groupby(["scenario", "model"])["gap"].agg(lambda g: float(np.abs(g).max()))
     print("largest |estimated - true precision| by month:")
     print(markdown(gaps.to_frame("max_abs_gap").reset_index()))
     print(markdown(shock_table))
+    print(markdown(excess_table))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The features, rules, compare and audit commands on a small simulated folder."""
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -509,6 +510,9 @@ def test_monitor_without_a_model_writes_levels_alerts_drift(folder, tmp_path):
         "red", "orange", "yellow", "none"
     }  # fmt: skip
     assert pl.read_parquet(out / "performance.parquet").is_empty()  # no model
+    excess = pl.read_parquet(out / "excess.parquet")  # the second month against the first
+    assert set(excess["month"]) == {dt.date(2024, 11, 1)}
+    assert "groups with an excess" in plain(text)
     assert "<img" in (out / "monitoring.html").read_text("utf-8")
     # a second run into the same folder is refused, and nothing is touched
     before = (out / "alerts.parquet").read_bytes()

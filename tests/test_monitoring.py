@@ -17,6 +17,7 @@ from needsid.models import GBMRiskModel
 from needsid.monitoring import (
     ALERT_COLUMNS,
     DRIFT_COLUMNS,
+    EXCESS_COLUMNS,
     PERFORMANCE_COLUMNS,
     estimated_precision,
     observed_precision,
@@ -25,7 +26,7 @@ from needsid.monitoring import (
     psi_critical,
     run,
 )
-from needsid.monitoring._run import ALL, SCORE, _drift_rows
+from needsid.monitoring._run import ALL, SCORE, _drift_rows, _excess, _new_alert_counts
 
 from .conftest import make_tiny_bundle
 
@@ -95,6 +96,30 @@ def test_psi_change_takes_out_a_change_that_repeats_every_year():
     assert np.mean(calm) < 0.04
 
 
+def test_psi_change_expects_a_whole_mass_to_move_as_it_did_a_year_before():
+    # a yearly survey leaves a 6-month window every July: June's values all go to 0 in
+    # both years, but this year's incomes are 7% higher and the surveyed share a little
+    # larger (issue #18: rural regions were marked every July with PSI 0.3)
+    rng = np.random.default_rng(11)
+
+    def june(n: int, share: float, level: float) -> np.ndarray:
+        x = np.zeros(n)
+        surveyed = rng.random(n) < share
+        x[surveyed] = rng.gamma(3, level / 3, surveyed.sum())
+        return x
+
+    n = 6_700
+    alarms = [
+        psi_change(june(n, 0.53, 16_000), np.zeros(n), june(n, 0.52, 15_000), np.zeros(n)).drifted
+        for _ in range(100)
+    ]
+    assert np.mean(alarms) < 0.04
+    # a tenth of this June's surveyed keep their value in July: marked
+    now = june(n, 0.53, 16_000)
+    kept = np.where(rng.random(n) < 0.1, now, 0.0)
+    assert psi_change(now, kept, june(n, 0.52, 15_000), np.zeros(n)).drifted
+
+
 def test_psi_change_keeps_the_expected_shares_positive():
     # a bin that emptied a year before would give a negative expected share
     ref = np.r_[np.zeros(900), np.ones(100)]
@@ -107,6 +132,78 @@ def test_psi_rejects_bad_samples():
         psi([], [1.0])
     with pytest.raises(TypeError, match="current must be numbers"):
         psi([1.0], ["a"])
+
+
+def _excess_counts(months, rates, rng, hit=(), factor=1.0, province=None):
+    """Poisson new-alert counts per month and region; ``hit`` regions get ``factor``
+    from the last month, every region ``province[i]`` in month i."""
+    rows = []
+    for i, m in enumerate(months):
+        for r, rate in enumerate(rates):
+            lam = rate * (province[i] if province else 1.0)
+            if r in hit and i == len(months) - 1:
+                lam *= factor
+            rows.append((m, "indicator:x", "region_id", f"region_id=R{r:02d}", rng.poisson(lam)))
+    return rows
+
+
+def test_excess_marks_the_regions_that_took_more_than_their_share():
+    rng = np.random.default_rng(2)
+    months = [dt.date(2025, k, 1) for k in range(1, 5)]
+    rates = np.linspace(20, 40, 20)
+    # a province-wide rise (a calendar month: twice the alerts everywhere) is not marked
+    calm = _excess(_excess_counts(months, rates, rng, province=[1, 1, 1, 2.0]), months, 0.01)
+    assert tuple(calm.columns) == EXCESS_COLUMNS
+    assert calm.height == 3 * 20 and not calm["marked"].any()
+    # three regions with three times their alerts are named, and only they
+    shocked = _excess(_excess_counts(months, rates, rng, hit=(0, 1, 2), factor=4.0), months, 0.01)
+    last = shocked.filter(pl.col("month") == months[-1])
+    assert set(last.filter(pl.col("marked"))["group"]) == {
+        "region_id=R00",
+        "region_id=R01",
+        "region_id=R02",
+    }
+    assert not shocked.filter(pl.col("month") < months[-1])["marked"].any()
+    # the expected count is the baseline share of this month's total
+    row = last.row(0, named=True)
+    assert row["expected"] == pytest.approx(
+        row["baseline"] * last["new"].sum() / last["baseline"].sum()
+    )
+
+
+def test_excess_false_alarms_stay_at_alpha():
+    rng = np.random.default_rng(4)
+    months = [dt.date(2025, k, 1) for k in range(1, 5)]
+    rates = rng.uniform(0.5, 30, 20)  # rare and common sources alike
+    marked = [
+        _excess(_excess_counts(months, rates, rng), months, 0.05)
+        .group_by("month")
+        .agg(pl.col("marked").any())["marked"]
+        .to_list()
+        for _ in range(60)
+    ]
+    # alpha is per month over its 20 tests: at most ~5% of months with any mark
+    assert np.mean(marked) < 0.1
+
+
+def test_new_alert_counts_split_by_group():
+    feats = pl.DataFrame(
+        {
+            "household_id": ["a", "b", "c"],
+            "group:region_id": ["G01", "G01", None],
+            "group:urban": [True, True, False],
+        }
+    )
+    new = [("a", "model"), ("b", "model"), ("c", "model"), ("a", "rule:x")]
+    rows = _new_alert_counts(dt.date(2025, 1, 1), new, feats, ["region_id", "urban"])
+    got = {(src, g): n for _, src, _, g, n in rows}
+    assert got == {
+        ("model", "region_id=G01"): 2,
+        ("rule:x", "region_id=G01"): 1,
+        ("model", "urban=True"): 2,
+        ("model", "urban=False"): 1,
+        ("rule:x", "urban=True"): 1,
+    }
 
 
 def test_estimated_precision_interval_covers_as_stated():
@@ -242,6 +339,10 @@ def test_run_tables_and_statuses(result):
     assert tuple(result.alerts.columns) == ALERT_COLUMNS
     assert tuple(result.drift.columns) == DRIFT_COLUMNS
     assert tuple(result.performance.columns) == PERFORMANCE_COLUMNS
+    assert tuple(result.excess.columns) == EXCESS_COLUMNS
+    # every month after the first tests each source's share per group
+    assert set(result.excess["month"]) == set(result.months[1:])
+    assert any(g.startswith("region_id=") for g in result.excess["group"])
     assert set(result.alerts["status"]) == {"new", "ongoing", "resolved"}
     assert {s.split(":")[0] for s in result.alerts["source"]} == {"model", "rule"}
     # model alerts: the capacity each month, ongoing + new
@@ -275,6 +376,7 @@ def test_run_is_deterministic(pop, model, result):
     assert again.alerts.equals(result.alerts)
     assert again.drift.equals(result.drift)
     assert again.performance.equals(result.performance)
+    assert again.excess.equals(result.excess)
 
 
 def test_run_bad_input_fails_before_any_month(pop, model):
@@ -320,6 +422,7 @@ def test_run_writes_its_tables_and_page(result, tmp_path):
         "alerts.parquet",
         "drift.parquet",
         "performance.parquet",
+        "excess.parquet",
         "monitoring.html",
     ]
     assert pl.read_parquet(paths[1]).equals(result.alerts)

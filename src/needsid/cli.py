@@ -834,7 +834,8 @@ def monitor(
     end: str = typer.Option(..., help="Last month (the first of a month)."),
     out: Path = typer.Option(
         ...,
-        help="Folder for levels, alerts, drift and performance (Parquet) and monitoring.html.",
+        help="Folder for levels, alerts, drift, performance and excess (Parquet) and "
+        "monitoring.html.",
     ),
     model: str = typer.Option(
         None,
@@ -886,7 +887,13 @@ def monitor(
     from .tracking import resolve_model
     from .tracking._integrity import verified_copy
 
-    names = ("levels.parquet", "alerts.parquet", "drift.parquet", "performance.parquet")
+    names = (
+        "levels.parquet",
+        "alerts.parquet",
+        "drift.parquet",
+        "performance.parquet",
+        "excess.parquet",
+    )
     if out.exists() and not out.is_dir():
         raise _fail(f"--out {str(out)!r} is a file; give a folder for the run's files.")
     taken = [n for n in (*names, "monitoring.html") if (out / n).exists()]
@@ -931,9 +938,11 @@ def monitor(
     paths = result.write(out, attrs=attrs.select("household_id", "region_id"))
     drifted = int(result.drift["drifted"].sum())
     new = int((result.alerts["status"] == "new").sum())
+    excess = int(result.excess["marked"].sum())
     console.print(
         f"{len(result.months)} months: {new:,} new alerts, {drifted:,} of "
-        f"{result.drift.height:,} drift tests beyond their critical value; wrote "
+        f"{result.drift.height:,} drift tests beyond their critical value, {excess:,} "
+        "groups with an excess of an alert source's new alerts; wrote "
         + ", ".join(p.name for p in paths)
         + f" to {out}"
     )

@@ -4,7 +4,8 @@
 levels from an indicator register, alerts (new / ongoing / resolved) from indicators,
 rules and the model, drift of every feature and of the score (PSI with a critical value
 from the sample sizes), and the model's precision at capacity estimated without labels
-next to the precision observed where flagged households were verified.
+next to the precision observed where flagged households were verified, and which
+regions took more than their share of an alert source's new alerts (``excess``).
 """
 
 from ._drift import PSIResult, psi, psi_change, psi_critical
@@ -12,6 +13,7 @@ from ._performance import PrecisionEstimate, estimated_precision, observed_preci
 from ._run import (
     ALERT_COLUMNS,
     DRIFT_COLUMNS,
+    EXCESS_COLUMNS,
     LEVEL_COLUMNS,
     PERFORMANCE_COLUMNS,
     REFERENCES,
@@ -22,6 +24,7 @@ from ._run import (
 __all__ = [
     "ALERT_COLUMNS",
     "DRIFT_COLUMNS",
+    "EXCESS_COLUMNS",
     "LEVEL_COLUMNS",
     "PERFORMANCE_COLUMNS",
     "REFERENCES",

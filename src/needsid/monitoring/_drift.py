@@ -229,11 +229,13 @@ def psi_change(
     """Test whether a month moved differently from the same month a year before.
 
     Bins are ``reference``'s quantiles, as in :func:`psi`; all four samples are counted
-    in them. The shares expected in ``current`` are the reference's shares moved by the
-    change between the same two calendar months a year before (``e = r + c0 - r0``,
-    floored at a tiny share and renormalised); the index is the PSI of ``current``
-    against ``e``. Calendar effects that repeat every year cancel; a change that did not
-    happen a year before remains. Under "the same change as a year before", the index
+    in them. The shares expected in ``current`` repeat the year before's flows: each
+    bin keeps the share of its values that it kept a year before (``min(c0 / r0, 1)``),
+    and the rest go to the bins that gained a year before, in proportion to their gains
+    (``max(c0 - r0, 0)``); the index is the PSI of ``current`` against these shares.
+    Calendar effects that repeat every year cancel, even when a whole mass moves and its
+    level differs from the year before (incomes grew); a change that did not happen a
+    year before remains. Under "the same change as a year before", the index
     over the sum of the four ``1 / n`` is approximately chi-squared with ``bins - 1``
     degrees of freedom, which gives the critical value (:func:`psi_critical`).
 
@@ -301,9 +303,16 @@ def _change_counts(counts: list[npt.NDArray[np.int64]], alpha: float) -> PSIResu
     if n_bins < 2:
         return PSIResult(0.0, math.nan, n_bins, sizes[0], sizes[1])
     r, c, r0, c0 = ((k[used] + SMOOTHING) / (k[used] + SMOOTHING).sum() for k in counts)
-    # a bin that emptied a year before cannot expect a negative share
-    floor = SMOOTHING / max(sizes)
-    expected = np.maximum(r + (c0 - r0), floor)
+    # The year before's flows, not its change of shares: adding ``c0 - r0`` to ``r``
+    # expects last year's mass to leave this year's bins, so when a whole mass moves (a
+    # yearly survey leaving a 6-month window) any difference of level or size between
+    # the years stays behind in bins that are empty now, and reads as drift. Each bin
+    # keeps the share of its values it kept a year before; the rest go where the year
+    # before's leavers went, in proportion to the bins' gains. All shares stay positive,
+    # and with ``r == r0`` this is ``c0``.
+    stay = r * np.minimum(c0 / r0, 1.0)
+    gained = np.maximum(c0 - r0, 0.0)
+    expected = stay + (1.0 - stay.sum()) * gained / gained.sum() if gained.sum() > 0 else stay
     expected /= expected.sum()
     value = float(np.sum((c - expected) * np.log(c / expected)))
     critical = psi_critical(sizes[0], sizes[1], n_bins, alpha, sizes[2], sizes[3])

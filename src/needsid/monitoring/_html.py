@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 #: Most variables shown in the drift heat map (those that drifted most, by PSI over
 #: its critical value).
 HEATMAP_ROWS = 30
+#: Most rows of the table of marked excess tests (the smallest p-values).
+EXCESS_ROWS = 40
 
 
 def _months_axis(ax: object, months: list[str]) -> None:
@@ -172,6 +174,30 @@ def monitoring_html(result: MonitoringResult, attrs: pl.DataFrame | None = None)
             ),
         )
     )
+    marked = result.excess.filter(pl.col("marked"))
+    if result.excess.height:
+        body = (
+            table(
+                marked.sort("p_value", "month", "source", "group")
+                .head(EXCESS_ROWS)
+                .select(
+                    pl.col("month").cast(pl.String),
+                    "source",
+                    "group",
+                    "new",
+                    pl.col("expected").round(1),
+                    "p_value",
+                )
+                .to_pandas(),
+                text_columns=["month", "source", "group"],
+            )
+            if marked.height
+            else note(
+                f"No group took more than its share of a source's new alerts in any month "
+                f"({result.excess.height:,} tests)."
+            )
+        )
+        sections.append(("excess", "Groups with an excess of new alerts", body))
     if result.performance.height:
         sections.append(
             (

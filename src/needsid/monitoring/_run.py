@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import polars as pl
+from scipy import stats
 
 from .._dates import as_date, months_after, months_before
 from .._io import write_atomic
@@ -37,6 +38,7 @@ from ._performance import estimated_precision, observed_precision
 __all__ = [
     "ALERT_COLUMNS",
     "DRIFT_COLUMNS",
+    "EXCESS_COLUMNS",
     "LEVEL_COLUMNS",
     "PERFORMANCE_COLUMNS",
     "REFERENCES",
@@ -59,6 +61,17 @@ DRIFT_COLUMNS = (
     "n_reference",
     "n_current",
     "drifted",
+)
+#: Columns of :attr:`MonitoringResult.excess`.
+EXCESS_COLUMNS = (
+    "month",
+    "source",
+    "group",
+    "new",
+    "baseline",
+    "expected",
+    "p_value",
+    "marked",
 )
 #: Columns of :attr:`MonitoringResult.performance`.
 PERFORMANCE_COLUMNS = (
@@ -83,6 +96,8 @@ ALL = "all"
 REFERENCES = ("rolling", "calendar", "fixed", "seasonal")
 #: Months in the seasonal cycle.
 SEASON = 12
+#: Months before each month whose new alerts are its baseline in the excess test.
+EXCESS_BASELINE_MONTHS = 3
 #: Prefix of the group columns joined to a month's features.
 GROUP_PREFIX = "group:"
 
@@ -108,6 +123,11 @@ class MonitoringResult:
         Per month: households scored and flagged, the estimated precision at the
         capacity with its interval, and where verification outcomes exist for flagged
         households, the observed precision beside the estimate over the same households.
+    excess : polars.DataFrame
+        ``month, source, group, new, baseline, expected, p_value, marked``: whether a
+        group (``"region_id=G03"``) took a larger share of an alert source's new alerts
+        this month than in the months before (see :func:`run`); ``marked`` at the
+        false-alarm rate ``alpha`` over all of a month's tests.
     months : list of datetime.date
         The months evaluated.
     reference : list of datetime.date
@@ -136,11 +156,12 @@ class MonitoringResult:
     months: list[dt.date]
     reference: list[dt.date]
     notes: list[str] = field(default_factory=list)
+    excess: pl.DataFrame = field(default_factory=lambda: _excess_frame([]))
 
     def write(
         self, folder: str | os.PathLike[str], attrs: pl.DataFrame | None = None
     ) -> list[Path]:
-        """Write the four tables as Parquet and the HTML page into ``folder``.
+        """Write the five tables as Parquet and the HTML page into ``folder``.
 
         Everything is rendered first, then each file is written to a temporary name and
         renamed: a failure leaves no half-written file. Same result, same bytes.
@@ -156,7 +177,7 @@ class MonitoringResult:
         -------
         list of pathlib.Path
             ``levels.parquet, alerts.parquet, drift.parquet, performance.parquet,
-            monitoring.html``.
+            excess.parquet, monitoring.html``.
 
         Examples
         --------
@@ -167,13 +188,13 @@ class MonitoringResult:
         >>> result = run(pop.bundle, "2024-01-01", "2024-02-01", rules=None)
         >>> [p.name for p in result.write(tempfile.mkdtemp())]  # doctest: +NORMALIZE_WHITESPACE
         ['levels.parquet', 'alerts.parquet', 'drift.parquet', 'performance.parquet',
-         'monitoring.html']
+         'excess.parquet', 'monitoring.html']
         """
         from ._html import monitoring_html
 
         out = Path(folder)
         payloads: dict[str, bytes] = {}
-        for name in ("levels", "alerts", "drift", "performance"):
+        for name in ("levels", "alerts", "drift", "performance", "excess"):
             buf = io.BytesIO()
             getattr(self, name).write_parquet(buf, statistics=False)
             payloads[f"{name}.parquet"] = buf.getvalue()
@@ -318,6 +339,111 @@ def _transitions(
         (h, month, src, "resolved", ev) for (h, src), ev in before.items() if (h, src) not in now
     ]
     return rows
+
+
+def _new_alert_counts(
+    month: dt.date,
+    new: Sequence[tuple[str, str]],
+    features: pl.DataFrame,
+    groups: Sequence[str],
+) -> list[tuple[dt.date, str, str, str, int]]:
+    """Count the month's new alerts per source and group value (``"region_id=G03"``)."""
+    if not new or not groups:
+        return []
+    frame = pl.DataFrame(
+        {"household_id": [h for h, _ in new], "source": [src for _, src in new]},
+        schema={"household_id": pl.String, "source": pl.String},
+    ).join(
+        features.select(
+            pl.col("household_id").cast(pl.String), *[GROUP_PREFIX + g for g in groups]
+        ),
+        on="household_id",
+        how="left",
+    )
+    rows = []
+    for g in groups:
+        col = GROUP_PREFIX + g
+        counts = frame.filter(pl.col(col).is_not_null()).group_by("source", col).len()
+        rows += [(month, src, g, f"{g}={value}", n) for src, value, n in counts.iter_rows()]
+    return rows
+
+
+def _excess_frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={
+            "month": pl.Date,
+            "source": pl.String,
+            "group": pl.String,
+            "new": pl.Int64,
+            "baseline": pl.Int64,
+            "expected": pl.Float64,
+            "p_value": pl.Float64,
+            "marked": pl.Boolean,
+        },
+        orient="row",
+    )
+
+
+def _excess(
+    counts: list[tuple[dt.date, str, str, str, int]], months: Sequence[dt.date], alpha: float
+) -> pl.DataFrame:
+    """Test each group's share of each source's new alerts against the months before.
+
+    For a source and a kind of group (regions), a group's new alerts this month ``n``
+    and in the baseline months ``b`` are, under "its share did not change", a binomial
+    split of ``n + b`` with probability ``N / (N + N_b)`` (``N``, ``N_b``: the source's
+    new alerts over all groups in the two periods): the exact conditional test of two
+    Poisson counts. A province-wide change (a calendar month, a new rule) moves every
+    group's count alike and leaves the shares; a shock in some regions raises theirs.
+    Only an excess is marked (one-sided), at ``alpha`` over the month's tests together
+    (Bonferroni); a deficit shows as a large ``p_value``.
+    """
+    frame = pl.DataFrame(
+        counts,
+        schema={
+            "month": pl.Date,
+            "source": pl.String,
+            "family": pl.String,
+            "group": pl.String,
+            "new": pl.Int64,
+        },
+        orient="row",
+    )
+    keys = ["source", "family", "group"]
+    out = []
+    for i, m in enumerate(months[1:], 1):
+        window = months[max(0, i - EXCESS_BASELINE_MONTHS) : i]
+        now = frame.filter(pl.col("month") == m).select(*keys, "new")
+        base = (
+            frame.filter(pl.col("month").is_in(window))
+            .group_by(keys)
+            .agg(pl.col("new").sum().alias("baseline"))
+        )
+        t = (
+            now.join(base, on=keys, how="full", coalesce=True)
+            .with_columns(pl.col("new", "baseline").fill_null(0))
+            .with_columns(
+                pl.col("new").sum().over("source", "family").alias("N"),
+                pl.col("baseline").sum().over("source", "family").alias("Nb"),
+            )
+            .filter((pl.col("N") > 0) & (pl.col("Nb") > 0))
+            .sort(keys)
+        )
+        if t.is_empty():
+            continue
+        n, b = t["new"].to_numpy(), t["baseline"].to_numpy()
+        total, total_b = t["N"].to_numpy(), t["Nb"].to_numpy()
+        p = stats.binom.sf(n - 1, n + b, total / (total + total_b))
+        expected = b * total / total_b
+        marked = p < alpha / t.height
+        out += [
+            (m, src, g, int(k), int(kb), float(e), float(pv), bool(mk))
+            for src, g, k, kb, e, pv, mk in zip(
+                t["source"], t["group"], n, b, expected, p, marked, strict=True
+            )
+        ]
+    return _excess_frame(out)
 
 
 def _drift_rows(
@@ -495,13 +621,20 @@ def run(
         month to its ``resolved`` month (millions of rows on a province otherwise).
     groups : sequence of str, default=("region_id", "urban")
         Household attributes (``needsid.rules.household_attributes``) the score's drift
-        is also computed within.
+        is also computed within, and whose shares of each alert source's new alerts are
+        tested (``excess``): from the second month on, a group's new alerts of a source
+        against its new alerts in the ``3`` months before, as a share of all groups' (an
+        exact binomial test of two Poisson counts, one-sided, at ``alpha`` over all of
+        the month's tests). A province-wide change leaves the shares; a shock in a few
+        regions raises theirs, in the alerts it causes (unemployment registrations, say)
+        before it moves the score's distribution.
     spec : FeatureSpec, path, dict or None
         The features (default: the packaged spec).
     bins : int, default=10
         Most quantile bins of the PSI.
     alpha : float, default=0.01
-        False-alarm rate of each drift test (see :func:`psi_critical`).
+        False-alarm rate of each drift test (see :func:`psi_critical`), and of each
+        month's excess tests together.
     min_psi : float, default=0.0
         A change must also reach this PSI to be marked (practical, not only
         statistical, significance: on 100,000 households a PSI of 0.001 is already
@@ -515,7 +648,7 @@ def run(
     Returns
     -------
     MonitoringResult
-        The four tables and the months.
+        The five tables and the months.
 
     Raises
     ------
@@ -703,6 +836,7 @@ def run(
         variables = [*names, *([SCORE] if scorer is not None else [])]
 
         levels, alerts, drift, perf = [], [], [], []
+        new_counts: list[tuple[dt.date, str, str, str, int]] = []
         before = prior.active
         # calendar: the months a year before, each described once (m - 12 is next m - 13)
         year: dict[dt.date, pl.DataFrame] = {}
@@ -721,6 +855,9 @@ def run(
             step(f"monitoring {m.isoformat()}")
             now = evaluate(m)
             alerts += _transitions(m, before, now.active, ongoing)
+            new_counts += _new_alert_counts(
+                m, [k for k in now.active if k not in before], now.features, groups
+            )
             before = now.active
             if now.levels is not None:
                 levels.append(now.levels.with_columns(pl.lit(m).alias("month")))
@@ -782,6 +919,7 @@ def run(
             orient="row",
         ),
         performance=pl.DataFrame(perf, schema=_PERF_SCHEMA, orient="row"),
+        excess=_excess(new_counts, months, alpha),
         months=months,
         reference=ref_dates,
         notes=[
@@ -801,6 +939,9 @@ def run(
             "observed precision: among the flagged verified, reviewed or visited within "
             f"{verification_months} month(s); the estimate over those same households "
             "is estimated_precision_verified, since only some of the flagged are verified",
+            "excess: each group's share of each alert source's new alerts against its "
+            f"share in the {EXCESS_BASELINE_MONTHS} month(s) before (exact binomial test, "
+            f"one-sided, alpha={alpha} over the month's tests)",
         ],
     )
 
