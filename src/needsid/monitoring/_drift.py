@@ -148,6 +148,27 @@ def _as_array(values: Sequence[float] | npt.ArrayLike, name: str) -> npt.NDArray
     return arr
 
 
+def _four(
+    reference: npt.ArrayLike,
+    current: npt.ArrayLike,
+    reference_year_before: npt.ArrayLike,
+    current_year_before: npt.ArrayLike,
+    bins: int,
+) -> list[npt.NDArray[np.float64]]:
+    """Check ``bins`` and the four samples of a change test; return them as arrays."""
+    if bins < 2:
+        raise ValueError(f"Got bins={bins}; PSI needs at least 2.")
+    return [
+        _as_array(values, name)
+        for values, name in (
+            (reference, "reference"),
+            (current, "current"),
+            (reference_year_before, "reference_year_before"),
+            (current_year_before, "current_year_before"),
+        )
+    ]
+
+
 def psi(
     reference: npt.ArrayLike,
     current: npt.ArrayLike,
@@ -280,17 +301,7 @@ def psi_change(
     >>> psi_change(jan, feb, jan0, rng.normal(size=20_000)).drifted
     True
     """
-    if bins < 2:
-        raise ValueError(f"Got bins={bins}; PSI needs at least 2.")
-    samples = [
-        _as_array(values, name)
-        for values, name in (
-            (reference, "reference"),
-            (current, "current"),
-            (reference_year_before, "reference_year_before"),
-            (current_year_before, "current_year_before"),
-        )
-    ]
+    samples = _four(reference, current, reference_year_before, current_year_before, bins)
     edges = _edges(samples[0], bins)
     return _change_counts([_counts(a, edges) for a in samples], alpha)
 
@@ -332,17 +343,7 @@ def psi_and_change(
 
     Both bin on ``reference``'s quantiles: the edges and counts are computed once.
     """
-    if bins < 2:
-        raise ValueError(f"Got bins={bins}; PSI needs at least 2.")
-    samples = [
-        _as_array(values, name)
-        for values, name in (
-            (reference, "reference"),
-            (current, "current"),
-            (reference_year_before, "reference_year_before"),
-            (current_year_before, "current_year_before"),
-        )
-    ]
+    samples = _four(reference, current, reference_year_before, current_year_before, bins)
     edges = _edges(samples[0], bins)
     counts = [_counts(a, edges) for a in samples]
     return _psi_counts(counts[0], counts[1], alpha), _change_counts(counts, alpha)
