@@ -190,6 +190,7 @@ def main() -> None:
     register = ni.indicators.load()
     rows_drift, rows_perf, rows_shock, score_drift = [], [], [], []
     excess_rows: list[dict] = []
+    excess_marked: list[pl.DataFrame] = []
     for scenario, config in (
         ("no shock", base),
         ("shock", base.model_copy(update={"shocks": [shock]})),
@@ -251,6 +252,11 @@ def main() -> None:
             if reference != args.reference:
                 continue  # the comparison run is for drift only
             excess_rows.append(_excess_summary(result, scenario, label, hit, args.shock_start))
+            excess_marked.append(
+                result.excess.filter(pl.col("marked")).with_columns(
+                    scenario=pl.lit(scenario), model=pl.lit(label)
+                )
+            )
             truth = _true_precision(pop, result.months, model, args.capacity, args.horizon)
             perf = result.performance.with_columns(pl.Series("true_precision", truth))
             for row in perf.iter_rows(named=True):
@@ -305,6 +311,7 @@ def main() -> None:
     shock_table.to_csv(RESULTS / f"monitoring_shock{suffix}.csv", index=False)
     excess_table = pd.DataFrame(excess_rows)
     excess_table.to_csv(RESULTS / f"monitoring_excess{suffix}.csv", index=False)
+    pl.concat(excess_marked).write_csv(RESULTS / f"monitoring_excess_marked{suffix}.csv")
     print(markdown(drift))
     gaps = perf.groupby(["scenario", "model"])["gap"].agg(lambda g: float(np.abs(g).max()))
     print("largest |estimated - true precision| by month:")

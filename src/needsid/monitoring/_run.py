@@ -125,9 +125,9 @@ class MonitoringResult:
         households, the observed precision beside the estimate over the same households.
     excess : polars.DataFrame
         ``month, source, group, new, baseline, expected, p_value, marked``: whether a
-        group (``"region_id=G03"``) took a larger share of an alert source's new alerts
-        this month than in the months before (see :func:`run`); ``marked`` at the
-        false-alarm rate ``alpha`` over all of a month's tests.
+        group's (``"region_id=G03"``) new alerts of a source rose this month more than
+        the typical group's, against the months before (see :func:`run`); ``marked`` at
+        the false-alarm rate ``alpha`` over all of a month's tests.
     months : list of datetime.date
         The months evaluated.
     reference : list of datetime.date
@@ -388,16 +388,19 @@ def _excess_frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
 def _excess(
     counts: list[tuple[dt.date, str, str, str, int]], months: Sequence[dt.date], alpha: float
 ) -> pl.DataFrame:
-    """Test each group's share of each source's new alerts against the months before.
+    """Test each group's new alerts of each source against its own months before.
 
-    For a source and a kind of group (regions), a group's new alerts this month ``n``
-    and in the baseline months ``b`` are, under "its share did not change", a binomial
-    split of ``n + b`` with probability ``N / (N + N_b)`` (``N``, ``N_b``: the source's
-    new alerts over all groups in the two periods): the exact conditional test of two
-    Poisson counts. A province-wide change (a calendar month, a new rule) moves every
-    group's count alike and leaves the shares; a shock in some regions raises theirs.
-    Only an excess is marked (one-sided), at ``alpha`` over the month's tests together
-    (Bonferroni); a deficit shows as a large ``p_value``.
+    For a source and a kind of group (regions), group ``g``'s new alerts this month
+    ``n`` are compared with its new alerts in the ``k`` baseline months ``b``: under
+    "it changed like the typical group", ``n`` is a binomial split of ``n + b`` with
+    probability ``rho / (k + rho)``, where ``rho`` is the median over the groups of the
+    ratio of this month's count to the baseline's monthly mean (``k (n + 1/2) / (b +
+    1/2)``): the exact conditional test of two Poisson rates, scaled by the typical
+    change. A province-wide change (a calendar month, a new rule) moves the median with
+    every group and is not marked; a shock in fewer than half of the regions leaves the
+    median to the others and raises theirs. Only an excess is marked (one-sided), at
+    ``alpha`` over the month's tests together (Bonferroni); a deficit shows as a large
+    ``p_value``.
     """
     frame = pl.DataFrame(
         counts,
@@ -420,22 +423,23 @@ def _excess(
             .group_by(keys)
             .agg(pl.col("new").sum().alias("baseline"))
         )
+        k = len(window)
         t = (
             now.join(base, on=keys, how="full", coalesce=True)
             .with_columns(pl.col("new", "baseline").fill_null(0))
             .with_columns(
-                pl.col("new").sum().over("source", "family").alias("N"),
-                pl.col("baseline").sum().over("source", "family").alias("Nb"),
+                (k * (pl.col("new") + 0.5) / (pl.col("baseline") + 0.5))
+                .median()
+                .over("source", "family")
+                .alias("rho")
             )
-            .filter((pl.col("N") > 0) & (pl.col("Nb") > 0))
             .sort(keys)
         )
         if t.is_empty():
             continue
-        n, b = t["new"].to_numpy(), t["baseline"].to_numpy()
-        total, total_b = t["N"].to_numpy(), t["Nb"].to_numpy()
-        p = stats.binom.sf(n - 1, n + b, total / (total + total_b))
-        expected = b * total / total_b
+        n, b, rho = t["new"].to_numpy(), t["baseline"].to_numpy(), t["rho"].to_numpy()
+        p = stats.binom.sf(n - 1, n + b, rho / (k + rho))
+        expected = b * rho / k
         marked = p < alpha / t.height
         out += [
             (m, src, g, int(k), int(kb), float(e), float(pv), bool(mk))
@@ -621,13 +625,14 @@ def run(
         month to its ``resolved`` month (millions of rows on a province otherwise).
     groups : sequence of str, default=("region_id", "urban")
         Household attributes (``needsid.rules.household_attributes``) the score's drift
-        is also computed within, and whose shares of each alert source's new alerts are
-        tested (``excess``): from the second month on, a group's new alerts of a source
-        against its new alerts in the ``3`` months before, as a share of all groups' (an
-        exact binomial test of two Poisson counts, one-sided, at ``alpha`` over all of
-        the month's tests). A province-wide change leaves the shares; a shock in a few
-        regions raises theirs, in the alerts it causes (unemployment registrations, say)
-        before it moves the score's distribution.
+        is also computed within, and whose new alerts are tested (``excess``): from the
+        second month on, a group's new alerts of a source against its own new alerts in
+        the ``3`` months before, scaled by the typical group's change (the median ratio
+        over the groups; an exact binomial test of two Poisson rates, one-sided, at
+        ``alpha`` over all of the month's tests). A province-wide change moves the
+        median too; a shock in fewer than half of the regions raises theirs, in the
+        alerts it causes (unemployment registrations, say), before it moves the score's
+        distribution.
     spec : FeatureSpec, path, dict or None
         The features (default: the packaged spec).
     bins : int, default=10
@@ -939,9 +944,9 @@ def run(
             "observed precision: among the flagged verified, reviewed or visited within "
             f"{verification_months} month(s); the estimate over those same households "
             "is estimated_precision_verified, since only some of the flagged are verified",
-            "excess: each group's share of each alert source's new alerts against its "
-            f"share in the {EXCESS_BASELINE_MONTHS} month(s) before (exact binomial test, "
-            f"one-sided, alpha={alpha} over the month's tests)",
+            "excess: each group's new alerts of each source against its own in the "
+            f"{EXCESS_BASELINE_MONTHS} month(s) before, scaled by the median group's change "
+            f"(exact binomial test, one-sided, alpha={alpha} over the month's tests)",
         ],
     )
 
