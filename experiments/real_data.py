@@ -10,7 +10,12 @@ same features and the same folds in this one script.
   and multinomial logistic regression (both with balanced class weights, since
   macro-F1 weighs the small extreme-poverty class like the others), and on the
   household features a LightGBM multiclass tuned by grouped inner CV with a macro-F1
-  decision rule chosen on its inner out-of-fold predictions (``TunedMulticlass``).
+  decision rule chosen on its inner out-of-fold predictions (``TunedMulticlass``), and
+  the same averaged over 10 seed bags (``BaggedMulticlass``): each bag draws its own
+  grouped inner split and LightGBM seed and trains one model per inner fold, the class
+  probabilities are the mean of all 30 models, and the per-class multipliers of the
+  decision rule are chosen on the 10 bags' out-of-fold probabilities stacked. Every
+  choice (parameters, rounds, multipliers) is made inside the outer training fold.
 - Philippines FIES: poverty = per-capita income below PHP 21,753 from non-income
   columns only (a proxy means test), 5-fold ``StratifiedKFold``; AUC and exclusion
   error at a capacity equal to the fold's poverty rate.
@@ -18,9 +23,13 @@ same features and the same folds in this one script.
 Two feature sets (the ``features`` column): ``heads``, the loader's columns (Costa Rica
 only, as in earlier versions of this table), and ``household``, those plus household
 features built here from the data alone (no label): for Costa Rica, aggregates of the
-members' rows (schooling, age, education level, disability, sex) and per-person ratios
-(rooms, bedrooms, phones, tablets, rent), ordinal housing quality, deprivation and asset
-counts; for FIES, per-member housing and assets, the employed and dependent shares.
+members' rows (schooling, adults' schooling, years behind in school, age, education
+level, adults with complete secondary, disability, sex, partnered share, members outside
+the core family) and per-person ratios (rooms, bedrooms, phones, tablets, rent,
+schooling, devices), phones per adult, rent per room, the head's schooling per year of
+age, a single-parent flag, others living in the dwelling, rooms besides bedrooms,
+ordinal housing quality, deprivation and asset counts; for FIES, per-member housing and
+assets, the employed and dependent shares.
 
 Binary models: ``GBMRiskModel()`` (defaults), ``GBMRiskModel.small_data`` (inner
 grouped CV inside ``fit`` chooses leaves, L2 penalty, column sampling and the number of
@@ -43,6 +52,7 @@ real_data_folds.csv (every fold).
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -127,6 +137,12 @@ def costa_rica_household(train_csv: Path, X: pd.DataFrame, idhogar: pd.Series) -
     """The heads' columns plus aggregates of every member's row and per-person ratios."""
     people = pd.read_csv(train_csv)
     people["instlevel"] = _ordinal(people, "instlevel", 9)
+    adult = people["age"] >= 18
+    people["escolari_adult"] = people["escolari"].where(adult)
+    # complete academic secondary or more (instlevel5 and up)
+    people["secondary_adult"] = (people["instlevel"] >= 4).astype(float).where(adult)
+    people["partnered"] = people["estadocivil2"] + people["estadocivil3"]  # union, married
+    people["extended"] = people[[f"parentesco{i}" for i in range(5, 13)]].sum(axis=1)
     members = people.groupby("idhogar").agg(
         escolari_mean=("escolari", "mean"),
         escolari_max=("escolari", "max"),
@@ -139,6 +155,21 @@ def costa_rica_household(train_csv: Path, X: pd.DataFrame, idhogar: pd.Series) -
         instlevel_max=("instlevel", "max"),
         disabled_share=("dis", "mean"),
         female_share=("female", "mean"),
+    )
+    more = (
+        people.groupby("idhogar")
+        .agg(
+            escolari_adult_mean=("escolari_adult", "mean"),
+            escolari_adult_max=("escolari_adult", "max"),
+            rez_esc_mean=("rez_esc", "mean"),  # years behind in school, school-age members
+            rez_esc_max=("rez_esc", "max"),
+            secondary_adult_share=("secondary_adult", "mean"),
+            partnered_share=("partnered", "mean"),
+            extended_members=("extended", "sum"),  # not head, spouse or (step)children
+            escolari_sum=("escolari", "sum"),
+            spouses=("parentesco2", "sum"),
+        )
+        .reindex(idhogar.to_numpy())
     )
     out = X.copy()
     out[members.columns] = members.reindex(idhogar.to_numpy()).to_numpy()
@@ -158,6 +189,16 @@ def costa_rica_household(train_csv: Path, X: pd.DataFrame, idhogar: pd.Series) -
         X["sanitario1"] + X["noelec"] + X["pisonotiene"] + X["abastaguano"] + (1 - X["cielorazo"])
     )
     out["assets"] = X["refrig"] + X["computer"] + X["television"] + X["v18q"] + X["mobilephone"]
+    out[list(more.columns[:7])] = more.iloc[:, :7].to_numpy()
+    out["escolari_per_person"] = more["escolari_sum"].to_numpy() / size
+    out["single_parent"] = ((X["hogar_nin"] > 0) & (more["spouses"].to_numpy() == 0)).astype(float)
+    out["tech"] = X["v18q1"] + X["computer"] + X["television"] + X["qmobilephone"]
+    out["tech_per_person"] = out["tech"] / size
+    out["phones_per_adult"] = X["qmobilephone"] / X["hogar_adul"].clip(lower=1)
+    out["rent_per_room"] = X["v2a1"] / X["rooms"].clip(lower=1)
+    out["escolari_per_age"] = X["escolari"] / X["age"].clip(lower=1)
+    out["others_in_dwelling"] = X["tamviv"] - X["hhsize"]
+    out["living_rooms"] = X["rooms"] - X["bedrooms"]
     return out
 
 
@@ -245,21 +286,28 @@ class TunedMulticlass:
     def __init__(self, n_jobs: int = 1, seed: int = SEED, inner_folds: int = 3) -> None:
         self.n_jobs, self.seed, self.inner_folds = n_jobs, seed, inner_folds
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> TunedMulticlass:
+    def _prepare(self, X: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Classes, the feature array, balanced weights and LightGBM's base parameters."""
         self.classes_, yi = np.unique(y, return_inverse=True)
-        X, weight = X.to_numpy(np.float64), compute_sample_weight("balanced", yi)
-        cv = StratifiedGroupKFold(self.inner_folds, shuffle=True, random_state=self.seed)
-        folds = list(cv.split(X, yi, groups))
-        base = dict(
+        self.weight_ = compute_sample_weight("balanced", yi)
+        self.base_ = dict(
             objective="multiclass", num_class=len(self.classes_), metric="multi_logloss",
             learning_rate=0.03, min_child_samples=20, subsample=0.8, subsample_freq=1,
             seed=self.seed, num_threads=self.n_jobs, verbosity=-1,
         )  # fmt: skip
+        return X.to_numpy(np.float64), yi
+
+    def _inner_folds(self, X: np.ndarray, yi: np.ndarray, groups: np.ndarray, seed: int):
+        cv = StratifiedGroupKFold(self.inner_folds, shuffle=True, random_state=seed)
+        return list(cv.split(X, yi, groups))
+
+    def _search(self, X: np.ndarray, yi: np.ndarray, folds: list) -> np.ndarray:
+        """Grid search by inner CV; sets params_ and rounds_, returns the best's OOF."""
         best, oof = (np.inf, {}, 0), np.zeros((len(yi), len(self.classes_)))
         for candidate in ParameterGrid(self.GRID):
             result = lgb.cv(
-                {**base, **candidate},
-                lgb.Dataset(X, yi, weight=weight),
+                {**self.base_, **candidate},
+                lgb.Dataset(X, yi, weight=self.weight_),
                 num_boost_round=2000,
                 folds=folds,
                 callbacks=[lgb.early_stopping(50, verbose=False)],
@@ -272,15 +320,62 @@ class TunedMulticlass:
                 for booster, (_, valid) in zip(result["cvbooster"].boosters, folds, strict=True):
                     oof[valid] = booster.predict(X[valid], num_iteration=rounds)
         _, self.params_, self.rounds_ = best
+        return oof
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> TunedMulticlass:
+        X, yi = self._prepare(X, y)
+        oof = self._search(X, yi, self._inner_folds(X, yi, groups, self.seed))
         self.scale_ = _macro_f1_scales(oof, yi, self.SCALES)
         self.booster_ = lgb.train(
-            {**base, **self.params_}, lgb.Dataset(X, yi, weight=weight), self.rounds_
+            {**self.base_, **self.params_}, lgb.Dataset(X, yi, weight=self.weight_), self.rounds_
         )
         return self
 
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.booster_.predict(X.to_numpy(np.float64))
+
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        proba = self.booster_.predict(X.to_numpy(np.float64))
-        return self.classes_[np.argmax(proba * self.scale_, axis=1)]
+        return self.classes_[np.argmax(self.predict_proba(X) * self.scale_, axis=1)]
+
+
+class BaggedMulticlass(TunedMulticlass):
+    """``TunedMulticlass`` averaged over seeds, with its rule chosen on every bag's OOF.
+
+    The same inner CV picks the parameters and rounds once; then each of ``n_bags``
+    bags draws its own grouped inner split and LightGBM seed (``seed + bag``) and trains
+    one model per inner fold. The class probabilities are the mean over all
+    ``n_bags * inner_folds`` models, and the per-class multipliers are chosen on the
+    out-of-fold probabilities of all bags stacked (``n_bags`` predictions per household,
+    each from models that did not see it), so the rule is fitted to the very models
+    that predict, on ``n_bags`` times as many rows as a single split gives.
+    """
+
+    def __init__(
+        self, n_jobs: int = 1, seed: int = SEED, inner_folds: int = 3, n_bags: int = 10
+    ) -> None:
+        super().__init__(n_jobs, seed, inner_folds)
+        self.n_bags = n_bags
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> BaggedMulticlass:
+        X, yi = self._prepare(X, y)
+        self._search(X, yi, self._inner_folds(X, yi, groups, self.seed))
+        oofs, self.boosters_ = [], []
+        for bag in range(self.n_bags):
+            seed = self.seed + bag
+            params = {**self.base_, **self.params_, "seed": seed}
+            oof = np.zeros((len(yi), len(self.classes_)))
+            for train, valid in self._inner_folds(X, yi, groups, seed):
+                data = lgb.Dataset(X[train], yi[train], weight=self.weight_[train])
+                booster = lgb.train(params, data, self.rounds_)
+                oof[valid] = booster.predict(X[valid])
+                self.boosters_.append(booster)
+            oofs.append(oof)
+        self.scale_ = _macro_f1_scales(np.vstack(oofs), np.tile(yi, self.n_bags), self.SCALES)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        X = X.to_numpy(np.float64)
+        return np.mean([booster.predict(X) for booster in self.boosters_], axis=0)
 
 
 def _macro_f1_scales(proba: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -348,11 +443,14 @@ def costa_rica(path: Path, n_jobs: int) -> list[dict]:
         multiclass = multiclass_models(n_jobs)
         if features == "household":
             multiclass["LightGBM multiclass, inner CV + macro-F1 rule"] = TunedMulticlass(n_jobs)
+            multiclass["LightGBM multiclass, inner CV + macro-F1 rule, 10 seed bags"] = (
+                BaggedMulticlass(n_jobs, n_bags=10)
+            )
         for name, model in multiclass.items():
             t = time.perf_counter()
             for k, (tr, te) in enumerate(folds):
-                if isinstance(model, TunedMulticlass):
-                    fitted = TunedMulticlass(n_jobs).fit(X.iloc[tr], y4[tr], groups[tr])
+                if isinstance(model, TunedMulticlass):  # a fresh copy of the same settings
+                    fitted = copy.deepcopy(model).fit(X.iloc[tr], y4[tr], groups[tr])
                 else:
                     fitted = clone(model).fit(X.iloc[tr], y4[tr])
                 pred = fitted.predict(X.iloc[te])
