@@ -127,7 +127,7 @@ class MonitoringResult:
         ``month, source, group, new, baseline, expected, p_value, marked``: whether a
         group's (``"region_id=G03"``) new alerts of a source rose this month more than
         the typical group's, against the months before (see :func:`run`); ``marked`` at
-        the false-alarm rate ``alpha`` over all of a month's tests.
+        a false discovery rate ``alpha`` among the month's tests (Benjamini-Hochberg).
     months : list of datetime.date
         The months evaluated.
     reference : list of datetime.date
@@ -398,9 +398,10 @@ def _excess(
     1/2)``): the exact conditional test of two Poisson rates, scaled by the typical
     change. A province-wide change (a calendar month, a new rule) moves the median with
     every group and is not marked; a shock in fewer than half of the regions leaves the
-    median to the others and raises theirs. Only an excess is marked (one-sided), at
-    ``alpha`` over the month's tests together (Bonferroni); a deficit shows as a large
-    ``p_value``.
+    median to the others and raises theirs. Only an excess is marked (one-sided), at a
+    false discovery rate ``alpha`` among the month's tests (Benjamini-Hochberg: when
+    nothing changed, the chance of any mark in the month is at most ``alpha`` too); a
+    deficit shows as a large ``p_value``.
     """
     frame = pl.DataFrame(
         counts,
@@ -440,7 +441,7 @@ def _excess(
         n, b, rho = t["new"].to_numpy(), t["baseline"].to_numpy(), t["rho"].to_numpy()
         p = stats.binom.sf(n - 1, n + b, rho / (k + rho))
         expected = b * rho / k
-        marked = p < alpha / t.height
+        marked = stats.false_discovery_control(p, method="bh") < alpha
         out += [
             (m, src, g, int(k), int(kb), float(e), float(pv), bool(mk))
             for src, g, k, kb, e, pv, mk in zip(
@@ -628,8 +629,8 @@ def run(
         is also computed within, and whose new alerts are tested (``excess``): from the
         second month on, a group's new alerts of a source against its own new alerts in
         the ``3`` months before, scaled by the typical group's change (the median ratio
-        over the groups; an exact binomial test of two Poisson rates, one-sided, at
-        ``alpha`` over all of the month's tests). A province-wide change moves the
+        over the groups; an exact binomial test of two Poisson rates, one-sided, at a
+        false discovery rate ``alpha`` among the month's tests). A province-wide change moves the
         median too; a shock in fewer than half of the regions raises theirs, in the
         alerts it causes (unemployment registrations, say), before it moves the score's
         distribution.
@@ -946,7 +947,7 @@ def run(
             "is estimated_precision_verified, since only some of the flagged are verified",
             "excess: each group's new alerts of each source against its own in the "
             f"{EXCESS_BASELINE_MONTHS} month(s) before, scaled by the median group's change "
-            f"(exact binomial test, one-sided, alpha={alpha} over the month's tests)",
+            f"(exact binomial test, one-sided, false discovery rate {alpha} in each month)",
         ],
     )
 
