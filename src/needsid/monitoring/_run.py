@@ -123,11 +123,6 @@ class MonitoringResult:
         Per month: households scored and flagged, the estimated precision at the
         capacity with its interval, and where verification outcomes exist for flagged
         households, the observed precision beside the estimate over the same households.
-    excess : polars.DataFrame
-        ``month, source, group, new, baseline, expected, p_value, marked``: whether a
-        group's (``"region_id=G03"``) new alerts of a source rose this month more than
-        the typical group's, against the months before (see :func:`run`); ``marked`` at
-        a false discovery rate ``alpha`` among the month's tests (Benjamini-Hochberg).
     months : list of datetime.date
         The months evaluated.
     reference : list of datetime.date
@@ -136,6 +131,11 @@ class MonitoringResult:
     notes : list of str
         What the tables rest on (the capacity, the reference, how precision is
         estimated).
+    excess : polars.DataFrame
+        ``month, source, group, new, baseline, expected, p_value, marked``: whether a
+        group's (``"region_id=G03"``) new alerts of a source rose this month more than
+        the typical group's, against the months before (see :func:`run`); ``marked`` at
+        a false discovery rate ``alpha`` among the month's tests (Benjamini-Hochberg).
 
     Examples
     --------
