@@ -118,6 +118,16 @@ def _entries(pop, hit: list[str], start: dt.date) -> dict[str, float]:
     return out
 
 
+def _named(named: list[str], hit: list[str]) -> dict:
+    """The regions a test marked within the window, against the shocked ones."""
+    return {
+        "regions_marked_within_2_months": " ".join(named),
+        "shocked_regions_marked": len(set(named) & set(hit)),
+        "other_regions_marked": len(set(named) - set(hit)),
+        "shocked_regions": len(hit),
+    }
+
+
 def _excess_summary(result, scenario: str, label: str, hit: list[str], start: dt.date) -> dict:
     """Regions with an excess of some alert source's new alerts, in and out of the window.
 
@@ -137,10 +147,7 @@ def _excess_summary(result, scenario: str, label: str, hit: list[str], start: dt
     return {
         "scenario": scenario,
         "model": label,
-        "regions_marked_within_2_months": " ".join(named),
-        "shocked_regions_marked": len(set(named) & set(hit)),
-        "other_regions_marked": len(set(named) - set(hit)),
-        "shocked_regions": len(hit),
+        **_named(named, hit),
         "first_month_marked": min(first.values()) if first else None,
         "sources": " ".join(sorted(set(inside["source"]))),
         "region_months_marked_outside_window": outside.height,
@@ -287,10 +294,7 @@ def main() -> None:
                     {
                         "model": label,
                         "first_month_score_drifted": first,
-                        "regions_marked_within_2_months": " ".join(named),
-                        "shocked_regions_marked": len(set(named) & set(hit)),
-                        "other_regions_marked": len(set(named) - set(hit)),
-                        "shocked_regions": len(hit),
+                        **_named(named, hit),
                         f"shocked_regions_marked_psi_{args.min_psi}": len(set(large) & set(hit)),
                         f"other_regions_marked_psi_{args.min_psi}": len(set(large) - set(hit)),
                         "estimated_precision_before": float(before.mean()),

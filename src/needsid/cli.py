@@ -882,18 +882,13 @@ def monitor(
     from ._errors import ConfigError
     from .indicators import load as load_register
     from .monitoring import run
+    from .monitoring._run import TABLES
     from .rules import RuleSetError, household_attributes
     from .rules import load as load_rules
     from .tracking import resolve_model
     from .tracking._integrity import verified_copy
 
-    names = (
-        "levels.parquet",
-        "alerts.parquet",
-        "drift.parquet",
-        "performance.parquet",
-        "excess.parquet",
-    )
+    names = tuple(f"{t}.parquet" for t in TABLES)
     if out.exists() and not out.is_dir():
         raise _fail(f"--out {str(out)!r} is a file; give a folder for the run's files.")
     taken = [n for n in (*names, "monitoring.html") if (out / n).exists()]

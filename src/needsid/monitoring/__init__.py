@@ -5,7 +5,7 @@ levels from an indicator register, alerts (new / ongoing / resolved) from indica
 rules and the model, drift of every feature and of the score (PSI with a critical value
 from the sample sizes), and the model's precision at capacity estimated without labels
 next to the precision observed where flagged households were verified, and which
-regions took more than their share of an alert source's new alerts (``excess``).
+regions' new alerts of a source rose more than the typical region's (``excess``).
 """
 
 from ._drift import PSIResult, psi, psi_change, psi_critical

@@ -193,8 +193,8 @@ def monitoring_html(result: MonitoringResult, attrs: pl.DataFrame | None = None)
             )
             if marked.height
             else note(
-                f"No group took more than its share of a source's new alerts in any month "
-                f"({result.excess.height:,} tests)."
+                "No group's new alerts of a source rose more than the typical group's in "
+                f"any month ({result.excess.height:,} tests)."
             )
         )
         sections.append(("excess", "Groups with an excess of new alerts", body))

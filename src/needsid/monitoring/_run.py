@@ -98,6 +98,8 @@ REFERENCES = ("rolling", "calendar", "fixed", "seasonal")
 SEASON = 12
 #: Months before each month whose new alerts are its baseline in the excess test.
 EXCESS_BASELINE_MONTHS = 3
+#: The tables :meth:`MonitoringResult.write` writes, each as ``<name>.parquet``.
+TABLES = ("levels", "alerts", "drift", "performance", "excess")
 #: Prefix of the group columns joined to a month's features.
 GROUP_PREFIX = "group:"
 
@@ -194,7 +196,7 @@ class MonitoringResult:
 
         out = Path(folder)
         payloads: dict[str, bytes] = {}
-        for name in ("levels", "alerts", "drift", "performance", "excess"):
+        for name in TABLES:
             buf = io.BytesIO()
             getattr(self, name).write_parquet(buf, statistics=False)
             payloads[f"{name}.parquet"] = buf.getvalue()
