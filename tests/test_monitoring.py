@@ -134,14 +134,14 @@ def test_psi_rejects_bad_samples():
         psi([1.0], ["a"])
 
 
-def _excess_counts(months, rates, rng, hit=(), factor=1.0, province=None):
+def _excess_counts(months, rates, rng, hit=(), factor=1.0, province=None, last=1):
     """Poisson new-alert counts per month and region; ``hit`` regions get ``factor``
-    from the last month, every region ``province[i]`` in month i."""
+    in the ``last`` months, every region ``province[i]`` in month i."""
     rows = []
     for i, m in enumerate(months):
         for r, rate in enumerate(rates):
             lam = rate * (province[i] if province else 1.0)
-            if r in hit and i == len(months) - 1:
+            if r in hit and i >= len(months) - last:
                 lam *= factor
             rows.append((m, "indicator:x", "region_id", f"region_id=R{r:02d}", rng.poisson(lam)))
     return rows
@@ -154,19 +154,64 @@ def test_excess_marks_the_regions_whose_alerts_rose_more_than_the_typical_one():
     # a province-wide rise (a calendar month: twice the alerts everywhere) is not marked
     calm = _excess(_excess_counts(months, rates, rng, province=[1, 1, 1, 2.0]), months, 0.01)
     assert tuple(calm.columns) == EXCESS_COLUMNS
-    assert calm.height == 3 * 20 and not calm["marked"].any()
-    # three regions with three times their alerts are named, and only they
+    # window 1 from the second month, window 2 from the third
+    assert calm.height == (3 + 2) * 20 and not calm["marked"].any()
+    widest = calm.group_by("month").agg(pl.col("window").max()).sort("month")
+    assert widest["window"].to_list() == [1, 2, 2]
+    # three regions with four times their alerts are named, and only they
     shocked = _excess(_excess_counts(months, rates, rng, hit=(0, 1, 2), factor=4.0), months, 0.01)
-    last = shocked.filter(pl.col("month") == months[-1])
+    last = shocked.filter((pl.col("month") == months[-1]) & (pl.col("window") == 1))
     assert set(last.filter(pl.col("marked"))["group"]) == {
         "region_id=R00",
         "region_id=R01",
         "region_id=R02",
     }
     assert not shocked.filter(pl.col("month") < months[-1])["marked"].any()
-    # the expected count: the baseline's monthly mean times the median group's change
-    rho = np.median(3 * (last["new"].to_numpy() + 0.5) / (last["baseline"].to_numpy() + 0.5))
-    assert last["expected"].to_numpy() == pytest.approx(last["baseline"].to_numpy() * rho / 3)
+    # the expected count: the baseline's monthly mean times the typical change, the
+    # median over the regions of the ratio of the two monthly rates (each smoothed by
+    # half an alert a month; no region here is quiet enough to vote with the others)
+    n, b = last["new"].to_numpy(), last["baseline"].to_numpy()
+    assert (n + b >= 30).all()
+    rho = np.median((n + 0.5) / ((b + 1.5) / 3))
+    assert last["expected"].to_numpy() == pytest.approx(b * rho / 3)
+
+
+def test_excess_window_of_two_months_builds_up_a_lasting_change():
+    rng = np.random.default_rng(5)
+    months = [dt.date(2025, k, 1) for k in range(1, 7)]
+    rates = np.full(20, 30.0)
+    found = {1: 0, 2: 0}
+    for _ in range(20):
+        counts = _excess_counts(months, rates, rng, hit=(0, 1, 2), factor=1.8, last=2)
+        e = _excess(counts, months, 0.01).filter(pl.col("month") == months[-1])
+        for w in found:
+            hits = e.filter((pl.col("window") == w) & pl.col("marked"))["group"]
+            found[w] += len(set(hits) & {"region_id=R00", "region_id=R01", "region_id=R02"})
+    # the two months together find the shocked regions more often than the last alone
+    assert found[2] > found[1]
+    assert found[2] >= 0.6 * 20 * 3
+
+
+def test_excess_quiet_groups_do_not_hide_a_shock_in_the_busy_ones():
+    # the shape of a job-loss shock: 12 rural regions with about one alert a month, 8
+    # urban with 20, 7 of which triple; unsmoothed or half-an-alert-per-count ratios of
+    # the quiet ones scatter and pull the median (the typical change) up
+    rng = np.random.default_rng(6)
+    months = [dt.date(2025, k, 1) for k in range(1, 6)]
+    rates = np.array([20.0] * 8 + [1.0] * 12)
+    named, typical = [], []
+    for _ in range(20):
+        counts = _excess_counts(months, rates, rng, hit=tuple(range(7)), factor=3.0, last=2)
+        e = _excess(counts, months, 0.01).filter(pl.col("month") == months[-1])
+        named.append(len(set(e.filter(pl.col("marked"))["group"])))
+        # the typical change over the shock's two months stays near 1: the quiet
+        # regions did not change
+        two = e.filter((pl.col("window") == 2) & (pl.col("baseline") > 0))
+        rho = two["expected"].to_numpy() / (two["baseline"].to_numpy() * 2 / 3)
+        assert rho == pytest.approx(rho[0])
+        typical.append(rho[0])
+    assert np.median(typical) == pytest.approx(1.0, abs=0.2)
+    assert np.mean(named) >= 6
 
 
 def test_excess_false_alarms_stay_at_alpha():

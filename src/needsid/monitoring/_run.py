@@ -67,6 +67,7 @@ EXCESS_COLUMNS = (
     "month",
     "source",
     "group",
+    "window",
     "new",
     "baseline",
     "expected",
@@ -96,8 +97,14 @@ ALL = "all"
 REFERENCES = ("rolling", "calendar", "fixed", "seasonal")
 #: Months in the seasonal cycle.
 SEASON = 12
-#: Months before each month whose new alerts are its baseline in the excess test.
+#: Months before the tested window whose new alerts are its baseline in the excess test.
 EXCESS_BASELINE_MONTHS = 3
+#: Windows of the excess test: the month's new alerts, and the month's and the month
+#: before's together (a change that lasts builds up evidence over two months).
+EXCESS_WINDOWS = (1, 2)
+#: Groups with fewer new alerts than this in a test's window and baseline together
+#: vote together for the typical change (:func:`_typical_change`).
+_QUIET = 30
 #: The tables :meth:`MonitoringResult.write` writes, each as ``<name>.parquet``.
 TABLES = ("levels", "alerts", "drift", "performance", "excess")
 #: Prefix of the group columns joined to a month's features.
@@ -134,10 +141,12 @@ class MonitoringResult:
         What the tables rest on (the capacity, the reference, how precision is
         estimated).
     excess : polars.DataFrame
-        ``month, source, group, new, baseline, expected, p_value, marked``: whether a
-        group's (``"region_id=G03"``) new alerts of a source rose this month more than
-        the typical group's, against the months before (see :func:`run`); ``marked`` at
-        a false discovery rate ``alpha`` among the month's tests (Benjamini-Hochberg).
+        ``month, source, group, window, new, baseline, expected, p_value, marked``:
+        whether a group's (``"region_id=G03"``) new alerts of a source rose in the
+        month (``window=1``) or in the month and the one before (``window=2``) more
+        than the typical group's, against the months before (see :func:`run`);
+        ``marked`` at a false discovery rate ``alpha`` among the month's tests
+        (Benjamini-Hochberg).
 
     Examples
     --------
@@ -377,6 +386,7 @@ def _excess_frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
             "month": pl.Date,
             "source": pl.String,
             "group": pl.String,
+            "window": pl.Int64,
             "new": pl.Int64,
             "baseline": pl.Int64,
             "expected": pl.Float64,
@@ -387,23 +397,55 @@ def _excess_frame(rows: list[tuple[Any, ...]]) -> pl.DataFrame:
     )
 
 
+def _typical_change(n: npt.NDArray[np.int64], b: npt.NDArray[np.int64], w: int, k: int) -> float:
+    """Return the typical group's ratio of its window's monthly rate to its baseline's.
+
+    A median over the groups, each group one vote, of the ratio of the two monthly
+    rates (each smoothed by half an alert per month). The quiet groups (fewer than
+    :data:`_QUIET` alerts in the window and the baseline together, a rural region's
+    one alert a month) vote together: their ratio is taken from their pooled counts
+    and carries as many votes as there are of them. Their own ratios scatter so much
+    that, with a shock in a third of the groups, a plain median lands in their upper
+    tail; pooled, they still outvote a minority of changed groups, and a change in most
+    of them is the typical change.
+    """
+    quiet = (n + b) < _QUIET
+    ratios = ((n[~quiet] + w / 2) / w) / ((b[~quiet] + k / 2) / k)
+    votes = np.ones(ratios.size)
+    if quiet.any():
+        pooled = ((n[quiet].sum() + w / 2) / w) / ((b[quiet].sum() + k / 2) / k)
+        ratios = np.append(ratios, pooled)
+        votes = np.append(votes, quiet.sum())
+    order = np.argsort(ratios, kind="stable")
+    ratios, cum = ratios[order], np.cumsum(votes[order])
+    half = cum[-1] / 2
+    at = int(np.searchsorted(cum, half))
+    if cum[at] == half and at + 1 < ratios.size:  # an even split: between the two
+        return float((ratios[at] + ratios[at + 1]) / 2)
+    return float(ratios[at])
+
+
 def _excess(
     counts: list[tuple[dt.date, str, str, str, int]], months: Sequence[dt.date], alpha: float
 ) -> pl.DataFrame:
     """Test each group's new alerts of each source against its own months before.
 
-    For a source and a kind of group (regions), group ``g``'s new alerts this month
-    ``n`` are compared with its new alerts in the ``k`` baseline months ``b``: under
-    "it changed like the typical group", ``n`` is a binomial split of ``n + b`` with
-    probability ``rho / (k + rho)``, where ``rho`` is the median over the groups of the
-    ratio of this month's count to the baseline's monthly mean (``k (n + 1/2) / (b +
-    1/2)``): the exact conditional test of two Poisson rates, scaled by the typical
-    change. A province-wide change (a calendar month, a new rule) moves the median with
-    every group and is not marked; a shock in fewer than half of the regions leaves the
-    median to the others and raises theirs. Only an excess is marked (one-sided), at a
-    false discovery rate ``alpha`` among the month's tests (Benjamini-Hochberg: when
-    nothing changed, the chance of any mark in the month is at most ``alpha`` too); a
-    deficit shows as a large ``p_value``.
+    For a source, a kind of group (regions) and a window of ``w`` months ending with
+    the month (:data:`EXCESS_WINDOWS`), group ``g``'s new alerts in the window ``n``
+    are compared with its new alerts ``b`` in the ``k`` months before the window
+    (:data:`EXCESS_BASELINE_MONTHS`, fewer at the start). Under "it changed like the
+    typical group", ``n`` is a binomial split of ``n + b`` with probability
+    ``w rho / (k + w rho)``: the exact conditional test of two Poisson rates, scaled
+    by ``rho``, the median over the groups of the ratio of the window's monthly rate
+    to the baseline's. Each rate is smoothed by half an alert per month, so that at
+    equal rates the ratio is 1 however small the counts (many quiet groups do not pull
+    the median up). A province-wide change (a calendar month, a new rule) moves the
+    median with every group and is not marked; a shock in fewer than half of the
+    groups leaves the median to the others and raises theirs. Only an excess is marked
+    (one-sided), at a false discovery rate ``alpha`` among all of the month's tests,
+    both windows together (Benjamini-Hochberg: when nothing changed, the chance of any
+    mark in the month is at most ``alpha`` too); a deficit shows as a large
+    ``p_value``.
     """
     frame = pl.DataFrame(
         counts,
@@ -418,36 +460,54 @@ def _excess(
     )
     keys = ["source", "family", "group"]
     out = []
-    for i, m in enumerate(months[1:], 1):
-        window = months[max(0, i - EXCESS_BASELINE_MONTHS) : i]
-        now = frame.filter(pl.col("month") == m).select(*keys, "new")
-        base = (
-            frame.filter(pl.col("month").is_in(window))
-            .group_by(keys)
-            .agg(pl.col("new").sum().alias("baseline"))
-        )
-        k = len(window)
-        t = (
-            now.join(base, on=keys, how="full", coalesce=True)
-            .with_columns(pl.col("new", "baseline").fill_null(0))
-            .with_columns(
-                (k * (pl.col("new") + 0.5) / (pl.col("baseline") + 0.5))
-                .median()
-                .over("source", "family")
-                .alias("rho")
+    for i, m in enumerate(months):
+        parts = []
+        for w in EXCESS_WINDOWS:
+            if i < w:  # no month before the window to compare with
+                continue
+            window = months[i - w + 1 : i + 1]
+            base_months = months[max(0, i - w + 1 - EXCESS_BASELINE_MONTHS) : i - w + 1]
+            k = len(base_months)
+            now = (
+                frame.filter(pl.col("month").is_in(window)).group_by(keys).agg(pl.col("new").sum())
             )
-            .sort(keys)
-        )
+            base = (
+                frame.filter(pl.col("month").is_in(base_months))
+                .group_by(keys)
+                .agg(pl.col("new").sum().alias("baseline"))
+            )
+            t = (
+                now.join(base, on=keys, how="full", coalesce=True)
+                .with_columns(pl.col("new", "baseline").fill_null(0))
+                .sort(keys)
+            )
+            n, b = t["new"].to_numpy(), t["baseline"].to_numpy()
+            rho = np.empty(t.height)
+            # one typical change per source and kind of group
+            which = (
+                t.select(pl.concat_str("source", "family", separator="\x00").rank("dense"))
+                .to_series()
+                .to_numpy()
+            )
+            for j in np.unique(which):
+                at = which == j
+                rho[at] = _typical_change(n[at], b[at], w, k)
+            parts.append(t.with_columns(rho=rho, window=w, k=k))
+        if not parts:
+            continue
+        t = pl.concat(parts)
         if t.is_empty():
             continue
-        n, b, rho = t["new"].to_numpy(), t["baseline"].to_numpy(), t["rho"].to_numpy()
-        p = stats.binom.sf(n - 1, n + b, rho / (k + rho))
-        expected = b * rho / k
+        n, b = t["new"].to_numpy(), t["baseline"].to_numpy()
+        shift = t["window"].to_numpy() * t["rho"].to_numpy()
+        k_ = t["k"].to_numpy()
+        p = stats.binom.sf(n - 1, n + b, shift / (k_ + shift))
+        expected = b * shift / k_
         marked = stats.false_discovery_control(p, method="bh") < alpha
         out += [
-            (m, src, g, int(k), int(kb), float(e), float(pv), bool(mk))
-            for src, g, k, kb, e, pv, mk in zip(
-                t["source"], t["group"], n, b, expected, p, marked, strict=True
+            (m, src, g, int(w), int(nn), int(bb), float(e), float(pv), bool(mk))
+            for src, g, w, nn, bb, e, pv, mk in zip(
+                t["source"], t["group"], t["window"], n, b, expected, p, marked, strict=True
             )
         ]
     return _excess_frame(out)
@@ -629,13 +689,14 @@ def run(
     groups : sequence of str, default=("region_id", "urban")
         Household attributes (``needsid.rules.household_attributes``) the score's drift
         is also computed within, and whose new alerts are tested (``excess``): from the
-        second month on, a group's new alerts of a source against its own new alerts in
+        second month on, a group's new alerts of a source in the month, and from the
+        third in the month and the one before together, against its own new alerts in
         the ``3`` months before, scaled by the typical group's change (the median ratio
         over the groups; an exact binomial test of two Poisson rates, one-sided, at a
-        false discovery rate ``alpha`` among the month's tests). A province-wide change moves the
-        median too; a shock in fewer than half of the regions raises theirs, in the
-        alerts it causes (unemployment registrations, say), before it moves the score's
-        distribution.
+        false discovery rate ``alpha`` among the month's tests). A province-wide change
+        moves the median too; a shock in fewer than half of the regions raises theirs,
+        in the alerts it causes (unemployment registrations, say), before it moves the
+        score's distribution.
     spec : FeatureSpec, path, dict or None
         The features (default: the packaged spec).
     bins : int, default=10
@@ -947,9 +1008,10 @@ def run(
             "observed precision: among the flagged verified, reviewed or visited within "
             f"{verification_months} month(s); the estimate over those same households "
             "is estimated_precision_verified, since only some of the flagged are verified",
-            "excess: each group's new alerts of each source against its own in the "
-            f"{EXCESS_BASELINE_MONTHS} month(s) before, scaled by the median group's change "
-            f"(exact binomial test, one-sided, false discovery rate {alpha} in each month)",
+            "excess: each group's new alerts of each source in the month (and in the "
+            f"month and the one before) against its own in the {EXCESS_BASELINE_MONTHS} "
+            "month(s) before, scaled by the median group's change (exact binomial test, "
+            f"one-sided, false discovery rate {alpha} in each month)",
         ],
     )
 
