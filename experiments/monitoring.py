@@ -144,17 +144,19 @@ def _excess_summary(result, scenario: str, label: str, hit: list[str], start: dt
     """Regions with an excess of some alert source's new alerts, in and out of the window.
 
     The window is the two runs after ``start`` (:func:`_within_2_months`); the same
-    months are read in the scenario without the shock. Also: every (month, region)
-    marked in the other months, the false alarms of a county that reads the table
-    every month.
+    months are read in the scenario without the shock. Also the false alarms of a
+    county that reads the table every month: the (month, region) pairs marked where no
+    shock was on record (every pair without the shock; with it, the other regions and
+    the shocked ones up to ``start``), and the shocked regions' marks after the window.
     """
-    e = result.excess.filter(pl.col("group").str.starts_with("region_id=") & pl.col("marked"))
-    window = _within_2_months(start)
-    inside = e.filter(window)
+    regions = result.excess.filter(pl.col("group").str.starts_with("region_id="))
+    e = regions.filter(pl.col("marked"))
+    inside = e.filter(_within_2_months(start))
     named = sorted({g.split("=", 1)[1] for g in inside["group"]})
-    outside = e.filter(~window).select("month", "group").unique()
-    tested = result.excess.filter(pl.col("group").str.starts_with("region_id="))
-    months_regions = tested.filter(~window).select("month", "group").unique().height
+    shocked = pl.col("group").is_in([f"region_id={r}" for r in hit]) & (pl.col("month") > start)
+    calm = ~shocked if scenario == "shock" else pl.lit(True)
+    pairs = ["month", "group"]
+    after = shocked & (pl.col("month") > months_after(start, 2))
     first = {r: inside.filter(pl.col("group") == f"region_id={r}")["month"].min() for r in named}
     return {
         "scenario": scenario,
@@ -162,8 +164,12 @@ def _excess_summary(result, scenario: str, label: str, hit: list[str], start: dt
         **_named(named, hit),
         "first_month_marked": min(first.values()) if first else None,
         "sources": " ".join(sorted(set(inside["source"]))),
-        "region_months_marked_outside_window": outside.height,
-        "region_months_tested_outside_window": months_regions,
+        "false_alarm_region_months": e.filter(calm).select(pairs).unique().height,
+        "region_months_without_shock": regions.filter(calm).select(pairs).unique().height,
+        "false_alarm_sources": " ".join(sorted(set(e.filter(calm)["source"]))),
+        "shocked_region_months_marked_after_window": (
+            e.filter(after).select(pairs).unique().height if scenario == "shock" else None
+        ),
     }
 
 
@@ -300,8 +306,8 @@ def main() -> None:
                         for g in early.filter(pl.col("psi") >= args.min_psi)["group"]
                     }
                 )
-                before = perf.filter(pl.col("month") < args.shock_start)["estimated_precision"]
-                after = perf.filter(window)["estimated_precision"]
+                before = perf.filter(pl.col("month") < args.shock_start)
+                after = perf.filter(window)
                 rows_shock.append(
                     {
                         "model": label,
@@ -309,8 +315,10 @@ def main() -> None:
                         **_named(named, hit),
                         f"shocked_regions_marked_psi_{args.min_psi}": len(set(large) & set(hit)),
                         f"other_regions_marked_psi_{args.min_psi}": len(set(large) - set(hit)),
-                        "estimated_precision_before": float(before.mean()),
-                        "estimated_precision_within_2_months": float(after.mean()),
+                        "estimated_precision_before": before["estimated_precision"].mean(),
+                        "estimated_precision_within_2_months": after["estimated_precision"].mean(),
+                        "true_precision_before": before["true_precision"].mean(),
+                        "true_precision_within_2_months": after["true_precision"].mean(),
                         **_entries(pop, hit, args.shock_start),
                     }
                 )

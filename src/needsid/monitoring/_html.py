@@ -184,6 +184,7 @@ def monitoring_html(result: MonitoringResult, attrs: pl.DataFrame | None = None)
                     pl.col("month").cast(pl.String),
                     "source",
                     "group",
+                    "window",
                     "new",
                     pl.col("expected").round(1),
                     "p_value",
