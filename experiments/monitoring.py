@@ -2,8 +2,9 @@
 
 Two populations from one seed: one without a shock, one in which job loss triples in a
 third of the regions from ``--shock-start`` for ``--shock-months`` months. On each, a
-LightGBM risk model is trained before the monitored year, and ``ni.monitoring.run``
-evaluates every month. Two models, as a county would have one and a researcher the other:
+LightGBM risk model is trained before the monitored year with the parameters
+``needsid train`` uses (``--train-config``), and ``ni.monitoring.run`` evaluates every
+month. Two models, as a county would have one and a researcher the other:
 
 - trained on the bundle's own labels (``source="pu"``, the casework outcomes): what a
   county holding only its records gets;
@@ -37,13 +38,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
+import yaml
 from _config import markdown, parse_args
 
 import needsid as ni
 from needsid._dates import months_after
 from needsid.models import GBMRiskModel
 
-RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "experiments" / "results"
 
 
 def _date(text: str) -> dt.date:
@@ -51,7 +54,11 @@ def _date(text: str) -> dt.date:
 
 
 def _train(
-    pop: ni.simulation.SimulatedPopulation, origins: list[dt.date], horizon: int, source: str
+    pop: ni.simulation.SimulatedPopulation,
+    origins: list[dt.date],
+    horizon: int,
+    source: str,
+    params: dict,
 ):
     frames = []
     for d in origins:
@@ -64,8 +71,10 @@ def _train(
         frames.append(X.join(y, on="household_id", how="inner"))
     train = pl.concat(frames).filter(pl.col("weight") > 0)
     names = list(ni.features.describe()["name"])
+    # as `needsid train` does (its sigmoid calibration keeps the booster's ranking: an
+    # isotonic map ties thousands of households at the capacity, taken in id order);
     # one thread: on a shared 2-core machine LightGBM's second thread spin-waits
-    model = GBMRiskModel(n_jobs=1, random_state=0)
+    model = GBMRiskModel(**{**params, "n_jobs": 1, "random_state": 0})
     return model.fit(
         train.select(names).to_pandas(),
         train["in_need"].to_numpy(),
@@ -186,6 +195,9 @@ def main() -> None:
     parser.add_argument("--train-as-of", nargs="+", type=_date)
     parser.add_argument("--start", type=_date)
     parser.add_argument("--end", type=_date)
+    parser.add_argument(
+        "--train-config", help="training run whose model parameters are used (repo path)"
+    )
     parser.add_argument("--horizon", type=int)
     parser.add_argument("--capacity", type=float)
     parser.add_argument("--shock-start", type=_date)
@@ -213,6 +225,7 @@ def main() -> None:
         start=args.shock_start, months=args.shock_months, regions=hit, job_loss=args.shock_job_loss
     )
     register = ni.indicators.load()
+    params = yaml.safe_load((ROOT / args.train_config).read_text("utf-8"))["model"]["params"]
     rows_drift, rows_perf, rows_shock, score_drift = [], [], [], []
     excess_rows: list[dict] = []
     excess_marked: list[pl.DataFrame] = []
@@ -229,8 +242,8 @@ def main() -> None:
         n = pop.bundle.households.height
         print(f"{scenario}: simulated {n:,} households in {time.perf_counter() - t0:.0f} s")
         models = {
-            "bundle labels": _train(pop, args.train_as_of, args.horizon, "pu"),
-            "true labels (research)": _train(pop, args.train_as_of, args.horizon, "truth"),
+            "bundle labels": _train(pop, args.train_as_of, args.horizon, "pu", params),
+            "true labels (research)": _train(pop, args.train_as_of, args.horizon, "truth", params),
         }
         runs = [(label, model, args.reference) for label, model in models.items()]
         if scenario == "no shock" and args.compare_reference:
