@@ -407,7 +407,9 @@ def _typical_change(n: npt.NDArray[np.int64], b: npt.NDArray[np.int64], w: int, 
     and carries as many votes as there are of them. Their own ratios scatter so much
     that, with a shock in a third of the groups, a plain median lands in their upper
     tail; pooled, they still outvote a minority of changed groups, and a change in most
-    of them is the typical change.
+    of them is the typical change. When every group is quiet (a small county), the pool
+    is the only vote and its ratio the province's: a shock in most of the alerts moves
+    it, and is not marked.
     """
     quiet = (n + b) < _QUIET
     ratios = ((n[~quiet] + w / 2) / w) / ((b[~quiet] + k / 2) / k)
