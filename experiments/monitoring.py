@@ -198,6 +198,11 @@ def main() -> None:
     parser.add_argument(
         "--train-config", help="training run whose model parameters are used (repo path)"
     )
+    parser.add_argument(
+        "--calibration",
+        choices=["isotonic", "sigmoid", "centered_isotonic"],
+        help="replace the training run's calibration (results get it as a suffix)",
+    )
     parser.add_argument("--horizon", type=int)
     parser.add_argument("--capacity", type=float)
     parser.add_argument("--shock-start", type=_date)
@@ -226,6 +231,8 @@ def main() -> None:
     )
     register = ni.indicators.load()
     params = yaml.safe_load((ROOT / args.train_config).read_text("utf-8"))["model"]["params"]
+    if args.calibration is not None:
+        params = {**params, "calibration": args.calibration}
     rows_drift, rows_perf, rows_shock, score_drift = [], [], [], []
     excess_rows: list[dict] = []
     excess_marked: list[pl.DataFrame] = []
@@ -342,6 +349,7 @@ def main() -> None:
     perf["gap"] = perf["estimated_precision"] - perf["true_precision"]
     shock_table = pd.DataFrame(rows_shock)
     suffix = "" if len(args.scenarios) == 2 else "_" + "_".join(args.scenarios).replace(" ", "_")
+    suffix += f"_{args.calibration}" if args.calibration else ""
     drift.to_csv(RESULTS / f"monitoring_drift{suffix}.csv", index=False)
     pl.concat(score_drift).write_csv(RESULTS / f"monitoring_score_drift{suffix}.csv")
     perf.to_csv(RESULTS / f"monitoring_precision{suffix}.csv", index=False)

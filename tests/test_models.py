@@ -376,7 +376,29 @@ def test_gbm_bad_lightgbm_settings_are_named():
         GBMRiskModel(monotone_constraints_method="fast").fit(X, y)
 
 
-@pytest.mark.parametrize("calibration", [None, "isotonic", "sigmoid"])
+def test_gbm_centered_isotonic_breaks_the_steps_and_keeps_the_calibration(data):
+    X, y, X_test, y_test = data
+    steps = FAST["gbm"](calibration="isotonic").fit(X, y)
+    centred = FAST["gbm"](calibration="centered_isotonic").fit(X, y)
+    p_steps = steps.predict_proba(X_test)[:, 1]
+    p = centred.predict_proba(X_test)[:, 1]
+    # the same booster, so the same ranking, without the steps' ties
+    eta = steps.estimator_.booster_.predict(X_test.to_numpy(float), raw_score=True)
+    inside = (eta > centred.calibrator_.X_min_) & (eta < centred.calibrator_.X_max_)
+    assert len(np.unique(p_steps)) < 0.1 * len(p)
+    assert len(np.unique(p[inside])) == len(np.unique(eta[inside]))
+    order = np.argsort(eta, kind="stable")
+    assert (np.diff(p[order]) >= 0).all()
+    # through the steps' centres: on the holdout it was fitted on, the mean probability
+    # of each step's rows is the step's own
+    cal = centred.calibrator_
+    assert cal.y_thresholds_ == pytest.approx(np.unique(steps.calibrator_.y_thresholds_))
+    # no worse calibrated than the steps on new rows (Brier score; here it is better)
+    brier = [float(np.mean((q - y_test.to_numpy()) ** 2)) for q in (p_steps, p)]
+    assert brier[1] <= brier[0] + 1e-3
+
+
+@pytest.mark.parametrize("calibration", [None, "isotonic", "sigmoid", "centered_isotonic"])
 def test_gbm_json_round_trip_is_exact(data, calibration):
     X, y, X_test, _ = data
     model = FAST["gbm"](

@@ -74,9 +74,16 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         Feature name -> -1 (risk never rises with the feature), +1 (never falls) or 0.
         E.g. ``{"income_to_low_income_line": -1}``. Features of a NumPy array are
         named ``x0``, ``x1``, ...
-    calibration : {"isotonic", "sigmoid"} or None, default="isotonic"
+    calibration : {"isotonic", "sigmoid", "centered_isotonic"} or None, default="isotonic"
         Map from the booster's log-odds to probability, fitted on the holdout. None
-        trains on all rows and uses the booster's own sigmoid.
+        trains on all rows and uses the booster's own sigmoid. ``"isotonic"`` is a step
+        function: households on one step share a probability, and a capacity that
+        falls inside a step leaves the choice among them to their order.
+        ``"sigmoid"`` is strictly increasing but has two parameters.
+        ``"centered_isotonic"`` interpolates between the centres of the isotonic
+        steps (the mean log-odds of the holdout rows on each; Oron and Flournoy,
+        2017, *Centered isotonic regression*): as flexible as isotonic, and strictly
+        increasing between the first and the last centre.
     random_state : int, RandomState instance or None, default=0
         Seeds the holdout split and LightGBM's row and column subsampling.
     n_jobs : int or None, default=None
@@ -158,7 +165,7 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         "reg_lambda": [Interval(Real, 0, None, closed="left")],
         "monotone_constraints": [Mapping, None],
         "monotone_constraints_method": [StrOptions(set(MONOTONE_METHODS))],
-        "calibration": [StrOptions({"isotonic", "sigmoid"}), None],
+        "calibration": [StrOptions({"isotonic", "sigmoid", "centered_isotonic"}), None],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
         "tuning": [StrOptions({"inner_cv"}), None],
@@ -386,9 +393,11 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         sample_weight: npt.NDArray[np.float64] | None,
     ) -> None:
         self.calibrator_ = None
-        if self.calibration == "isotonic":
+        if self.calibration in ("isotonic", "centered_isotonic"):
             self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1)
             self.calibrator_.fit(raw, y, sample_weight=sample_weight)
+            if self.calibration == "centered_isotonic":
+                self.calibrator_ = _centered(self.calibrator_, raw, sample_weight)
         elif self.calibration == "sigmoid":
             self.calibrator_ = LogisticRegression(C=1e6).fit(
                 raw[:, None], y, sample_weight=sample_weight
@@ -465,6 +474,24 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
             "npt.NDArray[np.float64]", self.estimator_.booster_.predict(X, pred_contrib=True)
         )
         return shap[:, :-1], eta, float(shap[0, -1])
+
+
+def _centered(
+    steps: IsotonicRegression,
+    raw: npt.NDArray[np.float64],
+    sample_weight: npt.NDArray[np.float64] | None,
+) -> IsotonicRegression:
+    """Return the map through the centres of a fitted isotonic map's steps.
+
+    Each step's centre is the weighted mean log-odds of the rows it was fitted on;
+    an isotonic fit through the centres (already increasing) interpolates linearly
+    between them and is flat beyond the first and the last, as ``steps`` is.
+    """
+    w = np.ones_like(raw) if sample_weight is None else np.asarray(sample_weight, float)
+    on = w > 0
+    values, step = np.unique(steps.predict(raw[on]), return_inverse=True)
+    centres = np.bincount(step, weights=w[on] * raw[on]) / np.bincount(step, weights=w[on])
+    return IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(centres, values)
 
 
 def _rows(
