@@ -38,7 +38,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
-import yaml
 from _config import markdown, parse_args
 
 import needsid as ni
@@ -200,7 +199,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--calibration",
-        choices=["isotonic", "sigmoid", "centered_isotonic"],
+        choices=sorted(GBMRiskModel._parameter_constraints["calibration"][0].options),
         help="replace the training run's calibration (results get it as a suffix)",
     )
     parser.add_argument("--horizon", type=int)
@@ -230,7 +229,7 @@ def main() -> None:
         start=args.shock_start, months=args.shock_months, regions=hit, job_loss=args.shock_job_loss
     )
     register = ni.indicators.load()
-    params = yaml.safe_load((ROOT / args.train_config).read_text("utf-8"))["model"]["params"]
+    params = ni.tracking.load_train_config(ROOT / args.train_config).model.params
     if args.calibration is not None:
         params = {**params, "calibration": args.calibration}
     rows_drift, rows_perf, rows_shock, score_drift = [], [], [], []

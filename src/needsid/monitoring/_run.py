@@ -411,12 +411,15 @@ def _typical_change(n: npt.NDArray[np.int64], b: npt.NDArray[np.int64], w: int, 
     is the only vote and its ratio the province's: a shock in most of the alerts moves
     it, and is not marked.
     """
+
+    def ratio(n: Any, b: Any) -> Any:
+        return ((n + w / 2) / w) / ((b + k / 2) / k)
+
     quiet = (n + b) < _QUIET
-    ratios = ((n[~quiet] + w / 2) / w) / ((b[~quiet] + k / 2) / k)
+    ratios = ratio(n[~quiet], b[~quiet])
     votes = np.ones(ratios.size)
     if quiet.any():
-        pooled = ((n[quiet].sum() + w / 2) / w) / ((b[quiet].sum() + k / 2) / k)
-        ratios = np.append(ratios, pooled)
+        ratios = np.append(ratios, ratio(n[quiet].sum(), b[quiet].sum()))
         votes = np.append(votes, quiet.sum())
     order = np.argsort(ratios, kind="stable")
     ratios, cum = ratios[order], np.cumsum(votes[order])
@@ -439,9 +442,8 @@ def _excess(
     typical group", ``n`` is a binomial split of ``n + b`` with probability
     ``w rho / (k + w rho)``: the exact conditional test of two Poisson rates, scaled
     by ``rho``, the median over the groups of the ratio of the window's monthly rate
-    to the baseline's. Each rate is smoothed by half an alert per month, so that at
-    equal rates the ratio is 1 however small the counts (many quiet groups do not pull
-    the median up). A province-wide change (a calendar month, a new rule) moves the
+    to the baseline's, the quiet groups voting as one pool (:func:`_typical_change`).
+    A province-wide change (a calendar month, a new rule) moves the
     median with every group and is not marked; a shock in fewer than half of the
     groups leaves the median to the others and raises theirs. Only an excess is marked
     (one-sided), at a false discovery rate ``alpha`` among all of the month's tests,
@@ -483,18 +485,15 @@ def _excess(
                 .with_columns(pl.col("new", "baseline").fill_null(0))
                 .sort(keys)
             )
-            n, b = t["new"].to_numpy(), t["baseline"].to_numpy()
-            rho = np.empty(t.height)
             # one typical change per source and kind of group
-            which = (
-                t.select(pl.concat_str("source", "family", separator="\x00").rank("dense"))
-                .to_series()
-                .to_numpy()
-            )
-            for j in np.unique(which):
-                at = which == j
-                rho[at] = _typical_change(n[at], b[at], w, k)
-            parts.append(t.with_columns(rho=rho, window=w, k=k))
+            parts += [
+                part.with_columns(
+                    rho=_typical_change(part["new"].to_numpy(), part["baseline"].to_numpy(), w, k),
+                    window=w,
+                    k=k,
+                )
+                for part in t.partition_by("source", "family", maintain_order=True)
+            ]
         if not parts:
             continue
         t = pl.concat(parts)
