@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
-import yaml
 from _config import parse_args
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
@@ -182,7 +181,7 @@ def main() -> None:
     args = parse_args(ap, "exit_model")
     started = time.perf_counter()
     seconds = {}
-    params = yaml.safe_load((ROOT / args.train_config).read_text("utf-8"))["model"]["params"]
+    params = dict(ni.tracking.load_train_config(ROOT / args.train_config).model.params)
     pop = ni.simulate(n_households=args.households, months=args.months, seed=args.seed)
     seconds["simulate"] = round(time.perf_counter() - started, 1)
     dates = [ni._dates.as_date(d) for d in args.train_as_of]

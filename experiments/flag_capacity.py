@@ -141,7 +141,7 @@ def main() -> None:
     ap.add_argument("--flag-config", default="configs/flag/default.yaml")
     ap.add_argument("--out", default="experiments/results/flag_capacity.csv")
     args = parse_args(ap, "flag_capacity")
-    params = yaml.safe_load((ROOT / args.train_config).read_text("utf-8"))["model"]["params"]
+    params = dict(ni.tracking.load_train_config(ROOT / args.train_config).model.params)
     quotas = yaml.safe_load((ROOT / args.flag_config).read_text("utf-8"))["quotas"]
     rows = []
     for spec in args.populations:

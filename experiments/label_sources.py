@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pandas as pd
 import polars as pl
-import yaml
 from _config import parse_args
 
 import needsid as ni
@@ -124,7 +123,7 @@ def main() -> None:
     ap.add_argument("--out", default="experiments/results")
     args = parse_args(ap, "label_sources")
     started = time.perf_counter()
-    params = yaml.safe_load((ROOT / args.train_config).read_text("utf-8"))["model"]["params"]
+    params = dict(ni.tracking.load_train_config(ROOT / args.train_config).model.params)
     pop = ni.simulate(n_households=args.households, months=args.months, seed=args.seed)
     dates = [ni._dates.as_date(d) for d in args.train_as_of]
     test_date = ni._dates.as_date(args.test_as_of)

@@ -70,7 +70,7 @@ def _train(
         frames.append(X.join(y, on="household_id", how="inner"))
     train = pl.concat(frames).filter(pl.col("weight") > 0)
     names = list(ni.features.describe()["name"])
-    # as `needsid train` does (its sigmoid calibration keeps the booster's ranking: an
+    # as `needsid train` does (its centered isotonic map keeps the booster's ranking: an
     # isotonic map ties thousands of households at the capacity, taken in id order);
     # one thread: on a shared 2-core machine LightGBM's second thread spin-waits
     model = GBMRiskModel(**{**params, "n_jobs": 1, "random_state": 0})

@@ -35,7 +35,6 @@ import time
 from pathlib import Path
 
 import polars as pl
-import yaml
 from _config import parse_args
 from threadpoolctl import threadpool_limits
 
@@ -141,7 +140,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%X")
     started = time.perf_counter()
     seconds = {}
-    params = yaml.safe_load((ROOT / args.train_config).read_text("utf-8"))["model"]["params"]
+    params = dict(ni.tracking.load_train_config(ROOT / args.train_config).model.params)
     params["n_jobs"] = args.threads
     threadpool_limits(limits=args.threads)
     pop = ni.simulate(n_households=args.households, months=args.months, seed=args.seed)

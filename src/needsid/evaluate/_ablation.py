@@ -182,8 +182,8 @@ def source_ablation(
         ``("civil_affairs",)``; ``()`` starts from no records at all).
     model : estimator, optional
         An unfitted scikit-learn classifier with ``predict_proba``, cloned for every
-        scenario. Default: ``GBMRiskModel(max_depth=6, calibration="sigmoid")`` as in
-        ``configs/train/default.yaml``. It should be deterministic (fixed random state).
+        scenario. Default: ``GBMRiskModel(max_depth=6, calibration="centered_isotonic")``
+        as in ``configs/train/default.yaml``. It should be deterministic (fixed random state).
     capacity : float or int, default 0.05
         Share of test households (or a count) flagged: the top scores.
     train_as_of : iterable of date or str, optional
@@ -283,7 +283,7 @@ def source_ablation(
     if model is None:
         from ..models import GBMRiskModel
 
-        model = GBMRiskModel(max_depth=6, calibration="sigmoid")
+        model = GBMRiskModel(max_depth=6, calibration="centered_isotonic")
 
     step(f"split and {label_source!r} labels at {len(train_dates) + 1} dates")
     split = temporal_split(

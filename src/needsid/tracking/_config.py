@@ -21,9 +21,12 @@ class TrainModel(ModelEntry):
 
     Only kinds with a pickle-free saved form can be registered: LightGBM (its own text
     format) and the points scorecard (JSON). A LightGBM model's calibration defaults to
-    ``"sigmoid"`` here: the flagging model ranks households against a capacity, and a
-    strictly increasing map keeps the booster's ranking, where isotonic calibration's
-    plateaus tie many households at the top (ties would then be broken by row order).
+    ``"centered_isotonic"`` here. The flagging model ranks households against a
+    capacity: isotonic calibration's steps tie thousands of households at one
+    probability (the capacity would then cut a step in row order), and a sigmoid keeps
+    the ranking but, with two parameters, misjudges the top few percent, where the
+    estimated precision of :func:`needsid.monitoring.run` is read. The centered map is
+    as flexible as isotonic and strictly increasing between its first and last step.
     """
 
     kind: Literal["gbm", "scorecard"] = "gbm"
@@ -33,7 +36,7 @@ class TrainModel(ModelEntry):
     def _ranking_calibration(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("kind", "gbm") == "gbm":
             params = dict(data.get("params") or {})
-            params.setdefault("calibration", "sigmoid")
+            params.setdefault("calibration", "centered_isotonic")
             data = {**data, "params": params}
         return data
 
@@ -48,7 +51,7 @@ class TrainConfig(BaseModel):
 
     Parameters
     ----------
-    model : TrainModel, default=gbm with sigmoid calibration
+    model : TrainModel, default=gbm with centered isotonic calibration
         ``kind`` (``"gbm"`` or ``"scorecard"``) and ``params``, the estimator's keyword
         arguments.
     horizon_months : int, default=6
@@ -141,7 +144,7 @@ def load_train_config(path: str | os.PathLike[str] | None = None, **overrides: A
     >>> load_train_config(capacity=500).capacity  # a count of households
     500
     >>> load_train_config().model.params
-    {'calibration': 'sigmoid'}
+    {'calibration': 'centered_isotonic'}
     >>> try:
     ...     load_train_config(model={"kind": "ebm"})
     ... except ConfigError as err:
