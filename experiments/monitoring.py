@@ -349,6 +349,8 @@ def main() -> None:
     shock_table = pd.DataFrame(rows_shock)
     suffix = "" if len(args.scenarios) == 2 else "_" + "_".join(args.scenarios).replace(" ", "_")
     suffix += f"_{args.calibration}" if args.calibration else ""
+    if args.scenarios == ["shock"]:  # a shock of another size: its multiplier is named
+        suffix += f"_job_loss_{args.shock_job_loss:g}"
     drift.to_csv(RESULTS / f"monitoring_drift{suffix}.csv", index=False)
     pl.concat(score_drift).write_csv(RESULTS / f"monitoring_score_drift{suffix}.csv")
     perf.to_csv(RESULTS / f"monitoring_precision{suffix}.csv", index=False)
