@@ -25,6 +25,8 @@ Prints and writes (experiments/results/monitoring_*.csv):
    end of each.
 
 Usage: python experiments/monitoring.py [--households 100000] [--config FILE]
+A shock of another size alone: ``--scenarios shock --shock-job-loss 10`` (result files
+end in ``_shock_job_loss_10``).
 """
 
 from __future__ import annotations
