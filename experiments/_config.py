@@ -31,8 +31,11 @@ def parse_args(parser: argparse.ArgumentParser, name: str) -> argparse.Namespace
     defaults = {}
     for key, value in raw.items():
         action = actions[key.replace("-", "_")]
-        if isinstance(value, str) and callable(action.type):
-            value = action.type(value)
+        if callable(action.type):  # as the command line would: each of a list's items
+            if isinstance(value, str):
+                value = action.type(value)
+            elif isinstance(value, list):
+                value = [action.type(v) if isinstance(v, str) else v for v in value]
         defaults[action.dest] = value
     parser.set_defaults(**defaults)
     return parser.parse_args()
@@ -53,3 +56,10 @@ def markdown(frame: object, digits: int = 3) -> str:
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def train_params(path: str | Path) -> dict:
+    """The model parameters of a training run's config (``needsid train``'s YAML)."""
+    from needsid.tracking import load_train_config
+
+    return dict(load_train_config(path).model.params)

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
-from _config import parse_args
+from _config import parse_args, train_params
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 import needsid as ni
@@ -181,7 +181,7 @@ def main() -> None:
     args = parse_args(ap, "exit_model")
     started = time.perf_counter()
     seconds = {}
-    params = dict(ni.tracking.load_train_config(ROOT / args.train_config).model.params)
+    params = train_params(ROOT / args.train_config)
     pop = ni.simulate(n_households=args.households, months=args.months, seed=args.seed)
     seconds["simulate"] = round(time.perf_counter() - started, 1)
     dates = [ni._dates.as_date(d) for d in args.train_as_of]

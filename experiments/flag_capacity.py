@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 import yaml
-from _config import parse_args
+from _config import parse_args, train_params
 
 import needsid as ni
 from needsid._dates import as_date, months_before
@@ -141,7 +141,7 @@ def main() -> None:
     ap.add_argument("--flag-config", default="configs/flag/default.yaml")
     ap.add_argument("--out", default="experiments/results/flag_capacity.csv")
     args = parse_args(ap, "flag_capacity")
-    params = dict(ni.tracking.load_train_config(ROOT / args.train_config).model.params)
+    params = train_params(ROOT / args.train_config)
     quotas = yaml.safe_load((ROOT / args.flag_config).read_text("utf-8"))["quotas"]
     rows = []
     for spec in args.populations:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import polars as pl
-from _config import parse_args
+from _config import parse_args, train_params
 
 import needsid as ni
 from needsid._io import umask_mode, write_atomic
@@ -123,7 +123,7 @@ def main() -> None:
     ap.add_argument("--out", default="experiments/results")
     args = parse_args(ap, "label_sources")
     started = time.perf_counter()
-    params = dict(ni.tracking.load_train_config(ROOT / args.train_config).model.params)
+    params = train_params(ROOT / args.train_config)
     pop = ni.simulate(n_households=args.households, months=args.months, seed=args.seed)
     dates = [ni._dates.as_date(d) for d in args.train_as_of]
     test_date = ni._dates.as_date(args.test_as_of)

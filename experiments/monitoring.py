@@ -40,11 +40,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
-from _config import markdown, parse_args
+from _config import markdown, parse_args, train_params
 
 import needsid as ni
 from needsid._dates import months_after
-from needsid.models import GBMRiskModel
+from needsid.models import CALIBRATIONS, GBMRiskModel
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -201,7 +201,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--calibration",
-        choices=sorted(GBMRiskModel._parameter_constraints["calibration"][0].options),
+        choices=sorted(CALIBRATIONS),
         help="replace the training run's calibration (results get it as a suffix)",
     )
     parser.add_argument("--horizon", type=int)
@@ -231,7 +231,7 @@ def main() -> None:
         start=args.shock_start, months=args.shock_months, regions=hit, job_loss=args.shock_job_loss
     )
     register = ni.indicators.load()
-    params = ni.tracking.load_train_config(ROOT / args.train_config).model.params
+    params = train_params(ROOT / args.train_config)
     if args.calibration is not None:
         params = {**params, "calibration": args.calibration}
     rows_drift, rows_perf, rows_shock, score_drift = [], [], [], []

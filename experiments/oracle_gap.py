@@ -45,7 +45,7 @@ from sklearn.metrics import roc_auc_score
 import needsid as ni
 from needsid._io import umask_mode, write_atomic
 from needsid.evaluate import temporal_split
-from needsid.models import GBMRiskModel
+from needsid.models import CALIBRATIONS, GBMRiskModel
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument(
         "--calibration",
         default="sigmoid",
-        choices=sorted(GBMRiskModel._parameter_constraints["calibration"][0].options),
+        choices=sorted(CALIBRATIONS),
     )
     parser.add_argument(
         "--new-ratios",

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import polars as pl
-from _config import parse_args
+from _config import parse_args, train_params
 from threadpoolctl import threadpool_limits
 
 import needsid as ni
@@ -140,7 +140,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%X")
     started = time.perf_counter()
     seconds = {}
-    params = dict(ni.tracking.load_train_config(ROOT / args.train_config).model.params)
+    params = train_params(ROOT / args.train_config)
     params["n_jobs"] = args.threads
     threadpool_limits(limits=args.threads)
     pop = ni.simulate(n_households=args.households, months=args.months, seed=args.seed)

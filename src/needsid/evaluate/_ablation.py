@@ -281,9 +281,9 @@ def source_ablation(
     mapping = CROSS_CHECK_ANOMALIES if anomalies is None else anomalies
     rule_set = _measured_rules(rules, mapping)
     if model is None:
-        from ..models import GBMRiskModel
+        from ..models import RANKING_CALIBRATION, GBMRiskModel
 
-        model = GBMRiskModel(max_depth=6, calibration="centered_isotonic")
+        model = GBMRiskModel(max_depth=6, calibration=RANKING_CALIBRATION)
 
     step(f"split and {label_source!r} labels at {len(train_dates) + 1} dates")
     split = temporal_split(

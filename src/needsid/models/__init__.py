@@ -18,12 +18,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._base import ID_COLUMN
     from ._ebm import EBMRiskModel
     from ._explain import DIMENSION_RULES, REASON_COLUMNS, default_dimensions, feature_dimension
-    from ._gbm import GBMRiskModel
+    from ._gbm import CALIBRATIONS, RANKING_CALIBRATION, GBMRiskModel
     from ._need_profile import NeedProfileModel, need_targets, need_weights
     from ._scorecard import PointsScorecard
 
 # public name -> the private module that defines it
 _NAMES = {
+    "CALIBRATIONS": "_gbm",
+    "RANKING_CALIBRATION": "_gbm",
     "DIMENSION_RULES": "_explain",
     "EBMRiskModel": "_ebm",
     "GBMRiskModel": "_gbm",
@@ -38,12 +40,14 @@ _NAMES = {
 }
 
 __all__ = [
+    "CALIBRATIONS",
     "DIMENSION_RULES",
     "EBMRiskModel",
     "GBMRiskModel",
     "ID_COLUMN",
     "NeedProfileModel",
     "PointsScorecard",
+    "RANKING_CALIBRATION",
     "REASON_COLUMNS",
     "default_dimensions",
     "feature_dimension",

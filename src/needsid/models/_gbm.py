@@ -30,12 +30,17 @@ if TYPE_CHECKING:
 
     from ._base import XLike
 
-__all__ = ["GBMRiskModel"]
+__all__ = ["CALIBRATIONS", "RANKING_CALIBRATION", "GBMRiskModel"]
 
 #: Share of the training rows held out to fit the calibration map.
 CALIBRATION_FRACTION = 0.2
 MONOTONE_VALUES = (-1, 0, 1)
 MONOTONE_METHODS = ("basic", "intermediate", "advanced")
+#: The calibration maps ``GBMRiskModel(calibration=...)`` can fit (or None: none).
+CALIBRATIONS = ("isotonic", "sigmoid", "centered_isotonic")
+#: The map for a model that ranks households against a capacity: ``needsid train``'s
+#: default (:class:`needsid.tracking.TrainModel`) and :func:`needsid.evaluate.source_ablation`'s.
+RANKING_CALIBRATION = "centered_isotonic"
 
 #: Parameters of :meth:`GBMRiskModel.small_data` (the grid varies some of them).
 SMALL_DATA_PRESET: dict[str, Any] = {
@@ -165,7 +170,7 @@ class GBMRiskModel(GBMJSONMixin, RiskModel):
         "reg_lambda": [Interval(Real, 0, None, closed="left")],
         "monotone_constraints": [Mapping, None],
         "monotone_constraints_method": [StrOptions(set(MONOTONE_METHODS))],
-        "calibration": [StrOptions({"isotonic", "sigmoid", "centered_isotonic"}), None],
+        "calibration": [StrOptions(set(CALIBRATIONS)), None],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
         "tuning": [StrOptions({"inner_cv"}), None],

@@ -21,12 +21,13 @@ class TrainModel(ModelEntry):
 
     Only kinds with a pickle-free saved form can be registered: LightGBM (its own text
     format) and the points scorecard (JSON). A LightGBM model's calibration defaults to
-    ``"centered_isotonic"`` here. The flagging model ranks households against a
-    capacity: isotonic calibration's steps tie thousands of households at one
-    probability (the capacity would then cut a step in row order), and a sigmoid keeps
-    the ranking but, with two parameters, misjudges the top few percent, where the
-    estimated precision of :func:`needsid.monitoring.run` is read. The centered map is
-    as flexible as isotonic and strictly increasing between its first and last step.
+    :data:`needsid.models.RANKING_CALIBRATION` (``"centered_isotonic"``) here. The
+    flagging model ranks households against a capacity: isotonic calibration's steps tie
+    thousands of households at one probability (the capacity would then cut a step in
+    row order), and a sigmoid keeps the ranking but, with two parameters, misjudges the
+    top few percent, where the estimated precision of :func:`needsid.monitoring.run` is
+    read. The centered map is as flexible as isotonic and strictly increasing between
+    its first and last step.
     """
 
     kind: Literal["gbm", "scorecard"] = "gbm"
@@ -35,8 +36,10 @@ class TrainModel(ModelEntry):
     @classmethod
     def _ranking_calibration(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("kind", "gbm") == "gbm":
+            from ..models import RANKING_CALIBRATION  # LightGBM loads only for a gbm entry
+
             params = dict(data.get("params") or {})
-            params.setdefault("calibration", "centered_isotonic")
+            params.setdefault("calibration", RANKING_CALIBRATION)
             data = {**data, "params": params}
         return data
 
