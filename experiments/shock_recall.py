@@ -19,7 +19,9 @@ alive):
 The "newly needy" are the households the truth has out of need in the month before the
 shock starts and in need in some month from its start to the month before ``as_of``.
 For each route: the share of them it flags (recall, with a 95% Wilson interval), in the
-shocked regions and the others: research figures, since they read the truth. Beside
+shocked regions and the others, and the share of its flagged households in need within
+``--horizon`` months of ``as_of`` (precision): research figures, since they read the
+truth. Beside
 them, what a county sees with its bundle alone: flags per 1,000 households by route, in
 the shocked regions and the others.
 
@@ -168,23 +170,32 @@ def main() -> None:
         )
         for as_of in args.as_of:
             flagged, alive = _routes(pop, as_of, models, register, rules, args.capacity)
-            base_rows = alive.to_frame().join(region, on="household_id")
+            truth = ni.labels.make(pop, as_of, args.horizon, source="truth")
+            base_rows = (
+                alive.to_frame()
+                .join(region, on="household_id")
+                .join(truth.select("household_id", "in_need"), on="household_id", how="left")
+                .with_columns(pl.col("in_need").fill_null(False))
+            )
             new = _newly_needy(pop, args.shock_start, as_of).join(region, on="household_id")
+            # the two region groups, and all regions together (shocked = None)
+            base_rows = pl.concat([base_rows, base_rows.with_columns(shocked=pl.lit(None))])
+            new = pl.concat([new, new.with_columns(shocked=pl.lit(None))])
             for route, ids in flagged.items():
                 mark = pl.col("household_id").is_in(ids.implode())
                 by_new = new.group_by("shocked").agg(
                     newly_needy=pl.len(), reached=mark.cast(pl.Int64).sum()
                 )
                 by_all = base_rows.group_by("shocked").agg(
-                    households=pl.len(), flags_per_1000=1000 * mark.cast(pl.Float64).mean()
+                    households=pl.len(),
+                    flags_per_1000=1000 * mark.cast(pl.Float64).mean(),
+                    flagged=mark.sum(),
+                    precision=pl.col("in_need").filter(mark).mean(),
                 )
-                for r in by_new.join(by_all, on="shocked").iter_rows(named=True):
-                    common = {
-                        "job_loss": mult,
-                        "as_of": as_of,
-                        "route": route,
-                        "regions": "shocked" if r["shocked"] else "other",
-                    }
+                joined = by_new.join(by_all, on="shocked", nulls_equal=True)
+                for r in joined.iter_rows(named=True):
+                    group = {True: "shocked", False: "other", None: "all"}[r["shocked"]]
+                    common = {"job_loss": mult, "as_of": as_of, "route": route, "regions": group}
                     n, k = r["newly_needy"], r["reached"]
                     ci = stats.binomtest(k, n).proportion_ci(method="wilson")
                     rows.append(
@@ -194,6 +205,8 @@ def main() -> None:
                             "recall": k / n,
                             "recall_low": ci.low,
                             "recall_high": ci.high,
+                            "flagged": r["flagged"],
+                            "precision": r["precision"],
                         }
                     )
                     if route != "model (true labels)":
