@@ -20,8 +20,9 @@ The "newly needy" are the households the truth has out of need in the month befo
 shock starts and in need in some month from its start to the month before ``as_of``.
 For each route: the share of them it flags (recall, with a 95% Wilson interval), in the
 shocked regions and the others, and the share of its flagged households in need within
-``--horizon`` months of ``as_of`` (precision): research figures, since they read the
-truth. Beside
+``--horizon`` months of ``as_of`` (precision) and the share of all those in need it
+flags (``recall_in_need``: one minus the exclusion error): research figures, since they
+read the truth. Beside
 them, what a county sees with its bundle alone: flags per 1,000 households by route, in
 the shocked regions and the others.
 
@@ -191,6 +192,7 @@ def main() -> None:
                     flags_per_1000=1000 * mark.cast(pl.Float64).mean(),
                     flagged=mark.sum(),
                     precision=pl.col("in_need").filter(mark).mean(),
+                    recall_in_need=mark.filter(pl.col("in_need")).cast(pl.Float64).mean(),
                 )
                 joined = by_new.join(by_all, on="shocked", nulls_equal=True)
                 for r in joined.iter_rows(named=True):
@@ -207,6 +209,7 @@ def main() -> None:
                             "recall_high": ci.high,
                             "flagged": r["flagged"],
                             "precision": r["precision"],
+                            "recall_in_need": r["recall_in_need"],
                         }
                     )
                     if route != "model (true labels)":
