@@ -41,10 +41,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 from _config import markdown, parse_args, train_params
+from _train import fit_gbm
 
 import needsid as ni
 from needsid._dates import months_after
-from needsid.models import CALIBRATIONS, GBMRiskModel
+from needsid.models import CALIBRATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -52,35 +53,6 @@ RESULTS = ROOT / "experiments" / "results"
 
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
-
-
-def _train(
-    pop: ni.simulation.SimulatedPopulation,
-    origins: list[dt.date],
-    horizon: int,
-    source: str,
-    params: dict,
-):
-    frames = []
-    for d in origins:
-        X = ni.features.build(pop.bundle, d)
-        data = pop if source == "truth" else pop.bundle
-        y = ni.labels.make(data, d, horizon, source=source, features=X if source == "pu" else None)
-        y = y.select(
-            "household_id", pl.col("in_need").fill_null(False), pl.col("weight").fill_null(0.0)
-        )
-        frames.append(X.join(y, on="household_id", how="inner"))
-    train = pl.concat(frames).filter(pl.col("weight") > 0)
-    names = list(ni.features.describe()["name"])
-    # as `needsid train` does (its centered isotonic map keeps the booster's ranking: an
-    # isotonic map ties thousands of households at the capacity, taken in id order);
-    # one thread: on a shared 2-core machine LightGBM's second thread spin-waits
-    model = GBMRiskModel(**{**params, "n_jobs": 1, "random_state": 0})
-    return model.fit(
-        train.select(names).to_pandas(),
-        train["in_need"].to_numpy(),
-        sample_weight=train["weight"].to_numpy(),
-    )
 
 
 def _true_precision(
@@ -250,8 +222,10 @@ def main() -> None:
         n = pop.bundle.households.height
         print(f"{scenario}: simulated {n:,} households in {time.perf_counter() - t0:.0f} s")
         models = {
-            "bundle labels": _train(pop, args.train_as_of, args.horizon, "pu", params),
-            "true labels (research)": _train(pop, args.train_as_of, args.horizon, "truth", params),
+            "bundle labels": fit_gbm(pop, args.train_as_of, args.horizon, "pu", params),
+            "true labels (research)": fit_gbm(
+                pop, args.train_as_of, args.horizon, "truth", params
+            ),
         }
         runs = [(label, model, args.reference) for label, model in models.items()]
         if scenario == "no shock" and args.compare_reference:

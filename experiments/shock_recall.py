@@ -42,11 +42,11 @@ from pathlib import Path
 
 import polars as pl
 from _config import markdown, parse_args, train_params
+from _train import fit_gbm
 from scipy import stats
 
 import needsid as ni
 from needsid._dates import months_after
-from needsid.models import GBMRiskModel
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -54,26 +54,6 @@ RESULTS = ROOT / "experiments" / "results"
 
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
-
-
-def _train(pop, origins: list[dt.date], horizon: int, source: str, params: dict):
-    frames = []
-    for d in origins:
-        X = ni.features.build(pop.bundle, d)
-        data = pop if source == "truth" else pop.bundle
-        y = ni.labels.make(data, d, horizon, source=source, features=X if source == "pu" else None)
-        y = y.select(
-            "household_id", pl.col("in_need").fill_null(False), pl.col("weight").fill_null(0.0)
-        )
-        frames.append(X.join(y, on="household_id", how="inner"))
-    train = pl.concat(frames).filter(pl.col("weight") > 0)
-    names = list(ni.features.describe()["name"])
-    model = GBMRiskModel(**{**params, "n_jobs": 1, "random_state": 0})
-    return model.fit(
-        train.select(names).to_pandas(),
-        train["in_need"].to_numpy(),
-        sample_weight=train["weight"].to_numpy(),
-    )
 
 
 def _top(frame: pl.DataFrame, by: list[str], k: int) -> pl.Series:
@@ -163,8 +143,8 @@ def main() -> None:
             n_households=args.households, months=args.months, seed=args.seed, config=config
         )
         models = {
-            "model": _train(pop, args.train_as_of, args.horizon, "pu", params),
-            "model (true labels)": _train(pop, args.train_as_of, args.horizon, "truth", params),
+            "model": fit_gbm(pop, args.train_as_of, args.horizon, "pu", params),
+            "model (true labels)": fit_gbm(pop, args.train_as_of, args.horizon, "truth", params),
         }
         region = pop.bundle.households.select(
             "household_id", shocked=pl.col("region_id").is_in(hit)
