@@ -47,6 +47,7 @@ from scipy import stats
 
 import needsid as ni
 from needsid._dates import months_after
+from needsid.indicators import LEVELS
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "experiments" / "results"
@@ -92,9 +93,7 @@ def _routes(
         out[label] = _top(s, ["score"], k)
     levels = register.score(pop.bundle, as_of).levels
     rank = levels.with_columns(
-        level_rank=pl.col("level")
-        .replace_strict({"red": 3, "orange": 2, "yellow": 1}, default=0, return_dtype=pl.Int8)
-        .fill_null(0)
+        level_rank=pl.col("level").replace_strict({lv: i for i, lv in enumerate(LEVELS)})
     )
     out["points"] = _top(rank, ["level_rank", "total"], k)
     hits = rules.evaluate(pop.bundle, as_of)
